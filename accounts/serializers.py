@@ -1,0 +1,70 @@
+"""Input validation for the signup API. Nothing here touches Fingerprint or writes anything."""
+
+import re
+
+from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+EVENT_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class SignupSerializer(serializers.Serializer):
+    event_id = serializers.CharField(max_length=64, trim_whitespace=True)
+    username = serializers.CharField(
+        max_length=150, min_length=3, validators=[UnicodeUsernameValidator()]
+    )
+    password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+
+    def validate_event_id(self, value: str) -> str:
+        if not EVENT_ID_RE.match(value):
+            raise serializers.ValidationError(
+                "Not a Fingerprint event id.", code="invalid_event_id"
+            )
+        return value
+
+    def validate_username(self, value: str) -> str:
+        if get_user_model().objects.filter(username__iexact=value).exists():
+            raise serializers.ValidationError(
+                "This username is already taken.", code="username_taken"
+            )
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        # Django's validators need the other fields (similarity to username/email).
+        candidate = get_user_model()(username=attrs["username"], email=attrs.get("email", ""))
+        try:
+            password_validation.validate_password(attrs["password"], user=candidate)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(
+                {
+                    "password": [
+                        serializers.ErrorDetail(message, code=error.code or "invalid_password")
+                        for error, message in zip(exc.error_list, exc.messages, strict=True)
+                    ]
+                }
+            ) from exc
+        return attrs
+
+
+class CreateAccountSerializer(SignupSerializer):
+    """The seed quickstart's request body: `requestId` instead of `event_id`."""
+
+    event_id = None
+    requestId = serializers.CharField(max_length=64, trim_whitespace=True)  # noqa: N815
+
+    def validate_requestId(self, value: str) -> str:  # noqa: N802
+        return self.validate_event_id(value)
+
+    def validate(self, attrs: dict) -> dict:
+        attrs = super().validate(attrs)
+        attrs["event_id"] = attrs.pop("requestId")
+        return attrs
+
+
+class AccountSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    email = serializers.EmailField()

@@ -1,0 +1,85 @@
+"""Write paths of the accounts app: the signup flow and account creation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+
+from risk import rules
+from risk import services as risk_services
+from risk.models import Device, SignupAttempt
+
+
+class UsernameTakenError(Exception):
+    """Another signup took the username while we were checking (the database said so)."""
+
+
+@dataclass(frozen=True)
+class SignupResult:
+    attempt: SignupAttempt
+    account: object | None  # the created user, or None when denied
+
+
+def account_create(
+    *,
+    username: str,
+    password: str,
+    email: str,
+    device: Device | None,
+    event_id: str,
+    active: bool,
+):
+    """Create the account; the only place a signup hashes a password."""
+    user = get_user_model()(
+        username=username, email=email, device=device, signup_event_id=event_id, is_active=active
+    )
+    user.set_password(password)
+    user.save()
+    return user
+
+
+def account_signup(
+    *,
+    username: str,
+    password: str,
+    email: str,
+    event_id: str,
+    client_ip: str,
+    origin: str,
+    endpoint: str = "signup",
+) -> SignupResult:
+    """Check the device with Fingerprint, record the attempt, create the account if allowed.
+
+    Denied attempts never reach `account_create`, so a bot flood costs no password hashing.
+    Accounts sent to review are created inactive until a reviewer approves them.
+    """
+    fetched = risk_services.event_fetch(event_id=event_id)
+    try:
+        with transaction.atomic():
+            attempt = risk_services.signup_assess(
+                event_id=event_id,
+                fetched=fetched,
+                username=username,
+                email=email,
+                client_ip=client_ip,
+                origin=origin,
+                endpoint=endpoint,
+            )
+            account = None
+            if attempt.decision != rules.DENY:
+                account = account_create(
+                    username=username,
+                    password=password,
+                    email=email,
+                    device=attempt.device,
+                    event_id=event_id,
+                    active=attempt.decision == rules.ALLOW,
+                )
+                risk_services.attempt_attach_account(attempt=attempt, account=account)
+    except IntegrityError as exc:
+        if "username" in str(exc).lower():
+            raise UsernameTakenError(username) from exc
+        raise
+    return SignupResult(attempt=attempt, account=account)

@@ -1,0 +1,14 @@
+"""Settings for the test suite: production settings with test-only secrets and cheap hashing."""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-not-a-secret")
+os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("SANDBOX_ENABLED", "1")
+
+from fpdjango.settings import *  # noqa: F403
+
+# Real Argon2id, at a cost that keeps the suite fast; production cost is set in settings.py.
+ARGON2_TIME_COST = 1
+ARGON2_MEMORY_COST_KIB = 1024
+ARGON2_PARALLELISM = 1

@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from fpdjango import health
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include("accounts.urls")),
+    path("api/schema", SpectacularAPIView.as_view(), name="api-schema"),
+    path("healthz", health.healthz, name="healthz"),
+]

@@ -1,0 +1,102 @@
+"""Django system checks: misconfiguration is reported at startup, not at the first signup."""
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+
+from risk.conf import API_VERSIONS, FAILURE_POLICIES, REGION_API_URLS
+from risk.fingerprint.origins import normalise_origin
+
+
+def _number(name: str, minimum: float, maximum: float | None = None) -> list[Error]:
+    value = getattr(settings, name, None)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return [Error(f"{name} must be a number, got {value!r}.", id="risk.E004", obj=name)]
+    if number < minimum or (maximum is not None and number > maximum):
+        bounds = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+        return [Error(f"{name} must be {bounds}, got {value!r}.", id="risk.E004", obj=name)]
+    return []
+
+
+@register(Tags.security, deploy=False)
+def check_fingerprint_settings(app_configs=None, **kwargs):
+    messages = []
+    if not settings.FINGERPRINT_SECRET_API_KEY:
+        if settings.DEBUG:
+            messages.append(
+                Warning(
+                    "FINGERPRINT_SECRET_API_KEY is not set: signups are checked against the "
+                    "local Fingerprint sandbox.",
+                    hint="Set FINGERPRINT_SECRET_API_KEY to use Fingerprint.",
+                    id="risk.W001",
+                )
+            )
+        elif not settings.FINGERPRINT_API_URL:
+            messages.append(
+                Error(
+                    "FINGERPRINT_SECRET_API_KEY is not set.",
+                    hint="Set it to your workspace's secret API key (Dashboard > API keys), or "
+                    "point FINGERPRINT_API_URL at a sandbox for testing.",
+                    id="risk.E001",
+                )
+            )
+    if str(settings.FINGERPRINT_REGION).lower() not in REGION_API_URLS:
+        messages.append(
+            Error(
+                f"FINGERPRINT_REGION must be one of {', '.join(REGION_API_URLS)}, "
+                f"got {settings.FINGERPRINT_REGION!r}.",
+                id="risk.E002",
+            )
+        )
+    if str(settings.FINGERPRINT_API_VERSION).lower() not in API_VERSIONS:
+        messages.append(
+            Error(
+                "FINGERPRINT_API_VERSION must be v4 or v3, "
+                f"got {settings.FINGERPRINT_API_VERSION!r}.",
+                id="risk.E002",
+            )
+        )
+    elif str(settings.FINGERPRINT_API_VERSION).lower() == "v3":
+        messages.append(
+            Warning(
+                "FINGERPRINT_API_VERSION=v3: Server API v3 is deprecated and is switched off on "
+                "2027-01-07.",
+                hint="Move to v4 (the default); stored v3 snapshots stay readable.",
+                id="risk.W002",
+            )
+        )
+    if str(settings.FINGERPRINT_FAILURE_POLICY).lower() not in FAILURE_POLICIES:
+        messages.append(
+            Error(
+                "FINGERPRINT_FAILURE_POLICY must be 'review' or 'deny', "
+                f"got {settings.FINGERPRINT_FAILURE_POLICY!r}.",
+                id="risk.E003",
+            )
+        )
+    if settings.FINGERPRINT_API_URL and not normalise_origin(settings.FINGERPRINT_API_URL):
+        messages.append(
+            Error(
+                "FINGERPRINT_API_URL must be an http(s) URL, "
+                f"got {settings.FINGERPRINT_API_URL!r}.",
+                id="risk.E005",
+            )
+        )
+    for origin in settings.RISK_ALLOWED_ORIGINS:
+        if not normalise_origin(origin):
+            messages.append(
+                Error(
+                    f"RISK_ALLOWED_ORIGINS entry {origin!r} is not an origin like "
+                    "https://example.com.",
+                    id="risk.E005",
+                )
+            )
+    messages += _number("FINGERPRINT_TIMEOUT_S", 0.05, 60)
+    messages += _number("FINGERPRINT_CONNECT_TIMEOUT_S", 0.05, 60)
+    messages += _number("FINGERPRINT_MAX_RETRIES", 0, 10)
+    messages += _number("RISK_MAX_ACCOUNTS_PER_DEVICE", 1)
+    messages += _number("RISK_MAX_EVENT_AGE_S", 1)
+    messages += _number("RISK_MIN_CONFIDENCE", 0, 1)
+    messages += _number("RISK_SUSPECT_SCORE_REVIEW", 0)
+    messages += _number("TRUSTED_PROXY_COUNT", 0, 10)
+    return messages

@@ -1,0 +1,37 @@
+"""The client's IP address, read safely from behind a known number of reverse proxies."""
+
+import ipaddress
+
+
+def client_ip_from_meta(meta: dict, *, trusted_proxy_count: int) -> str:
+    """Return the client IP for a request that passed through `trusted_proxy_count` proxies.
+
+    Each trusted proxy appends the address it received the request from to X-Forwarded-For,
+    so the client is the Nth entry from the right. Entries further left were written by the
+    client itself and can be anything: the left-most value is never trusted.
+    """
+    remote_addr = meta.get("REMOTE_ADDR", "") or ""
+    if trusted_proxy_count <= 0:
+        return _clean(remote_addr)
+    forwarded = [part.strip() for part in meta.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = [part for part in forwarded if part]
+    if not forwarded:
+        return _clean(remote_addr)
+    index = max(len(forwarded) - trusted_proxy_count, 0)
+    return _clean(forwarded[index])
+
+
+def _clean(value: str) -> str:
+    """A valid IP as text (IPv4-mapped IPv6 unwrapped), or '' when it is not an IP at all."""
+    value = value.strip()
+    if value.startswith("[") and "]" in value:  # "[2001:db8::1]:443"
+        value = value[1 : value.index("]")]
+    elif value.count(":") == 1:  # "1.2.3.4:5678"
+        value = value.split(":", 1)[0]
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return ""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return str(address)

@@ -1,0 +1,81 @@
+"""Every setting of the risk app, resolved in one place with its default.
+
+Read them through `risk_settings()` at call time (not import time) so that tests and
+`override_settings` see changes. Validation lives in `risk/checks.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from risk.fingerprint.origins import normalise_origin
+
+REGION_API_URLS = {
+    "us": "https://api.fpjs.io",
+    "eu": "https://eu.api.fpjs.io",
+    "ap": "https://ap.api.fpjs.io",
+}
+DRN_API_URL = "https://drn-api.fpjs.io"
+# The sandbox accepts this key by default (see docs/sandbox.md); it is not a secret.
+SANDBOX_SECRET_API_KEY = "sandbox-secret-key"
+FAILURE_POLICIES = ("review", "deny")
+API_VERSIONS = ("v4", "v3")
+
+
+@dataclass(frozen=True)
+class RiskSettings:
+    secret_api_key: str
+    api_url: str
+    api_version: str
+    region: str
+    timeout_s: float
+    connect_timeout_s: float
+    max_retries: int
+    failure_policy: str
+    uses_sandbox: bool
+    max_accounts_per_device: int
+    max_event_age_s: int
+    min_confidence: float
+    suspect_score_review: int
+    allowed_origins: tuple[str, ...]
+    check_ip: bool
+    trusted_proxy_count: int
+
+
+def _get(name: str, default):
+    return getattr(settings, name, default)
+
+
+def risk_settings() -> RiskSettings:
+    secret = _get("FINGERPRINT_SECRET_API_KEY", "") or ""
+    region = (_get("FINGERPRINT_REGION", "us") or "us").lower()
+    explicit_url = _get("FINGERPRINT_API_URL", "") or ""
+    # No key configured: talk to the local sandbox (checks.py makes this an error in production).
+    uses_sandbox = not secret
+    if uses_sandbox:
+        secret = SANDBOX_SECRET_API_KEY
+        api_url = explicit_url or _get("FINGERPRINT_SANDBOX_URL", "http://127.0.0.1:8100")
+    else:
+        api_url = explicit_url or REGION_API_URLS.get(region, REGION_API_URLS["us"])
+    return RiskSettings(
+        secret_api_key=secret,
+        api_url=api_url.rstrip("/"),
+        api_version=(_get("FINGERPRINT_API_VERSION", "v4") or "v4").lower(),
+        region=region,
+        timeout_s=float(_get("FINGERPRINT_TIMEOUT_S", 2.0)),
+        connect_timeout_s=float(_get("FINGERPRINT_CONNECT_TIMEOUT_S", 1.0)),
+        max_retries=int(_get("FINGERPRINT_MAX_RETRIES", 2)),
+        failure_policy=(_get("FINGERPRINT_FAILURE_POLICY", "review") or "review").lower(),
+        uses_sandbox=uses_sandbox,
+        max_accounts_per_device=int(_get("RISK_MAX_ACCOUNTS_PER_DEVICE", 1)),
+        max_event_age_s=int(_get("RISK_MAX_EVENT_AGE_S", 60)),
+        min_confidence=float(_get("RISK_MIN_CONFIDENCE", 0.5)),
+        suspect_score_review=int(_get("RISK_SUSPECT_SCORE_REVIEW", 10)),
+        allowed_origins=tuple(
+            normalise_origin(origin) or origin for origin in _get("RISK_ALLOWED_ORIGINS", [])
+        ),
+        check_ip=bool(_get("RISK_CHECK_IP", True)),
+        trusted_proxy_count=int(_get("TRUSTED_PROXY_COUNT", 0)),
+    )

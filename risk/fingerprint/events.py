@@ -1,0 +1,327 @@
+"""Turn a Fingerprint event (v4 API, v4 webhook, v3 API, v3 webhook) into one typed object.
+
+Lenient by design: Fingerprint adds fields and enum values over time, and omits signals a
+platform does not support. Missing values become None, unknown enum values are kept as
+snake_case strings (rules only act on values they know), and the raw JSON rides along untouched.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from risk.fingerprint.origins import normalise_origin
+
+BOT_VALUES = ("not_detected", "good", "bad")
+PLATFORMS = ("js", "android", "ios")
+
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def _snake(value: str) -> str:
+    return _CAMEL.sub("_", value).lower()
+
+
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _bool(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _float(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _enum(value: Any) -> str:
+    """'notDetected' / 'not_detected' / 'NOT_DETECTED' -> 'not_detected'; '' when absent."""
+    if not isinstance(value, str) or not value:
+        return ""
+    return _snake(value) if not value.isupper() else value.lower()
+
+
+def _from_ms(value: Any) -> datetime | None:
+    ms = _int(value)
+    if ms is None or ms <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _from_iso(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Event:
+    """The fields of an event that the rules, the database columns and the reviewers use."""
+
+    event_id: str
+    api_version: str  # "v4" or "v3": which shape `raw` has
+    raw: dict = field(repr=False, compare=False)
+    visitor_id: str = ""
+    timestamp: datetime | None = None
+    ip: str = ""
+    url: str = ""
+    platform: str = ""  # js | android | ios | '' (unknown values kept as sent)
+    sdk_version: str = ""
+    confidence: float | None = None
+    visitor_found: bool | None = None
+    first_seen_at: datetime | None = None
+    linked_id: str = ""
+    replayed: bool | None = None
+    bot: str = ""  # not_detected | good | bad | '' when not reported | unknown values as sent
+    bot_type: str = ""
+    suspect_score: int | None = None
+    vpn: bool | None = None
+    vpn_confidence: str = ""
+    vpn_origin_country: str = ""
+    proxy: bool | None = None
+    tampering: bool | None = None
+    anti_detect_browser: bool | None = None
+    incognito: bool | None = None
+    tor: bool | None = None
+    ip_blocklisted: bool | None = None
+    virtual_machine: bool | None = None
+    developer_tools: bool | None = None
+    privacy_settings: bool | None = None
+    emulator: bool | None = None
+    root_apps: bool | None = None
+    frida: bool | None = None
+    cloned_app: bool | None = None
+    location_spoofing: bool | None = None
+    jailbroken: bool | None = None
+    high_activity: bool | None = None
+    country_code: str = ""
+    city: str = ""
+    asn_name: str = ""
+    datacenter: bool | None = None
+    browser_name: str = ""
+    browser_version: str = ""
+    os: str = ""
+    os_version: str = ""
+    device: str = ""
+    user_agent: str = ""
+    # v3 only: products that came back with an error instead of data (HTTP 200 partial failure)
+    product_errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def has_identification(self) -> bool:
+        return bool(self.visitor_id)
+
+    @property
+    def origin(self) -> str:
+        return normalise_origin(self.url) if self.url else ""
+
+    def present_signals(self) -> set[str]:
+        """Names (v4 style) of the suspicious signals that are on, for score explanations."""
+        names = {
+            "tampering": self.tampering,
+            "vpn": self.vpn,
+            "tor": self.tor,
+            "proxy": self.proxy,
+            "ip_blocklist": self.ip_blocklisted,
+            "virtual_machine": self.virtual_machine,
+            "emulator": self.emulator,
+            "frida": self.frida,
+            "root_apps": self.root_apps,
+            "cloned_app": self.cloned_app,
+            "location_spoofing": self.location_spoofing,
+            "jailbroken": self.jailbroken,
+            "developer_tools": self.developer_tools,
+            "high_activity_device": self.high_activity,
+            "privacy_settings": self.privacy_settings,
+            "incognito": self.incognito,
+        }
+        present = {name for name, on in names.items() if on}
+        if self.bot in ("bad", "good"):
+            present.add("bot")
+        return present
+
+
+class EventFormatError(ValueError):
+    """The payload is not a Fingerprint event of any known shape."""
+
+
+def normalise_event(raw: Any) -> Event:
+    """Normalise any supported event payload; raises EventFormatError when it is none of them."""
+    if not isinstance(raw, dict):
+        raise EventFormatError("event payload is not a JSON object")
+    if isinstance(raw.get("products"), dict):
+        return _from_v3(raw, products=raw["products"], wrapped=True)
+    if "event_id" in raw:
+        return _from_v4(raw)
+    if "requestId" in raw:  # v3 webhook: identification fields and signals at the top level
+        return _from_v3(raw, products=raw, wrapped=False)
+    raise EventFormatError("event payload has neither event_id, requestId nor products")
+
+
+def _from_v4(raw: dict) -> Event:
+    ident = _dict(raw.get("identification"))
+    browser = _dict(raw.get("browser_details"))
+    tampering_details = _dict(raw.get("tampering_details"))
+    blocklist = _dict(raw.get("ip_blocklist"))
+    ip_info = _dict(raw.get("ip_info"))
+    ip_block = _dict(ip_info.get("v4")) or _dict(ip_info.get("v6"))
+    geo = _dict(ip_block.get("geolocation"))
+    blocklisted = None
+    if blocklist:
+        blocklisted = bool(blocklist.get("email_spam") or blocklist.get("attack_source"))
+    return Event(
+        event_id=_str(raw.get("event_id")),
+        api_version="v4",
+        raw=raw,
+        visitor_id=_str(ident.get("visitor_id")),
+        timestamp=_from_ms(raw.get("timestamp")),
+        ip=_str(raw.get("ip_address")),
+        url=_str(raw.get("url")),
+        platform=_enum(_dict(raw.get("sdk")).get("platform")),
+        sdk_version=_str(_dict(raw.get("sdk")).get("version")),
+        confidence=_float(_dict(ident.get("confidence")).get("score")),
+        visitor_found=_bool(ident.get("visitor_found")),
+        first_seen_at=_from_ms(ident.get("first_seen_at")),
+        linked_id=_str(raw.get("linked_id")),
+        replayed=_bool(raw.get("replayed")),
+        bot=_enum(raw.get("bot")),
+        bot_type=_str(raw.get("bot_type")),
+        suspect_score=_int(raw.get("suspect_score")),
+        vpn=_bool(raw.get("vpn")),
+        vpn_confidence=_enum(raw.get("vpn_confidence")),
+        vpn_origin_country=_str(raw.get("vpn_origin_country")),
+        proxy=_bool(raw.get("proxy")),
+        tampering=_bool(raw.get("tampering")),
+        anti_detect_browser=_bool(tampering_details.get("anti_detect_browser")),
+        incognito=_bool(raw.get("incognito")),
+        tor=_bool(blocklist.get("tor_node")),
+        ip_blocklisted=blocklisted,
+        virtual_machine=_bool(raw.get("virtual_machine")),
+        developer_tools=_bool(raw.get("developer_tools")),
+        privacy_settings=_bool(raw.get("privacy_settings")),
+        emulator=_bool(raw.get("emulator")),
+        root_apps=_bool(raw.get("root_apps")),
+        frida=_bool(raw.get("frida")),
+        cloned_app=_bool(raw.get("cloned_app")),
+        location_spoofing=_bool(raw.get("location_spoofing")),
+        jailbroken=_bool(raw.get("jailbroken")),
+        high_activity=_bool(raw.get("high_activity_device")),
+        country_code=_str(geo.get("country_code")),
+        city=_str(geo.get("city_name")),
+        asn_name=_str(ip_block.get("asn_name")),
+        datacenter=_bool(ip_block.get("datacenter_result")),
+        browser_name=_str(browser.get("browser_name")),
+        browser_version=_str(browser.get("browser_major_version")),
+        os=_str(browser.get("os") or raw.get("os")),
+        os_version=_str(browser.get("os_version") or raw.get("os_version")),
+        device=_str(browser.get("device") or raw.get("device")),
+        user_agent=_str(raw.get("user_agent") or browser.get("user_agent")),
+    )
+
+
+def _from_v3(raw: dict, *, products: dict, wrapped: bool) -> Event:
+    errors: dict[str, str] = {}
+
+    def product(name: str) -> dict:
+        """The data of a v3 product (API: products.<name>.data; webhook: top-level <name>)."""
+        entry = products.get(name)
+        if not wrapped:
+            return entry if isinstance(entry, dict) else {"result": entry}
+        entry = _dict(entry)
+        if isinstance(entry.get("error"), dict):
+            errors[name] = _str(entry["error"].get("code")) or "error"
+        return _dict(entry.get("data"))
+
+    ident = product("identification") if wrapped else raw
+    browser = _dict(ident.get("browserDetails"))
+    bot = _dict(product("botd").get("bot")) if wrapped else _dict(raw.get("bot"))
+    tampering = product("tampering")
+    blocklist = product("ipBlocklist")
+    blocklist_details = _dict(blocklist.get("details"))
+    vpn = product("vpn")
+    ip_info = product("ipInfo")
+    ip_block = _dict(ip_info.get("v4")) or _dict(ip_info.get("v6"))
+    location = _dict(ident.get("ipLocation")) or _dict(ip_block.get("geolocation"))
+    blocklisted = None
+    if blocklist:
+        blocklisted = bool(
+            blocklist_details.get("emailSpam") or blocklist_details.get("attackSource")
+        )
+    incognito = product("incognito").get("result")
+    if incognito is None:
+        incognito = ident.get("incognito")
+    first_seen = _dict(ident.get("firstSeenAt"))
+    return Event(
+        event_id=_str(ident.get("requestId") or raw.get("requestId")),
+        api_version="v3",
+        raw=raw,
+        visitor_id=_str(ident.get("visitorId")),
+        timestamp=_from_ms(ident.get("timestamp")) or _from_iso(ident.get("time")),
+        ip=_str(ident.get("ip")),
+        url=_str(ident.get("url")),
+        platform=_enum(_dict(ident.get("sdk")).get("platform")),
+        sdk_version=_str(_dict(ident.get("sdk")).get("version")),
+        confidence=_float(_dict(ident.get("confidence")).get("score")),
+        visitor_found=_bool(ident.get("visitorFound")),
+        first_seen_at=_from_iso(first_seen.get("subscription") or first_seen.get("global")),
+        linked_id=_str(ident.get("linkedId")),
+        replayed=_bool(ident.get("replayed")),
+        bot=_enum(bot.get("result")),
+        bot_type=_str(bot.get("type")),
+        suspect_score=_int(product("suspectScore").get("result")),
+        vpn=_bool(vpn.get("result")),
+        vpn_confidence=_enum(vpn.get("confidence")),
+        vpn_origin_country=_str(vpn.get("originCountry")),
+        proxy=_bool(product("proxy").get("result")),
+        tampering=_bool(tampering.get("result")),
+        anti_detect_browser=_bool(tampering.get("antiDetectBrowser")),
+        incognito=_bool(incognito),
+        tor=_bool(product("tor").get("result")),
+        ip_blocklisted=blocklisted,
+        virtual_machine=_bool(product("virtualMachine").get("result")),
+        developer_tools=_bool(product("developerTools").get("result")),
+        privacy_settings=_bool(product("privacySettings").get("result")),
+        emulator=_bool(product("emulator").get("result")),
+        root_apps=_bool(product("rootApps").get("result")),
+        frida=_bool(product("frida").get("result")),
+        cloned_app=_bool(product("clonedApp").get("result")),
+        location_spoofing=_bool(product("locationSpoofing").get("result")),
+        jailbroken=_bool(product("jailbroken").get("result")),
+        high_activity=_bool(product("highActivity").get("result")),
+        country_code=_str(_dict(location.get("country")).get("code")),
+        city=_str(_dict(location.get("city")).get("name")),
+        asn_name=_str(_dict(ip_block.get("asn")).get("name")),
+        datacenter=_bool(_dict(ip_block.get("datacenter")).get("result")),
+        browser_name=_str(browser.get("browserName")),
+        browser_version=_str(browser.get("browserMajorVersion")),
+        os=_str(browser.get("os")),
+        os_version=_str(browser.get("osVersion")),
+        device=_str(browser.get("device")),
+        user_agent=_str(browser.get("userAgent") or raw.get("userAgent")),
+        product_errors=errors,
+    )

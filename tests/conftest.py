@@ -1,0 +1,36 @@
+"""Shared fixtures: a real Fingerprint sandbox over HTTP, and settings pointing at it."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sandbox.control import SandboxControl
+from sandbox.server import SandboxServer
+
+FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "fingerprint"
+SANDBOX_KEY = "sandbox-secret-key"
+
+
+def vendor_fixture(name: str) -> dict:
+    """A vendor example payload, read in place from ../shared/fixtures/fingerprint/."""
+    return json.loads((FIXTURES / name).read_text())
+
+
+@pytest.fixture(scope="session")
+def sandbox_server():
+    server = SandboxServer(host="127.0.0.1", port=0, db_path=":memory:")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_server, settings) -> SandboxControl:
+    """The sandbox's control API; the product's settings point at the sandbox for this test."""
+    settings.FINGERPRINT_API_URL = sandbox_server.url
+    settings.FINGERPRINT_SECRET_API_KEY = SANDBOX_KEY
+    control = SandboxControl(sandbox_server.url)
+    control.clear_faults()
+    yield control
+    control.clear_faults()

@@ -1,0 +1,57 @@
+"""System checks name misconfiguration clearly, at startup."""
+
+import pytest
+
+from risk.checks import check_fingerprint_settings
+
+
+def ids(messages):
+    return {message.id for message in messages}
+
+
+def test_defaults_are_valid_with_a_key(settings):
+    settings.FINGERPRINT_SECRET_API_KEY = "k"
+    assert check_fingerprint_settings() == []
+
+
+def test_missing_key_in_production_is_an_error(settings):
+    settings.DEBUG = False
+    settings.FINGERPRINT_SECRET_API_KEY = ""
+    settings.FINGERPRINT_API_URL = ""
+    messages = check_fingerprint_settings()
+    assert "risk.E001" in ids(messages)
+    assert "FINGERPRINT_SECRET_API_KEY" in next(m.msg for m in messages if m.id == "risk.E001")
+
+
+def test_missing_key_in_development_warns_about_the_sandbox(settings):
+    settings.DEBUG = True
+    settings.FINGERPRINT_SECRET_API_KEY = ""
+    assert ids(check_fingerprint_settings()) == {"risk.W001"}
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "error"),
+    [
+        ("FINGERPRINT_REGION", "mars", "risk.E002"),
+        ("FINGERPRINT_API_VERSION", "v9", "risk.E002"),
+        ("FINGERPRINT_FAILURE_POLICY", "maybe", "risk.E003"),
+        ("FINGERPRINT_API_URL", "ftp://x", "risk.E005"),
+        ("RISK_ALLOWED_ORIGINS", ["not an origin"], "risk.E005"),
+        ("RISK_MIN_CONFIDENCE", 1.5, "risk.E004"),
+        ("RISK_MAX_ACCOUNTS_PER_DEVICE", 0, "risk.E004"),
+        ("FINGERPRINT_TIMEOUT_S", "soon", "risk.E004"),
+        ("TRUSTED_PROXY_COUNT", -1, "risk.E004"),
+    ],
+)
+def test_nonsense_values(settings, name, value, error):
+    settings.FINGERPRINT_SECRET_API_KEY = "k"
+    setattr(settings, name, value)
+    messages = check_fingerprint_settings()
+    assert error in ids(messages)
+    assert any(name in message.msg for message in messages)
+
+
+def test_v3_is_flagged_as_deprecated(settings):
+    settings.FINGERPRINT_SECRET_API_KEY = "k"
+    settings.FINGERPRINT_API_VERSION = "v3"
+    assert "risk.W002" in ids(check_fingerprint_settings())
