@@ -43,9 +43,14 @@ class Device(models.Model):
     # Denormalised counters for the cluster ranking; kept exact under the row lock.
     account_count = models.PositiveIntegerField(default=0)
     attempt_count = models.PositiveIntegerField(default=0)
+    # A DRN lookup was skipped or failed at signup time; `backfill_drn` picks these up.
+    drn_lookup_pending = models.BooleanField(default=False)
 
     class Meta:
         indexes = [
+            models.Index(
+                fields=["id"], condition=Q(drn_lookup_pending=True), name="device_drn_pending_idx"
+            ),
             models.Index(fields=["-account_count"], name="device_accounts_idx"),
             models.Index(fields=["-attempt_count"], name="device_attempts_idx"),
         ]
@@ -120,6 +125,9 @@ class SignupAttempt(models.Model):
     review_status = models.CharField(
         max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.NONE, blank=True
     )
+    drn_snapshot = models.ForeignKey(
+        "DrnSnapshot", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         indexes = [
@@ -163,6 +171,70 @@ class ReviewDecision(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["-created_at"], name="decision_created_idx")]
+        permissions = [("record_decision", "Can record review decisions")]
 
     def __str__(self) -> str:
         return f"{self.action} by {self.actor_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class DrnStatus(models.TextChoices):
+    OK = "ok", "OK"
+    NOT_FOUND = "not_found", "Unknown to DRN"
+    ERROR = "error", "Error"
+
+
+class DrnSnapshot(models.Model):
+    """One Device Reputation Network lookup: raw JSON plus the columns reviewers filter on."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="drn_snapshots")
+    visitor_id = models.CharField(max_length=64, db_index=True)
+    fetched_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    status = models.CharField(max_length=16, choices=DrnStatus.choices)
+    error = models.CharField(max_length=255, blank=True)
+    raw = models.JSONField(default=dict, blank=True)
+    # [{"code": "US", "ip": 0.6, "origin": 1.0}, ...] (shares of activity per detector)
+    countries = models.JSONField(default=list, blank=True)
+    location_masked = models.BooleanField(null=True)
+    min_suspect_score = models.IntegerField(null=True, blank=True)
+    max_suspect_score = models.IntegerField(null=True, blank=True)
+    max_percentile = models.FloatField(null=True, blank=True)
+    first_seen_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    # Device age (first_seen_at to the signup) when taken at signup time.
+    device_age_at_signup = models.DurationField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["device", "-fetched_at"], name="drn_device_latest_idx")]
+
+    def __str__(self) -> str:
+        return f"DRN {self.visitor_id} {self.status} at {self.fetched_at:%Y-%m-%d %H:%M}"
+
+
+class Reassessment(models.Model):
+    """What the current rules say about a past attempt (`manage.py rescore`). Never overwrites
+    the original decision or a reviewer's."""
+
+    attempt = models.ForeignKey(
+        SignupAttempt, on_delete=models.CASCADE, related_name="reassessments"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    run_id = models.CharField(max_length=64, db_index=True)
+    previous_decision = models.CharField(max_length=8, choices=Decision.choices)
+    decision = models.CharField(max_length=8, choices=Decision.choices)
+    reasons = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run_id", "attempt"], name="reassessment_once_per_run")
+        ]
+
+
+class BackfillCheckpoint(models.Model):
+    """Where a resumable backfill command got to (so a restart continues, not repeats)."""
+
+    name = models.CharField(max_length=128, unique=True)
+    state = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,17 @@
+"""Write paths of the risk app, one module per job (HackSoftware style: `<entity>_<action>`).
+
+signup    fetch and assess a signup's event, store snapshots (risk.services.signup)
+drn       Device Reputation Network lookups (risk.services.drn)
+review    reviewers' decisions with their audit rows (risk.services.review)
+backfill  operator jobs: events, DRN, rescoring, imports (risk.services.backfill)
+"""
+
+from risk.services.signup import (  # noqa: F401  (the public signup API)
+    FetchResult,
+    attempt_attach_account,
+    device_lock,
+    event_fetch,
+    event_snapshot_fields,
+    event_snapshot_store,
+    signup_assess,
+)
