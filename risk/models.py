@@ -228,6 +228,9 @@ class Reassessment(models.Model):
             models.UniqueConstraint(fields=["run_id", "attempt"], name="reassessment_once_per_run")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.previous_decision} -> {self.decision} ({self.run_id})"
+
 
 class BackfillCheckpoint(models.Model):
     """Where a resumable backfill command got to (so a restart continues, not repeats)."""
