@@ -12,16 +12,16 @@ def client_ip_from_meta(meta: dict, *, trusted_proxy_count: int) -> str:
     """
     remote_addr = meta.get("REMOTE_ADDR", "") or ""
     if trusted_proxy_count <= 0:
-        return _clean(remote_addr)
+        return clean_ip(remote_addr)
     forwarded = [part.strip() for part in meta.get("HTTP_X_FORWARDED_FOR", "").split(",")]
     forwarded = [part for part in forwarded if part]
     if not forwarded:
-        return _clean(remote_addr)
+        return clean_ip(remote_addr)
     index = max(len(forwarded) - trusted_proxy_count, 0)
-    return _clean(forwarded[index])
+    return clean_ip(forwarded[index])
 
 
-def _clean(value: str) -> str:
+def clean_ip(value: str) -> str:
     """A valid IP as text (IPv4-mapped IPv6 unwrapped), or '' when it is not an IP at all."""
     value = value.strip()
     if value.startswith("[") and "]" in value:  # "[2001:db8::1]:443"

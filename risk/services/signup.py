@@ -15,6 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from risk import rules
+from risk.client_ip import clean_ip
 from risk.clients import fingerprint_client
 from risk.conf import risk_settings
 from risk.fingerprint.errors import (
@@ -74,7 +75,7 @@ def event_snapshot_fields(event: Event, *, device: Device | None) -> dict:
         "device": device,
         "visitor_id": event.visitor_id,
         "timestamp": event.timestamp,
-        "ip": event.ip or None,
+        "ip": clean_ip(event.ip) or None,  # inet column: never store garbage
         "url": event.url,
         "platform": event.platform[:16],
         "confidence": event.confidence,

@@ -294,3 +294,16 @@ def test_secret_key_never_in_logs_or_bodies(api, sandbox, settings, caplog):
     text = caplog.text + "".join(bodies) + "".join(stored)
     assert secret not in text  # ...without the key
     assert "Fingerprint rejected our credentials" in caplog.text
+
+
+def test_event_with_garbage_and_unknown_values_is_stored_not_crashed(api, sandbox):
+    event = new_event(
+        sandbox,
+        overrides={"ip_address": "not-an-ip", "bot": "brand_new_value", "vpn": "maybe"},
+    )
+    response = signup(api, event["event_id"])
+    assert response.status_code == 201  # ip mismatch -> review, never a 500
+    snapshot = FingerprintEvent.objects.get()
+    assert snapshot.ip is None and snapshot.bot == "brand_new_value" and snapshot.vpn is None
+    assert snapshot.raw["ip_address"] == "not-an-ip"
+    assert "ip_mismatch" in SignupAttempt.objects.get().reasons
