@@ -15,4 +15,4 @@ from risk.services.signup import (  # noqa: F401  (the public signup API)
     event_snapshot_store,
     signup_assess,
 )
-from risk.services.webhooks import event_webhook_store  # noqa: F401,E402
+from risk.services.webhooks import event_webhook_store  # noqa: F401
