@@ -36,11 +36,38 @@ CORS_HEADERS = [
     ("Access-Control-Allow-Headers", "Content-Type"),
     ("Access-Control-Max-Age", "600"),
 ]
-CREATE_FIELDS = {
-    "profile", "visitor_id", "ip", "url", "user_agent", "bot_type", "timestamp_ms", "age_s",
-    "replayed", "linked_id", "tags", "overrides",
-}  # fmt: skip
-BULK_FIELDS = CREATE_FIELDS - {"timestamp_ms"} | {"count", "visitors", "spread_s"}
+# agent traits that make up the visitor id (with the device id kept in localStorage)
+STABLE_TRAITS = (
+    "userAgent",
+    "webdriver",
+    "languages",
+    "platform",
+    "hardwareConcurrency",
+    "screen",
+    "timezone",
+)
+NUMBER = (int, float)
+# control API event fields -> accepted JSON types (null means "not given")
+CREATE_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "profile": str,
+    "visitor_id": str,
+    "ip": str,
+    "url": str,
+    "user_agent": str,
+    "bot_type": str,
+    "timestamp_ms": int,
+    "age_s": NUMBER,
+    "replayed": bool,
+    "linked_id": str,
+    "tags": dict,
+    "overrides": dict,
+}
+BULK_FIELDS = {
+    **{k: v for k, v in CREATE_FIELDS.items() if k != "timestamp_ms"},
+    "count": int,
+    "visitors": int,
+    "spread_s": NUMBER,
+}
 
 
 class BadRequestError(ValueError):
@@ -115,8 +142,8 @@ class SandboxApp:
         r.add("PATCH", "/v4/events/{event_id}", self.v4_patch, "v4_patch_event", target="events")
         # Server API v3 (search first: "search" would match {request_id})
         r.add("GET", "/events/search", self.v3_search, "v3_search", target="events", flavour="v3")
-        r.add("GET", "/events/{request_id}", self.v3_get, "v3_get_event", target="events",
-              flavour="v3")  # fmt: skip
+        v3_get = self.v3_get
+        r.add("GET", "/events/{request_id}", v3_get, "v3_get_event", target="events", flavour="v3")
         # DRN
         r.add("GET", "/drn/{visitor_id}", self.drn_get, "drn", target="drn", flavour="drn")
         # JS agent stand-in
@@ -374,16 +401,17 @@ class SandboxApp:
         traits = body.get("traits") or {}
         if not isinstance(device_id, str) or not device_id or not isinstance(traits, dict):
             return error(400, "request_cannot_be_parsed", "deviceId and traits are required")
-        stable = json.dumps(
-            {name: traits.get(name) for name in (
-                "userAgent", "webdriver", "languages", "platform", "hardwareConcurrency",
-                "screen", "timezone")},
-            sort_keys=True,
-        )  # fmt: skip
+        stable = json.dumps({name: traits.get(name) for name in STABLE_TRAITS}, sort_keys=True)
         visitor_id = stable_id(device_id + "|" + stable)
         ua = str(traits.get("userAgent") or req.header("user-agent") or "")
         headless = "HeadlessChrome" in ua
         is_bot = headless or traits.get("webdriver") is True
+        profile = "bad_bot" if is_bot else "human"
+        forced = body.get("profile")  # sandbox-only: lets automated browsers act as humans
+        if forced is not None:
+            if forced not in PROFILES or PROFILES[forced] != "js":
+                return error(400, "request_cannot_be_parsed", f"not a browser profile: {forced}")
+            profile = forced
         ip = req.client_ip
         forwarded = req.header("x-forwarded-for")
         if self.trust_xff and forwarded:
@@ -391,12 +419,16 @@ class SandboxApp:
         tags = body.get("tag")
         event = factory.create_event(
             self.store,
-            "bad_bot" if is_bot else "human",
+            profile,
             visitor_id=visitor_id,
             ip=ip,
             url=str(body.get("url") or ""),
             user_agent=ua or None,
-            bot_type=("headless_chrome" if headless else "automation") if is_bot else None,
+            bot_type=(
+                ("headless_chrome" if headless else "automation")
+                if is_bot and profile == "bad_bot"
+                else None
+            ),
             linked_id=body.get("linkedId") if isinstance(body.get("linkedId"), str) else None,
             tags=tags if isinstance(tags, dict) else None,
         )
@@ -414,21 +446,28 @@ class SandboxApp:
 
     # --- control API ---------------------------------------------------------------------
 
-    def _body(self, req: Request, allowed: set[str]) -> dict[str, Any]:
+    def _body(self, req: Request, fields: dict[str, type | tuple[type, ...]]) -> dict[str, Any]:
+        """The JSON object body, type-checked against `fields`; nulls are dropped."""
         try:
             body = req.json()
         except ValueError as exc:
             raise BadRequestError("body is not JSON") from exc
         if not isinstance(body, dict):
             raise BadRequestError("body must be a JSON object")
-        unknown = set(body) - allowed
+        unknown = set(body) - set(fields)
         if unknown:
             raise BadRequestError(f"unknown fields: {', '.join(sorted(unknown))}")
+        body = {name: value for name, value in body.items() if value is not None}
+        for name, value in body.items():
+            expected = fields[name]
+            # bool is an int in Python, never a number in these fields
+            if not isinstance(value, expected) or (
+                isinstance(value, bool) and expected is not bool
+            ):
+                raise BadRequestError(f"{name} has the wrong type")
         profile = body.get("profile", "human")
         if profile not in PROFILES:
             raise BadRequestError(f"unknown profile {profile!r}; one of {', '.join(PROFILES)}")
-        if body.get("overrides") is not None and not isinstance(body["overrides"], dict):
-            raise BadRequestError("overrides must be an object")
         return body
 
     def ctl_create(self, req: Request) -> Response:
@@ -438,9 +477,10 @@ class SandboxApp:
     def ctl_bulk(self, req: Request) -> Response:
         body = self._body(req, BULK_FIELDS)
         count = body.pop("count", None)
-        if not isinstance(count, int) or not 0 <= count <= 1_000_000:
+        if count is None or not 0 <= count <= 1_000_000:
             raise BadRequestError("count must be an integer in 0..1000000")
-        return json_response(201, {"event_ids": factory.bulk_events(self.store, count, **body)})
+        ids = factory.bulk_events(self.store, count, **body)
+        return json_response(201, {"event_ids": ids})
 
     def ctl_get(self, req: Request) -> Response:
         if req.arg("meta"):

@@ -32,8 +32,15 @@ def _counts(timestamps_and_values: list[tuple[int, Any]], now: int) -> dict[str,
     }
 
 
-def velocity(store: Store, *, visitor_id: str, ip: str, country: str | None,
-             linked_id: str | None, now: int) -> dict[str, dict[str, int]]:  # fmt: skip
+def velocity(
+    store: Store,
+    *,
+    visitor_id: str,
+    ip: str,
+    country: str | None,
+    linked_id: str | None,
+    now: int,
+) -> dict[str, dict[str, int]]:
     """Velocity signals from the stored history, this event included."""
     day_ago = now - 86_400_000
     mine = [*store.recent_by_visitor(visitor_id, day_ago), (now, ip, country, linked_id)]

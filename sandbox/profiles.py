@@ -177,10 +177,29 @@ CRAWLER_UA = (
     "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "Googlebot",
     "2", "2.1", "Other", "", "Spider",
 )  # fmt: skip
-PHONES = (("Pixel 8", "14", "AP2A.240805.005"), ("SM-S921U", "14", "UP1A.231005.007"),
-          ("Redmi Note 12", "13", "TKQ1.221114.001"))  # fmt: skip
+PHONES = (
+    ("Pixel 8", "14", "AP2A.240805.005"),
+    ("SM-S921U", "14", "UP1A.231005.007"),
+    ("Redmi Note 12", "13", "TKQ1.221114.001"),
+)
 EMULATOR_PHONE = ("sdk_gphone64_x86_64", "14", "UE1A.230829.036")
 IPHONES = (("iPhone15,2", "17.5"), ("iPhone16,1", "18.1"))
+
+
+UA_BROWSERS = (  # checked in order: Edge and headless Chrome also say "Chrome/"
+    ("Edg/", "Edge"),
+    ("HeadlessChrome/", "Chrome Headless"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Version/", "Safari"),
+)
+UA_SYSTEMS = (
+    ("Windows", "Windows"),
+    ("Mac OS X", "Mac OS X"),
+    ("Android", "Android"),
+    ("iPhone", "iOS"),
+    ("Linux", "Linux"),
+)
 
 
 def browser_details(ua: str) -> dict[str, str]:
@@ -189,17 +208,11 @@ def browser_details(ua: str) -> dict[str, str]:
         if known[0] == ua:
             return _details(known)
     name, version = "Other", "0"
-    for marker, label in (("Edg/", "Edge"), ("HeadlessChrome/", "Chrome Headless"),
-                          ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),
-                          ("Version/", "Safari")):  # fmt: skip
+    for marker, label in UA_BROWSERS:
         if marker in ua:
             name, version = label, ua.split(marker, 1)[1].split(" ", 1)[0]
             break
-    os_name = next(
-        (label for marker, label in (("Windows", "Windows"), ("Mac OS X", "Mac OS X"),
-         ("Android", "Android"), ("iPhone", "iOS"), ("Linux", "Linux")) if marker in ua),
-        "Other",
-    )  # fmt: skip
+    os_name = next((label for marker, label in UA_SYSTEMS if marker in ua), "Other")
     major = version.split(".", 1)[0]
     return {
         "browser_name": name,
@@ -226,6 +239,25 @@ def _details(row: tuple[str, ...]) -> dict[str, str]:
 # --- the event -------------------------------------------------------------------------------
 
 
+# v4 boolean fields that are suspect-score signals under the same name
+BOOLEAN_SIGNALS = (
+    "tampering",
+    "vpn",
+    "proxy",
+    "virtual_machine",
+    "emulator",
+    "frida",
+    "root_apps",
+    "cloned_app",
+    "location_spoofing",
+    "jailbroken",
+    "developer_tools",
+    "high_activity_device",
+    "privacy_settings",
+    "incognito",
+)
+
+
 @dataclass
 class History:
     """What the store knows about the visitor before this event."""
@@ -236,15 +268,7 @@ class History:
 
 def present_signals(event: dict[str, Any]) -> set[str]:
     """Names (as in SIGNAL_WEIGHTS) of the suspicious signals present in a v4 event."""
-    present = {
-        name
-        for name in (
-            "tampering", "vpn", "proxy", "virtual_machine", "emulator", "frida", "root_apps",
-            "cloned_app", "location_spoofing", "jailbroken", "developer_tools",
-            "high_activity_device", "privacy_settings", "incognito",
-        )
-        if event.get(name) is True
-    }  # fmt: skip
+    present = {name for name in BOOLEAN_SIGNALS if event.get(name) is True}
     if event.get("bot") == "bad":  # a good bot (search crawler) is not suspicious
         present.add("bot")
     blocklist = event.get("ip_blocklist") or {}

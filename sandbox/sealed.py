@@ -1,6 +1,7 @@
-"""Sealed client results: the layout Fingerprint uses, produced with a local key.
+"""Sealed client results, produced the way Fingerprint does with a local key.
 
-base64( 9E 85 DC ED | 12-byte nonce | AES-256-GCM(raw-deflate(JSON)) with its 16-byte tag )
+The product opens them with `risk.fingerprint.sealed`; the sandbox only seals:
+base64( 9E 85 DC ED | 12-byte nonce | AES-256-GCM(raw-deflate(JSON)) with its 16-byte tag ).
 """
 
 from __future__ import annotations
@@ -9,21 +10,13 @@ import base64
 import json
 import os
 import zlib
-from collections.abc import Iterable
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-HEADER = bytes.fromhex("9E85DCED")
+from risk.fingerprint.sealed import SEALED_HEADER, decode_key
 
-
-def decode_key(key: bytes | str) -> bytes:
-    """Accept the raw 32 bytes or their base64 text (as shown in the dashboard)."""
-    raw = base64.b64decode(key) if isinstance(key, str) else key
-    if len(raw) != 32:
-        raise ValueError("sealed results need a 32-byte AES-256 key")
-    return raw
+__all__ = ["decode_key", "seal"]
 
 
 def seal(event: dict[str, Any], key: bytes | str) -> str:
@@ -31,19 +24,4 @@ def seal(event: dict[str, Any], key: bytes | str) -> str:
     plain = compressor.compress(json.dumps(event).encode()) + compressor.flush()
     nonce = os.urandom(12)
     sealed = AESGCM(decode_key(key)).encrypt(nonce, plain, None)
-    return base64.b64encode(HEADER + nonce + sealed).decode()
-
-
-def unseal(blob: str, keys: Iterable[bytes | str]) -> dict[str, Any]:
-    """Decrypt with the first key that authenticates; raise ValueError otherwise."""
-    data = base64.b64decode(blob)
-    if data[:4] != HEADER:
-        raise ValueError("not a sealed result (bad header)")
-    nonce, sealed = data[4:16], data[16:]
-    for key in keys:
-        try:
-            plain = AESGCM(decode_key(key)).decrypt(nonce, sealed, None)
-        except InvalidTag:  # during key rotation: try the next key
-            continue
-        return json.loads(zlib.decompress(plain, -15))
-    raise ValueError("no key decrypts this sealed result")
+    return base64.b64encode(SEALED_HEADER + nonce + sealed).decode()

@@ -22,7 +22,6 @@ MAX_BODY = 16 * 1024 * 1024
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive; every response carries Content-Length
     server_version = "fingerprint-sandbox"
-    sys_version = ""
     # Buffer the response so headers and body leave in one send (no Nagle/delayed-ACK stall).
     wbufsize = 64 * 1024
     disable_nagle_algorithm = True
@@ -78,6 +77,9 @@ class _Handler(BaseHTTPRequestHandler):
     # BaseHTTPRequestHandler dispatches on these names.
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_OPTIONS = do_HEAD = _handle  # noqa: N815
 
+    def version_string(self) -> str:
+        return self.server_version
+
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:
             super().log_message(format, *args)
@@ -93,6 +95,8 @@ class _HTTPServer(ThreadingHTTPServer):
         self.verbose = verbose
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:

@@ -96,7 +96,9 @@ class Store:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         if path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            # A simulator can lose its last writes on an OS crash; bulk loads run ~2x faster.
+            self._db.execute("PRAGMA synchronous=OFF")
+            self._db.execute("PRAGMA cache_size=-65536")
         self._db.executescript(SCHEMA)
         # Faults are checked on every API request: keep them in memory, write through to disk.
         self._faults: list[tuple[int, Fault]] = [

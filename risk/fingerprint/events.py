@@ -161,7 +161,7 @@ class Event:
             "incognito": self.incognito,
         }
         present = {name for name, on in names.items() if on}
-        if self.bot in ("bad", "good"):
+        if self.bot == "bad":  # a good bot (crawler) is not suspicious in itself
             present.add("bot")
         return present
 

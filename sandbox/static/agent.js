@@ -41,7 +41,9 @@ function traits() {
   };
 }
 
-export async function start({ apiKey, endpoint } = {}) {
+// `profile` (sandbox only) forces a browser profile such as "human" or "vpn": automated test
+// browsers are otherwise, correctly, identified as bad bots.
+export async function start({ apiKey, endpoint, profile } = {}) {
   const base = (endpoint || DEFAULT_ENDPOINT).replace(/\/$/, "");
   return {
     async get({ linkedId, tag } = {}) {
@@ -55,6 +57,7 @@ export async function start({ apiKey, endpoint } = {}) {
           url: location.href,
           linkedId,
           tag,
+          profile,
         }),
       });
       const body = await response.json();

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-# Without a root pytest config (or when run as `pytest tests/sandbox`), make the project
-# importable; harmless when it already is.
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from sandbox.control import SandboxControl  # noqa: E402
-from sandbox.server import SandboxServer  # noqa: E402
+from sandbox.control import SandboxControl
+from sandbox.server import SandboxServer
 
 SECRET = "sandbox-secret-key"
 SEALED_KEY = "p2zRUdNqOK3hb+hsmUqgYeyu0PXz5jZ+0XzW5c+0ZfY="  # test-only, base64 of 32 bytes
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "fingerprint"
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.sealed import unseal
+from risk.fingerprint.sealed import SealedResultError, unseal_payload
 from sandbox.server import SandboxServer
 
 SEALED_KEY = "p2zRUdNqOK3hb+hsmUqgYeyu0PXz5jZ+0XzW5c+0ZfY="  # same as conftest's server
@@ -104,10 +104,11 @@ def test_identify_rejects_wrong_public_key(server, http) -> None:
 
 def test_sealed_result_decrypts(control, server, http) -> None:
     body = identify(http, server.url).json()
-    event = unseal(body["sealed_result"], [bytes(32), SEALED_KEY])  # rotation: second key works
+    # rotation: the second key works
+    event = unseal_payload(body["sealed_result"], [bytes(32), SEALED_KEY])
     assert event == control.get_event(body["event_id"])
-    with pytest.raises(ValueError):
-        unseal(body["sealed_result"], [bytes(32)])
+    with pytest.raises(SealedResultError):
+        unseal_payload(body["sealed_result"], [bytes(32)])
 
 
 def test_forwarded_for_only_when_trusted(http) -> None:

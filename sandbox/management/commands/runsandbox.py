@@ -1,9 +1,14 @@
 import os
+import signal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
 from sandbox.server import SandboxServer
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 class Command(BaseCommand):
@@ -34,6 +39,8 @@ class Command(BaseCommand):
             f"Fingerprint sandbox on {server.url} (db {options['db']}); "
             f"agent: {server.url}/agent.js; Ctrl-C to stop"
         )
+        # `kill` (SIGTERM, as bin/run sends) stops as cleanly as Ctrl-C.
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             server.serve_forever()
         except KeyboardInterrupt:
