@@ -1,0 +1,73 @@
+"""manage.py backfill_drn: Device Reputation Network lookups owed to Android devices."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from risk.services import backfill
+
+_UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def _age(value: str) -> timedelta:
+    if len(value) >= 2 and value[-1] in _UNITS and value[:-1].isdigit():
+        return timedelta(seconds=int(value[:-1]) * _UNITS[value[-1]])
+    raise CommandError(f"--max-age {value!r}: expected an age such as 90m, 12h, 30d")
+
+
+class Command(BaseCommand):
+    help = (
+        "Look up Android devices in Fingerprint's Device Reputation Network: devices queued "
+        "after a failed or skipped signup-time lookup, devices never looked up, and devices "
+        "whose latest answer is older than --max-age. Resumable and safe to rerun."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--max-age", default="30d", help="refresh answers older than this (default 30d)"
+        )
+        parser.add_argument(
+            "--rps",
+            type=float,
+            default=2.0,
+            help="DRN requests per second (default 2; 0 = only the client's own limit)",
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="count the devices due; look nothing up"
+        )
+        parser.add_argument(
+            "--restart", action="store_true", help="ignore a saved checkpoint and start over"
+        )
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    def handle(self, *args, **options) -> None:
+        max_age = _age(options["max_age"])
+        due = backfill.drn_due_devices(max_age=max_age).count()
+        if options["dry_run"]:
+            self.stdout.write("backfill_drn (dry run): summary")
+            self.stdout.write(f"  {'devices_due':<16} {due:>9}")
+            return
+        limiter = backfill.rate_limiter_build(rps=options["rps"], name="backfill_drn")
+        bar_off = True if options["no_progress"] else None
+        try:
+            with tqdm(total=due, desc="devices", unit="dev", disable=bar_off) as bar:
+                tally = backfill.drn_backfill(
+                    max_age=max_age,
+                    limiter=limiter,
+                    restart=options["restart"],
+                    progress=bar.update,
+                )
+        except KeyboardInterrupt as exc:
+            raise CommandError(
+                "interrupted: finished devices are kept; run the same command again to resume"
+            ) from exc
+        self.stdout.write("backfill_drn: summary")
+        for outcome, count in tally.as_dict().items():
+            self.stdout.write(f"  {outcome:<16} {count:>9}")
+        if tally.counts.get("error"):
+            raise CommandError(
+                f"{tally.counts['error']} lookup(s) failed; those devices stay queued"
+            )

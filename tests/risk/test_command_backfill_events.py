@@ -1,0 +1,288 @@
+"""manage.py backfill_events against the sandbox over real HTTP."""
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from django.db import connection
+from rest_framework.test import APIClient
+
+from risk.models import BackfillCheckpoint, Device, FingerprintEvent, SignupAttempt
+from risk.services import backfill
+from tests.conftest import SANDBOX_KEY
+
+User = get_user_model()
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args, **options) -> str:
+    out = io.StringIO()
+    call_command("backfill_events", *args, no_progress=True, stdout=out, **options)
+    return out.getvalue()
+
+
+def outage_signups(sandbox, settings, n: int) -> list[dict]:
+    """n signups through the API while Fingerprint answers 500: accounts held for review."""
+    settings.FINGERPRINT_MAX_RETRIES = 0
+    events = [sandbox.create_event(ip="127.0.0.1") for _ in range(n)]
+    sandbox.set_faults(target="events", status=500)
+    api = APIClient(REMOTE_ADDR="127.0.0.1")
+    for i, event in enumerate(events):
+        response = api.post(
+            "/api/signup",
+            {"event_id": event["event_id"], "username": f"outage{i}", "password": "x-Pass-word-9"},
+            format="json",
+        )
+        assert response.status_code == 201, response.json()
+        assert response.json()["status"] == "pending_review"
+    sandbox.clear_faults()
+    return events
+
+
+def db_state():
+    return {
+        "events": sorted(FingerprintEvent.objects.values_list("event_id", "device_id", "raw")),
+        "attempts": sorted(
+            SignupAttempt.objects.values_list(
+                "pk", "fingerprint_event_id", "device_id", "visitor_id", "claimed_event_id"
+            )
+        ),
+        "devices": sorted(
+            Device.objects.values_list("visitor_id", "account_count", "attempt_count")
+        ),
+        "users": sorted(User.objects.values_list("username", "device_id")),
+    }
+
+
+@pytest.mark.django_db
+def test_outage_then_backfill_gives_every_attempt_its_snapshot(sandbox, settings):
+    events = outage_signups(sandbox, settings, 4)
+    attempts = SignupAttempt.objects.order_by("pk")
+    assert all(a.reasons == ["fingerprint_unavailable"] for a in attempts)
+    assert not attempts.filter(fingerprint_event__isnull=False).exists()
+
+    output = run(rps=0)
+
+    assert "attempts_linked" in output and "fetched" in output
+    for attempt, event in zip(SignupAttempt.objects.order_by("pk"), events, strict=True):
+        visitor = event["identification"]["visitor_id"]
+        assert attempt.fingerprint_event.event_id == event["event_id"]
+        assert attempt.fingerprint_event.raw == event
+        assert attempt.device.visitor_id == visitor and attempt.visitor_id == visitor
+        assert attempt.claimed_event_id == event["event_id"]  # a reuse is now refused
+        assert attempt.account.device == attempt.device
+        assert (attempt.device.account_count, attempt.device.attempt_count) == (1, 1)
+    # The original decision stands (rescore is the job that re-decides).
+    assert set(attempts.values_list("decision", flat=True)) == {"review"}
+    assert not BackfillCheckpoint.objects.exists()
+
+    before = db_state()
+    fetches = sandbox.stats()["requests"].get("v4_get_event", 0)
+    run(rps=0)  # idempotent: nothing left to fetch, nothing counted twice
+    assert db_state() == before
+    assert sandbox.stats()["requests"].get("v4_get_event", 0) == fetches
+
+
+@pytest.mark.django_db
+def test_accounts_without_snapshot_are_backfilled_and_counted_once(sandbox):
+    event = sandbox.create_event()
+    user = User.objects.create_user(username="legacy", signup_event_id=event["event_id"])
+    run(rps=0, workers=3)
+    user.refresh_from_db()
+    assert user.device.visitor_id == event["identification"]["visitor_id"]
+    assert user.device.account_count == 1
+    assert FingerprintEvent.objects.filter(event_id=event["event_id"]).count() == 1
+    run(rps=0)
+    assert Device.objects.get(pk=user.device_id).account_count == 1
+
+
+@pytest.mark.django_db
+def test_still_unavailable_exits_non_zero_and_unknown_ids_are_reported(sandbox, settings):
+    settings.FINGERPRINT_MAX_RETRIES = 0
+    event = sandbox.create_event()
+    SignupAttempt.objects.create(
+        username="a", event_id=event["event_id"], decision="review",
+        reasons=["fingerprint_unavailable"],
+    )  # fmt: skip
+    SignupAttempt.objects.create(
+        username="b", event_id="forged-id", decision="deny", reasons=["event_not_found"]
+    )
+    sandbox.set_faults(target="events", status=503)
+    with pytest.raises(CommandError, match="could not be fetched"):
+        run(rps=0)
+    assert not FingerprintEvent.objects.exists()
+    sandbox.clear_faults()
+    output = run(rps=0)  # the next run retries the unavailable one
+    assert FingerprintEvent.objects.filter(event_id=event["event_id"]).exists()
+    assert "not_found" in output
+
+
+@pytest.mark.django_db
+def test_dry_run_writes_nothing_and_makes_no_calls(sandbox, settings):
+    outage_signups(sandbox, settings, 2)
+    before = db_state()
+    calls = sandbox.stats()["requests"]
+    output = run(dry_run=True)
+    assert "would_fetch_events" in output
+    assert db_state() == before
+    assert sandbox.stats()["requests"]["v4_get_event"] == calls["v4_get_event"]
+
+
+@pytest.mark.django_db
+def test_rps_budget_is_honoured_across_worker_threads(sandbox):
+    n, rps = 12, 8.0
+    for event_id in sandbox.bulk_events(n):
+        SignupAttempt.objects.create(username="x", event_id=event_id, decision="review")
+    before = sandbox.stats()["requests"].get("v4_get_event", 0)
+    started = time.monotonic()
+    run(rps=rps, workers=4, batch_size=5)
+    elapsed = time.monotonic() - started
+    assert sandbox.stats()["requests"]["v4_get_event"] - before == n
+    # Evenly spaced permits: the first is free, each later one waits 1/rps.
+    assert elapsed >= (n - 1) / rps * 0.95
+
+
+def test_rate_limiter_paces_threads_together():
+    limiter = backfill.rate_limiter_build(rps=20, name="test-backfill-pace")
+    started = time.monotonic()
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: limiter.acquire(), range(21)))
+    assert time.monotonic() - started >= 20 / 20 * 0.95
+
+
+@pytest.mark.django_db
+def test_search_range_upserts_and_links(sandbox):
+    # Three days ago, so events other tests create "now" stay out of the window.
+    ids = sandbox.bulk_events(250, visitors=10, age_s=3 * 86400, spread_s=60)
+    since = (datetime.now(UTC) - timedelta(days=3, minutes=5)).isoformat()
+    until = (datetime.now(UTC) - timedelta(days=3) + timedelta(minutes=5)).isoformat()
+    waiting = SignupAttempt.objects.create(username="w", event_id=ids[7], decision="review")
+    output = run(since=since, until=until, rps=0)
+    assert FingerprintEvent.objects.filter(event_id__in=ids).count() == 250
+    assert Device.objects.count() == 10
+    waiting.refresh_from_db()
+    assert waiting.fingerprint_event.event_id == ids[7] and waiting.device is not None
+    assert "events_stored" in output
+    before = db_state()
+    run(since=since, until=until, rps=0)  # a second pull changes nothing
+    assert db_state() == before
+
+
+@pytest.mark.django_db
+def test_bad_options_are_refused():
+    with pytest.raises(CommandError, match="need --since"):
+        run(until="2026-01-01")
+    with pytest.raises(CommandError, match="invalid_time"):
+        run(since="yesterday-ish")
+    with pytest.raises(CommandError, match="invalid_range"):
+        run(since="2026-01-02", until="2026-01-01")
+
+
+# --- interrupted runs: a real process, killed ----------------------------------------------
+
+
+def _subprocess_env(sandbox_url: str) -> dict:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        url = f"sqlite:///{db['NAME']}"
+    else:
+        auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+        url = f"postgres://{auth}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "fpdjango.test_settings",
+        "DATABASE_URL": url,
+        "FINGERPRINT_API_URL": sandbox_url,
+        "FINGERPRINT_SECRET_API_KEY": SANDBOX_KEY,
+    }
+
+
+def _start(sandbox_url: str, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "backfill_events", "--no-progress", *args],
+        cwd=ROOT,
+        env=_subprocess_env(sandbox_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for(predicate, proc: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if proc.poll() is not None:
+            raise AssertionError(f"process ended early: {proc.communicate()}")
+        assert time.monotonic() < deadline, "timed out waiting for progress"
+        time.sleep(0.05)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_killed_run_resumes_without_duplicates(sandbox, sandbox_server):
+    n = 60
+    ids = sandbox.bulk_events(n)
+    for i, event_id in enumerate(ids):
+        user = User.objects.create_user(username=f"u{i}", signup_event_id=event_id)
+        SignupAttempt.objects.create(
+            username=user.username, event_id=event_id, decision="review", account=user,
+            reasons=["fingerprint_unavailable"],
+        )  # fmt: skip
+    fetches_before = sandbox.stats()["requests"].get("v4_get_event", 0)
+    proc = _start(sandbox_server.url, "--rps", "25", "--batch-size", "5")
+    _wait_for(lambda: FingerprintEvent.objects.count() >= 20, proc)
+    proc.send_signal(signal.SIGKILL)  # a crash: no cleanup code runs
+    proc.wait()
+    done_at_kill = FingerprintEvent.objects.count()
+    assert 20 <= done_at_kill < n
+    checkpoint = BackfillCheckpoint.objects.get(name=backfill.MISSING_CHECKPOINT)
+    assert checkpoint.state["after"] > 0
+
+    fetches_first = sandbox.stats()["requests"]["v4_get_event"] - fetches_before
+    run(rps=0)
+
+    assert FingerprintEvent.objects.count() == n
+    assert not SignupAttempt.objects.filter(fingerprint_event__isnull=True).exists()
+    assert Device.objects.count() == n
+    assert set(Device.objects.values_list("account_count", "attempt_count")) == {(1, 1)}
+    assert not BackfillCheckpoint.objects.exists()
+    # Resumed from the checkpoint: the second run fetched only what the first had not stored
+    # (at most the batch in flight at the kill again), not all n.
+    fetches_second = sandbox.stats()["requests"]["v4_get_event"] - fetches_before - fetches_first
+    assert fetches_second <= n - done_at_kill + 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ctrl_c_in_search_mode_resumes_from_the_pagination_key(sandbox, sandbox_server):
+    ids = sandbox.bulk_events(1000, visitors=50, age_s=5 * 86400, spread_s=600)
+    now = datetime.now(UTC)
+    window = [
+        "--since", (now - timedelta(days=5, hours=1)).isoformat(),
+        "--until", (now - timedelta(days=5) + timedelta(hours=1)).isoformat(),
+    ]  # fmt: skip
+    searches_before = sandbox.stats()["requests"].get("v4_search", 0)
+    proc = _start(sandbox_server.url, *window, "--rps", "6")
+    _wait_for(lambda: FingerprintEvent.objects.count() >= 300, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode != 0 and "interrupted" in err
+    stored_at_stop = FingerprintEvent.objects.count()
+    assert 300 <= stored_at_stop < 1000
+    searches_first = sandbox.stats()["requests"]["v4_search"] - searches_before
+
+    run(since=window[1], until=window[3], rps=0)
+
+    assert FingerprintEvent.objects.filter(event_id__in=ids).count() == 1000
+    assert FingerprintEvent.objects.count() == 1000
+    assert Device.objects.count() == 50
+    searches_second = sandbox.stats()["requests"]["v4_search"] - searches_before - searches_first
+    assert searches_second <= 10 - stored_at_stop // 100 + 1  # 100 events a page
