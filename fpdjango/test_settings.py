@@ -12,3 +12,9 @@ from fpdjango.settings import *  # noqa: F403
 ARGON2_TIME_COST = 1
 ARGON2_MEMORY_COST_KIB = 1024
 ARGON2_PARALLELISM = 1
+
+# Templates render without `collectstatic` (production uses WhiteNoise's manifest storage).
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from accounts import pages
 from fpdjango import health
 
 urlpatterns = [
@@ -10,4 +11,5 @@ urlpatterns = [
     path("api/", include("risk.urls")),
     path("api/schema", SpectacularAPIView.as_view(), name="api-schema"),
     path("healthz", health.healthz, name="healthz"),
+    path("signup", pages.signup_page, name="signup"),
 ]

@@ -20,6 +20,7 @@ REGION_API_URLS = {
 DRN_API_URL = "https://drn-api.fpjs.io"
 # The sandbox accepts this key by default (see docs/sandbox.md); it is not a secret.
 SANDBOX_SECRET_API_KEY = "sandbox-secret-key"
+SANDBOX_PUBLIC_API_KEY = "sandbox-public-key"
 FAILURE_POLICIES = ("review", "deny")
 API_VERSIONS = ("v4", "v3")
 
@@ -42,6 +43,14 @@ class RiskSettings:
     allowed_origins: tuple[str, ...]
     check_ip: bool
     trusted_proxy_count: int
+    # Device Reputation Network (defaults here keep hand-built settings in tests short)
+    drn_api_url: str = DRN_API_URL
+    drn_cache_s: int = 3600
+    drn_rps: float = 5.0
+    drn_signup_budget_s: float = 0.5
+    drn_new_device_minutes: int = 60
+    drn_percentile_review: float = 0.95
+    drn_location_masked_review: bool = True
 
 
 def _get(name: str, default):
@@ -59,6 +68,11 @@ def risk_settings() -> RiskSettings:
         api_url = explicit_url or _get("FINGERPRINT_SANDBOX_URL", "http://127.0.0.1:8100")
     else:
         api_url = explicit_url or REGION_API_URLS.get(region, REGION_API_URLS["us"])
+    # DRN has one global host. The sandbox serves it next to the Server API, so with no key
+    # (or the sandbox's well-known key, which Fingerprint would refuse anyway) use that root.
+    drn_url = _get("FINGERPRINT_DRN_API_URL", "") or ""
+    if not drn_url:
+        drn_url = api_url if uses_sandbox or secret == SANDBOX_SECRET_API_KEY else DRN_API_URL
     return RiskSettings(
         secret_api_key=secret,
         api_url=api_url.rstrip("/"),
@@ -78,4 +92,11 @@ def risk_settings() -> RiskSettings:
         ),
         check_ip=bool(_get("RISK_CHECK_IP", True)),
         trusted_proxy_count=int(_get("TRUSTED_PROXY_COUNT", 0)),
+        drn_api_url=drn_url.rstrip("/"),
+        drn_cache_s=int(_get("FINGERPRINT_DRN_CACHE_S", 3600)),
+        drn_rps=float(_get("FINGERPRINT_DRN_RPS", 5.0)),
+        drn_signup_budget_s=float(_get("FINGERPRINT_DRN_SIGNUP_BUDGET_S", 0.5)),
+        drn_new_device_minutes=int(_get("RISK_DRN_NEW_DEVICE_MINUTES", 60)),
+        drn_percentile_review=float(_get("RISK_DRN_PERCENTILE_REVIEW", 0.95)),
+        drn_location_masked_review=bool(_get("RISK_DRN_LOCATION_MASKED_REVIEW", True)),
     )

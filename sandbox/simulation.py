@@ -1,0 +1,415 @@
+"""Demo traffic: a realistic population signing up through the real API, backed by the sandbox.
+
+Each *actor* is one device: an ordinary person, a family sharing a laptop, a device farm, a bot...
+For every signup the actor first has the sandbox create a Fingerprint event (what the agent would
+do in the browser), then posts the credentials with that event id to `POST /api/signup` over
+HTTP, exactly as the signup page does. Actors run concurrently in a thread pool; one actor's
+signups run in order, as they would on one device.
+
+Events carry the IP address the API will see as the client (the local address of a connection
+to the API), so the product's IP check passes unless a scenario wants a mismatch.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import socket
+import string
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from tqdm import tqdm
+
+from .control import SandboxControl, SandboxControlError
+
+
+@dataclass(frozen=True)
+class Kind:
+    description: str
+    profile: str  # sandbox device profile
+    group: tuple[int, int] = (1, 1)  # signups per device (min, max)
+    client_ip: bool = True  # event IP = the API's client IP (False: an IP mismatch)
+    age_s: float = 0  # event age when it is used
+    replayed: bool = False
+    forged: bool = False  # a made-up event id that Fingerprint never issued
+    drn_history: bool = False  # weeks of Android activity and a DRN record before signing up
+
+
+KINDS: dict[str, Kind] = {
+    "ordinary": Kind("a person on their own browser", "human"),
+    "family": Kind("a family sharing one laptop", "human", group=(2, 4)),
+    "farm": Kind("an emulator in a device farm opening many accounts", "farm", group=(4, 12)),
+    "bad_bot": Kind("a headless browser script", "bad_bot"),
+    "vpn": Kind("a person behind a VPN", "vpn"),
+    "android_drn": Kind("an Android phone with DRN history", "android", drn_history=True),
+    "tampering": Kind("an anti-detect browser", "tampering"),
+    "tor": Kind("a Tor Browser user", "tor"),
+    "good_bot": Kind("a search crawler that hit the form", "good_bot"),
+    "ip_mismatch": Kind("an event made on another network", "human", client_ip=False),
+    "stale": Kind("a replay of a ten-minute-old event", "human", age_s=600),
+    "replayed": Kind("an identification Fingerprint saw replayed", "human", replayed=True),
+    "forged": Kind("a made-up event id", "human", forged=True),
+}
+# Share of signups (not devices) per kind; the defaults give every decision and reason.
+DEFAULT_MIX: dict[str, float] = {
+    "ordinary": 40,
+    "family": 12,
+    "farm": 12,
+    "bad_bot": 10,
+    "vpn": 6,
+    "android_drn": 6,
+    "tampering": 3,
+    "tor": 2,
+    "good_bot": 2,
+    "ip_mismatch": 3,
+    "stale": 2,
+    "replayed": 1,
+    "forged": 1,
+}
+# HTTP answer -> outcome label
+OUTCOMES = ("created", "pending_review", "denied", "invalid", "unavailable", "throttled", "error")
+
+FIRST = ("alice", "bruno", "chen", "dana", "emil", "fatima", "grace", "hugo", "ines", "jonas",
+         "kemal", "lena", "maya", "nils", "olga", "pedro", "quinn", "rosa", "sven", "tariq",
+         "uma", "viktor", "wen", "yusuf", "zoe")  # fmt: skip
+LAST = ("garcia", "smith", "muller", "dubois", "silva", "kumar", "rossi", "novak", "kim",
+        "jensen", "haddad", "okafor", "tanaka", "berg", "costa")  # fmt: skip
+
+
+class SimulationError(ValueError):
+    """Bad options or an unreachable server; the command turns it into a CommandError."""
+
+
+def parse_mix(text: str) -> dict[str, float]:
+    """`"ordinary=60,bad_bot=20,farm=20"` -> weights. Kinds left out get no signups."""
+    mix: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        if not sep or name not in KINDS:
+            raise SimulationError(
+                f"bad mix entry {part!r}: use kind=weight with kinds {', '.join(KINDS)}"
+            )
+        try:
+            weight = float(value)
+        except ValueError:
+            raise SimulationError(f"weight of {name} is not a number: {value!r}") from None
+        if weight < 0:
+            raise SimulationError(f"weight of {name} is negative")
+        mix[name] = weight
+    if not mix or sum(mix.values()) <= 0:
+        raise SimulationError("the mix needs at least one kind with a positive weight")
+    return mix
+
+
+def allocate(users: int, mix: dict[str, float]) -> dict[str, int]:
+    """Split `users` signups by weight (largest remainder); when there are enough signups,
+    every kind with a positive weight gets at least one."""
+    kinds = [name for name, weight in mix.items() if weight > 0]
+    total = sum(mix[name] for name in kinds)
+    exact = {name: users * mix[name] / total for name in kinds}
+    counts = {name: int(exact[name]) for name in kinds}
+    short = users - sum(counts.values())
+    for name in sorted(kinds, key=lambda n: exact[n] - counts[n], reverse=True)[:short]:
+        counts[name] += 1
+    if users >= len(kinds):
+        for name in kinds:
+            if counts[name] == 0:
+                counts[max(counts, key=counts.__getitem__)] -= 1
+                counts[name] = 1
+    return counts
+
+
+@dataclass
+class Signup:
+    username: str
+    email: str
+    password: str
+
+
+@dataclass
+class Actor:
+    kind: str
+    visitor_id: str
+    signups: list[Signup]
+
+
+def plan_population(
+    users: int, mix: dict[str, float], *, seed: int | None, run_tag: str
+) -> list[Actor]:
+    """The devices and the signups each will attempt; deterministic for a seed and tag.
+    `run_tag` (4 alphanumerics) ends every username and visitor id, so runs never collide."""
+    rng = random.Random(seed)
+    actors: list[Actor] = []
+    serial = 0
+    for kind_name, count in allocate(users, mix).items():
+        kind = KINDS[kind_name]
+        while count > 0:
+            size = min(count, rng.randint(*kind.group))
+            count -= size
+            # The run tag keeps devices new on every run, seeded or not (20 alphanumerics).
+            visitor_id = "".join(rng.choices(string.ascii_letters + string.digits, k=16))
+            visitor_id += run_tag
+            signups = []
+            for _ in range(size):
+                serial += 1
+                signups.append(_credentials(rng, kind_name, serial, run_tag))
+            actors.append(Actor(kind_name, visitor_id, signups))
+    rng.shuffle(actors)  # interleave kinds, as real traffic is
+    return actors
+
+
+def _credentials(rng: random.Random, kind: str, serial: int, run_tag: str) -> Signup:
+    if kind in ("farm", "bad_bot"):
+        username = f"user{rng.randrange(10**6):06d}_{run_tag}{serial}"
+        domain = "mailbox.example.net"
+    else:
+        username = f"{rng.choice(FIRST)}.{rng.choice(LAST)}_{run_tag}{serial}"
+        domain = "example.com"
+    # Passwords are random (never logged or printed): they must pass Django's validators.
+    return Signup(username, f"{username}@{domain}", secrets.token_urlsafe(12))
+
+
+def detect_client_ip(api_url: str, timeout: float = 3.0) -> str:
+    """The address the API sees us connect from (no proxy in between)."""
+    parts = urlsplit(api_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "localhost", port), timeout) as sock:
+            return str(sock.getsockname()[0])
+    except OSError as exc:
+        raise SimulationError(f"cannot reach the API at {api_url}: {exc}") from exc
+
+
+@dataclass
+class Attempt:
+    kind: str
+    username: str
+    status: int | None
+    outcome: str
+    reference: int | None = None
+
+
+@dataclass
+class SimulationReport:
+    users: int
+    actors: int
+    elapsed_s: float
+    client_ip: str
+    run_tag: str
+    attempts: list[Attempt] = field(default_factory=list)
+
+    def by_kind(self) -> dict[str, Counter[str]]:
+        table: dict[str, Counter[str]] = {}
+        for attempt in self.attempts:
+            table.setdefault(attempt.kind, Counter())[attempt.outcome] += 1
+        return table
+
+    @property
+    def references(self) -> list[int]:
+        return [a.reference for a in self.attempts if a.reference is not None]
+
+
+class _Runner:
+    def __init__(self, *, api_url: str, sandbox_url: str, client_ip: str, timeout: float) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.sandbox_url = sandbox_url.rstrip("/")
+        self.client_ip = client_ip
+        self.timeout = timeout
+        self._local = threading.local()  # one keep-alive session pair per worker thread
+
+    def _clients(self) -> tuple[SandboxControl, requests.Session]:
+        if not hasattr(self._local, "control"):
+            self._local.control = SandboxControl(self.sandbox_url, timeout=self.timeout)
+            self._local.http = requests.Session()
+        return self._local.control, self._local.http
+
+    def run_actor(self, actor: Actor, on_attempt: Callable[[Attempt], None]) -> None:
+        kind = KINDS[actor.kind]
+        control, http = self._clients()
+        if kind.drn_history:
+            self._seed_history(control, actor.visitor_id)
+        for signup in actor.signups:
+            on_attempt(self._sign_up(control, http, kind, actor, signup))
+
+    def _seed_history(self, control: SandboxControl, visitor_id: str) -> None:
+        """Weeks of app use on this phone, and DRN knowing it for months."""
+        try:
+            control.bulk_events(
+                8, profile="android", visitor_id=visitor_id, spread_s=20 * 86_400, age_s=86_400
+            )
+            first_seen = datetime.now(UTC) - timedelta(days=180)
+            control.seed_drn(visitor_id, first_seen_at=first_seen.strftime("%Y-%m-%dT%H:%M:00Z"))
+        except (SandboxControlError, requests.RequestException):
+            pass  # the signup below still runs; it just has no history
+
+    def _sign_up(
+        self,
+        control: SandboxControl,
+        http: requests.Session,
+        kind: Kind,
+        actor: Actor,
+        signup: Signup,
+    ) -> Attempt:
+        if kind.forged:
+            event_id = f"{int(time.time() * 1000)}.{secrets.token_hex(3)}"
+        else:
+            fields: dict[str, Any] = {
+                "visitor_id": actor.visitor_id,
+                "url": f"{self.api_url}/signup",
+                "linked_id": signup.username,
+                "tags": {"action": "signup", "simulated": actor.kind},
+            }
+            if kind.client_ip:
+                fields["ip"] = self.client_ip
+            if kind.age_s:
+                fields["age_s"] = kind.age_s
+            if kind.replayed:
+                fields["replayed"] = True
+            try:
+                event_id = control.create_event(kind.profile, **fields)["event_id"]
+            except (SandboxControlError, requests.RequestException):
+                return Attempt(actor.kind, signup.username, None, "error")
+        try:
+            response = http.post(
+                f"{self.api_url}/api/signup",
+                json={
+                    "event_id": event_id,
+                    "username": signup.username,
+                    "email": signup.email,
+                    "password": signup.password,
+                },
+                headers={"Origin": self.api_url},
+                timeout=self.timeout,
+            )
+        except requests.RequestException:
+            return Attempt(actor.kind, signup.username, None, "error")
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        reference = body.get("reference") if isinstance(body, dict) else None
+        return Attempt(
+            actor.kind,
+            signup.username,
+            response.status_code,
+            _outcome(response.status_code, body),
+            reference if isinstance(reference, int) else None,
+        )
+
+
+def _outcome(status: int, body: Any) -> str:
+    if status == 201:
+        return "created" if body.get("status") == "created" else "pending_review"
+    return {403: "denied", 400: "invalid", 503: "unavailable", 429: "throttled"}.get(
+        status, "error"
+    )
+
+
+def _check_sandbox(sandbox_url: str) -> None:
+    try:
+        requests.get(f"{sandbox_url.rstrip('/')}/healthz", timeout=3).raise_for_status()
+    except requests.RequestException as exc:
+        raise SimulationError(f"cannot reach the sandbox at {sandbox_url}: {exc}") from exc
+
+
+def signups_simulate(
+    *,
+    api_url: str,
+    sandbox_url: str,
+    users: int,
+    mix: dict[str, float] | None = None,
+    seed: int | None = None,
+    workers: int = 8,
+    client_ip: str | None = None,
+    timeout: float = 30.0,
+    progress: bool = True,
+) -> SimulationReport:
+    """Run `users` signups of a mixed population against the API; raises SimulationError on
+    bad options or when the API or the sandbox cannot be reached."""
+    if users < 1:
+        raise SimulationError("users must be at least 1")
+    if workers < 1:
+        raise SimulationError("workers must be at least 1")
+    for name, url in (("api", api_url), ("sandbox", sandbox_url)):
+        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+            raise SimulationError(f"--{name} must be an http(s) URL, got {url!r}")
+    mix = mix or DEFAULT_MIX
+    _check_sandbox(sandbox_url)
+    client_ip = client_ip or detect_client_ip(api_url)
+    run_tag = secrets.token_hex(2)
+    actors = plan_population(users, mix, seed=seed, run_tag=run_tag)
+    report = SimulationReport(users, len(actors), 0.0, client_ip, run_tag)
+    runner = _Runner(api_url=api_url, sandbox_url=sandbox_url, client_ip=client_ip, timeout=timeout)
+    lock = threading.Lock()
+    started = time.monotonic()
+    with tqdm(total=users, unit="signup", disable=not progress, dynamic_ncols=True) as bar:
+
+        def record(attempt: Attempt) -> None:
+            with lock:
+                report.attempts.append(attempt)
+                bar.update(1)
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="simulate") as pool:
+            # list() re-raises any bug in a worker instead of losing it
+            list(pool.map(lambda actor: runner.run_actor(actor, record), actors))
+    report.elapsed_s = time.monotonic() - started
+    return report
+
+
+def attempts_by_reason(references: list[int]) -> dict[str, Counter[str]] | None:
+    """decision -> "reason, reason" (all that fired on an attempt) -> count, read from the
+    database for the attempts the API reported. None when this database does not hold them
+    (the API writes to another one)."""
+    from risk.models import SignupAttempt  # the sandbox itself never needs Django models
+
+    table: dict[str, Counter[str]] = {}
+    found = 0
+    for start in range(0, len(references), 500):
+        chunk = references[start : start + 500]
+        rows = SignupAttempt.objects.filter(pk__in=chunk).values_list("decision", "reasons")
+        for decision, reasons in rows:
+            found += 1
+            table.setdefault(decision, Counter())[", ".join(reasons or []) or "-"] += 1
+    return table if found else None
+
+
+def format_report(report: SimulationReport, reasons: dict[str, Counter[str]] | None) -> str:
+    """The final summary: outcomes per kind (HTTP answers), then decisions and reasons."""
+    lines = [
+        f"{report.users} signups from {report.actors} devices in {report.elapsed_s:.1f}s "
+        f"({report.users / max(report.elapsed_s, 1e-9):.0f}/s); client IP {report.client_ip}; "
+        f"usernames end in _{report.run_tag}<n>",
+        "",
+    ]
+    table = report.by_kind()
+    columns = [o for o in OUTCOMES if any(c[o] for c in table.values())]
+    width = max(len(k) for k in [*table, "kind"]) + 2
+    lines.append("kind".ljust(width) + "".join(c.rjust(16) for c in columns))
+    for kind in KINDS:
+        if kind in table:
+            row = kind.ljust(width) + "".join(str(table[kind][c]).rjust(16) for c in columns)
+            lines.append(row)
+    total = Counter[str]()
+    for counter in table.values():
+        total.update(counter)
+    lines.append("total".ljust(width) + "".join(str(total[c]).rjust(16) for c in columns))
+    lines.append("")
+    if reasons is None:
+        lines.append("(decisions by reason: the API writes to another database)")
+        return "\n".join(lines)
+    width = max([len(r) for counter in reasons.values() for r in counter] + [7]) + 2
+    lines.append(f"{'decision':<10}{'reasons':<{width}}{'attempts':>8}")
+    for decision in ("allow", "review", "deny"):
+        for reason, count in sorted(reasons.get(decision, {}).items(), key=lambda kv: -kv[1]):
+            lines.append(f"{decision:<10}{reason:<{width}}{count:>8}")
+    return "\n".join(lines)
