@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from risk import rules
 from risk import services as risk_services
 from risk.models import Device, SignupAttempt
+from risk.services.drn import drn_signup_lookup
 
 
 class UsernameTakenError(Exception):
@@ -56,11 +57,15 @@ def account_signup(
     Accounts sent to review are created inactive until a reviewer approves them.
     """
     fetched = risk_services.event_fetch(event_id=event_id)
+    # Android only, bounded by FINGERPRINT_DRN_SIGNUP_BUDGET_S, never raises; network, so
+    # before the transaction.
+    drn = drn_signup_lookup(event=fetched.event)
     try:
         with transaction.atomic():
             attempt = risk_services.signup_assess(
                 event_id=event_id,
                 fetched=fetched,
+                drn=drn,
                 username=username,
                 email=email,
                 client_ip=client_ip,

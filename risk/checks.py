@@ -19,6 +19,16 @@ def _number(name: str, minimum: float, maximum: float | None = None) -> list[Err
     return []
 
 
+# DRN settings: name, minimum, maximum (a 0 budget means no lookup at signup, only the backfill)
+DRN_NUMBERS = (
+    ("FINGERPRINT_DRN_CACHE_S", 0, None),
+    ("FINGERPRINT_DRN_RPS", 0.01, 1000),
+    ("FINGERPRINT_DRN_SIGNUP_BUDGET_S", 0, 10),
+    ("RISK_DRN_NEW_DEVICE_MINUTES", 0, None),
+    ("RISK_DRN_PERCENTILE_REVIEW", 0.01, 1),
+)
+
+
 @register(Tags.security, deploy=False)
 def check_fingerprint_settings(app_configs=None, **kwargs):
     messages = []
@@ -99,4 +109,14 @@ def check_fingerprint_settings(app_configs=None, **kwargs):
     messages += _number("RISK_MIN_CONFIDENCE", 0, 1)
     messages += _number("RISK_SUSPECT_SCORE_REVIEW", 0)
     messages += _number("TRUSTED_PROXY_COUNT", 0, 10)
+    drn_url = getattr(settings, "FINGERPRINT_DRN_API_URL", "")
+    if drn_url and not normalise_origin(drn_url):
+        messages.append(
+            Error(
+                f"FINGERPRINT_DRN_API_URL must be an http(s) URL, got {drn_url!r}.", id="risk.E005"
+            )
+        )
+    for name, low, high in DRN_NUMBERS:
+        if hasattr(settings, name):
+            messages += _number(name, low, high)
     return messages

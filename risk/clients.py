@@ -1,36 +1,78 @@
-"""One shared, pooled Fingerprint client per process, built from the current settings."""
+"""One shared, pooled client per process for each Fingerprint API, built from current settings.
 
+Clients are cached by the settings they were built from, so `override_settings` in tests (or a
+changed key) gets a fresh client while normal traffic reuses one pooled session.
+"""
+
+import hashlib
 import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 from risk.conf import risk_settings
 from risk.fingerprint.client import FingerprintClient
+from risk.fingerprint.drn import DrnClient
+from risk.fingerprint.rate_limit import shared_limiter
 
+T = TypeVar("T")
 _lock = threading.Lock()
-_clients: dict[tuple, FingerprintClient] = {}
+_clients: dict[tuple, object] = {}
 
 
-def fingerprint_client() -> FingerprintClient:
-    cfg = risk_settings()
-    key = (
-        cfg.api_url,
-        cfg.secret_api_key,
-        cfg.api_version,
-        cfg.timeout_s,
-        cfg.connect_timeout_s,
-        cfg.max_retries,
-    )
+def _cached(key: tuple, build: Callable[[], T]) -> T:
     client = _clients.get(key)
     if client is None:
         with _lock:
             client = _clients.get(key)
             if client is None:
-                client = FingerprintClient(
-                    api_url=cfg.api_url,
-                    secret_key=cfg.secret_api_key,
-                    api_version=cfg.api_version,
-                    timeout_s=cfg.timeout_s,
-                    connect_timeout_s=cfg.connect_timeout_s,
-                    max_retries=cfg.max_retries,
-                )
-                _clients[key] = client
-    return client
+                client = _clients[key] = build()
+    return client  # type: ignore[return-value]
+
+
+def fingerprint_client() -> FingerprintClient:
+    cfg = risk_settings()
+    return _cached(
+        (
+            "server-api",
+            cfg.api_url,
+            cfg.secret_api_key,
+            cfg.api_version,
+            cfg.timeout_s,
+            cfg.connect_timeout_s,
+            cfg.max_retries,
+        ),
+        lambda: FingerprintClient(
+            api_url=cfg.api_url,
+            secret_key=cfg.secret_api_key,
+            api_version=cfg.api_version,
+            timeout_s=cfg.timeout_s,
+            connect_timeout_s=cfg.connect_timeout_s,
+            max_retries=cfg.max_retries,
+        ),
+    )
+
+
+def drn_client() -> DrnClient:
+    """All threads share its session and its rate limiter (FINGERPRINT_DRN_RPS per key)."""
+    cfg = risk_settings()
+    # The limiter is named by a hash of the key: one budget per key, and no key in memory dumps.
+    key_id = hashlib.sha256(cfg.secret_api_key.encode()).hexdigest()[:12]
+    return _cached(
+        (
+            "drn",
+            cfg.drn_api_url,
+            cfg.secret_api_key,
+            cfg.drn_rps,
+            cfg.timeout_s,
+            cfg.connect_timeout_s,
+            cfg.max_retries,
+        ),
+        lambda: DrnClient(
+            api_url=cfg.drn_api_url,
+            secret_key=cfg.secret_api_key,
+            timeout_s=cfg.timeout_s,
+            connect_timeout_s=cfg.connect_timeout_s,
+            max_retries=cfg.max_retries,
+            limiter=shared_limiter(f"drn:{key_id}", cfg.drn_rps),
+        ),
+    )

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Protocol
 
 from risk.conf import RiskSettings
 from risk.fingerprint.events import Event
@@ -50,6 +51,13 @@ REASONS = _reasons(
     Reason("tampering", REVIEW, "Browser tampering or an anti-detect browser"),
     Reason("tor", REVIEW, "The request came from a Tor exit node"),
     Reason("fingerprint_unavailable", REVIEW, "Fingerprint was unreachable; event not checked"),
+    Reason(
+        "drn_new_device", REVIEW, "DRN first saw the device under RISK_DRN_NEW_DEVICE_MINUTES ago"
+    ),
+    Reason("drn_location_masked", REVIEW, "DRN: the device's real country never shows in its IPs"),
+    Reason(
+        "drn_high_percentile", REVIEW, "DRN max suspect percentile >= RISK_DRN_PERCENTILE_REVIEW"
+    ),
 )
 # Every check, in the order it runs; the admin shows them in this order.
 CHECKS = (
@@ -64,6 +72,14 @@ CHECKS = (
 )
 
 
+class DrnFacts(Protocol):
+    """What the DRN rules read: a `DrnSnapshot` row or a `DrnResult` both fit."""
+
+    first_seen_at: datetime | None
+    location_masked: bool | None
+    max_percentile: float | None
+
+
 @dataclass(frozen=True)
 class SignupContext:
     """What the rules need to know about one signup attempt."""
@@ -76,6 +92,7 @@ class SignupContext:
     request_origin: str = ""
     device_status: str = "normal"
     device_accounts: int = 0
+    drn: DrnFacts | None = None  # Device Reputation Network lookup (Android), if one answered
 
 
 @dataclass
@@ -148,7 +165,24 @@ def evaluate_signup(ctx: SignupContext, cfg: RiskSettings) -> Assessment:
         reasons.append("tampering")
     if event.tor:
         reasons.append("tor")
+    if ctx.drn is not None:
+        reasons += drn_reasons(ctx.drn, now=ctx.now, cfg=cfg)
     return Assessment(decide(reasons), reasons, checks)
+
+
+def drn_reasons(drn: DrnFacts, *, now: datetime, cfg: RiskSettings) -> list[str]:
+    """Reasons from what the whole Fingerprint network saw of the device. Unknown values
+    (a part not returned, a failed lookup) never fire a rule."""
+    reasons = []
+    first_seen, minutes = drn.first_seen_at, cfg.drn_new_device_minutes
+    if minutes > 0 and first_seen is not None and now - first_seen < timedelta(minutes=minutes):
+        reasons.append("drn_new_device")
+    if cfg.drn_location_masked_review and drn.location_masked:
+        reasons.append("drn_location_masked")
+    percentile = drn.max_percentile
+    if percentile is not None and percentile > 0 and percentile >= cfg.drn_percentile_review:
+        reasons.append("drn_high_percentile")
+    return reasons
 
 
 def _is_fresh(event: Event, now: datetime, max_age_s: int) -> bool:

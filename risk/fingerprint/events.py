@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from risk.fingerprint.origins import normalise_origin
+from risk.fingerprint.parsing import (
+    as_bool,
+    as_dict,
+    as_float,
+    as_int,
+    as_str,
+    parse_epoch_ms,
+    parse_iso,
+)
 
 BOT_VALUES = ("not_detected", "good", "bad")
 PLATFORMS = ("js", "android", "ios")
@@ -24,59 +33,11 @@ def _snake(value: str) -> str:
     return _CAMEL.sub("_", value).lower()
 
 
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _bool(value: Any) -> bool | None:
-    return value if isinstance(value, bool) else None
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
-
-
-def _float(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    return float(value) if isinstance(value, int | float) else None
-
-
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
 def _enum(value: Any) -> str:
     """'notDetected' / 'not_detected' / 'NOT_DETECTED' -> 'not_detected'; '' when absent."""
     if not isinstance(value, str) or not value:
         return ""
     return _snake(value) if not value.isupper() else value.lower()
-
-
-def _from_ms(value: Any) -> datetime | None:
-    ms = _int(value)
-    if ms is None or ms <= 0:
-        return None
-    try:
-        return datetime.fromtimestamp(ms / 1000, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def _from_iso(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -184,63 +145,63 @@ def normalise_event(raw: Any) -> Event:
 
 
 def _from_v4(raw: dict) -> Event:
-    ident = _dict(raw.get("identification"))
-    browser = _dict(raw.get("browser_details"))
-    tampering_details = _dict(raw.get("tampering_details"))
-    blocklist = _dict(raw.get("ip_blocklist"))
-    ip_info = _dict(raw.get("ip_info"))
-    ip_block = _dict(ip_info.get("v4")) or _dict(ip_info.get("v6"))
-    geo = _dict(ip_block.get("geolocation"))
+    ident = as_dict(raw.get("identification"))
+    browser = as_dict(raw.get("browser_details"))
+    tampering_details = as_dict(raw.get("tampering_details"))
+    blocklist = as_dict(raw.get("ip_blocklist"))
+    ip_info = as_dict(raw.get("ip_info"))
+    ip_block = as_dict(ip_info.get("v4")) or as_dict(ip_info.get("v6"))
+    geo = as_dict(ip_block.get("geolocation"))
     blocklisted = None
     if blocklist:
         blocklisted = bool(blocklist.get("email_spam") or blocklist.get("attack_source"))
     return Event(
-        event_id=_str(raw.get("event_id")),
+        event_id=as_str(raw.get("event_id")),
         api_version="v4",
         raw=raw,
-        visitor_id=_str(ident.get("visitor_id")),
-        timestamp=_from_ms(raw.get("timestamp")),
-        ip=_str(raw.get("ip_address")),
-        url=_str(raw.get("url")),
-        platform=_enum(_dict(raw.get("sdk")).get("platform")),
-        sdk_version=_str(_dict(raw.get("sdk")).get("version")),
-        confidence=_float(_dict(ident.get("confidence")).get("score")),
-        visitor_found=_bool(ident.get("visitor_found")),
-        first_seen_at=_from_ms(ident.get("first_seen_at")),
-        linked_id=_str(raw.get("linked_id")),
-        replayed=_bool(raw.get("replayed")),
+        visitor_id=as_str(ident.get("visitor_id")),
+        timestamp=parse_epoch_ms(raw.get("timestamp")),
+        ip=as_str(raw.get("ip_address")),
+        url=as_str(raw.get("url")),
+        platform=_enum(as_dict(raw.get("sdk")).get("platform")),
+        sdk_version=as_str(as_dict(raw.get("sdk")).get("version")),
+        confidence=as_float(as_dict(ident.get("confidence")).get("score")),
+        visitor_found=as_bool(ident.get("visitor_found")),
+        first_seen_at=parse_epoch_ms(ident.get("first_seen_at")),
+        linked_id=as_str(raw.get("linked_id")),
+        replayed=as_bool(raw.get("replayed")),
         bot=_enum(raw.get("bot")),
-        bot_type=_str(raw.get("bot_type")),
-        suspect_score=_int(raw.get("suspect_score")),
-        vpn=_bool(raw.get("vpn")),
+        bot_type=as_str(raw.get("bot_type")),
+        suspect_score=as_int(raw.get("suspect_score")),
+        vpn=as_bool(raw.get("vpn")),
         vpn_confidence=_enum(raw.get("vpn_confidence")),
-        vpn_origin_country=_str(raw.get("vpn_origin_country")),
-        proxy=_bool(raw.get("proxy")),
-        tampering=_bool(raw.get("tampering")),
-        anti_detect_browser=_bool(tampering_details.get("anti_detect_browser")),
-        incognito=_bool(raw.get("incognito")),
-        tor=_bool(blocklist.get("tor_node")),
+        vpn_origin_country=as_str(raw.get("vpn_origin_country")),
+        proxy=as_bool(raw.get("proxy")),
+        tampering=as_bool(raw.get("tampering")),
+        anti_detect_browser=as_bool(tampering_details.get("anti_detect_browser")),
+        incognito=as_bool(raw.get("incognito")),
+        tor=as_bool(blocklist.get("tor_node")),
         ip_blocklisted=blocklisted,
-        virtual_machine=_bool(raw.get("virtual_machine")),
-        developer_tools=_bool(raw.get("developer_tools")),
-        privacy_settings=_bool(raw.get("privacy_settings")),
-        emulator=_bool(raw.get("emulator")),
-        root_apps=_bool(raw.get("root_apps")),
-        frida=_bool(raw.get("frida")),
-        cloned_app=_bool(raw.get("cloned_app")),
-        location_spoofing=_bool(raw.get("location_spoofing")),
-        jailbroken=_bool(raw.get("jailbroken")),
-        high_activity=_bool(raw.get("high_activity_device")),
-        country_code=_str(geo.get("country_code")),
-        city=_str(geo.get("city_name")),
-        asn_name=_str(ip_block.get("asn_name")),
-        datacenter=_bool(ip_block.get("datacenter_result")),
-        browser_name=_str(browser.get("browser_name")),
-        browser_version=_str(browser.get("browser_major_version")),
-        os=_str(browser.get("os") or raw.get("os")),
-        os_version=_str(browser.get("os_version") or raw.get("os_version")),
-        device=_str(browser.get("device") or raw.get("device")),
-        user_agent=_str(raw.get("user_agent") or browser.get("user_agent")),
+        virtual_machine=as_bool(raw.get("virtual_machine")),
+        developer_tools=as_bool(raw.get("developer_tools")),
+        privacy_settings=as_bool(raw.get("privacy_settings")),
+        emulator=as_bool(raw.get("emulator")),
+        root_apps=as_bool(raw.get("root_apps")),
+        frida=as_bool(raw.get("frida")),
+        cloned_app=as_bool(raw.get("cloned_app")),
+        location_spoofing=as_bool(raw.get("location_spoofing")),
+        jailbroken=as_bool(raw.get("jailbroken")),
+        high_activity=as_bool(raw.get("high_activity_device")),
+        country_code=as_str(geo.get("country_code")),
+        city=as_str(geo.get("city_name")),
+        asn_name=as_str(ip_block.get("asn_name")),
+        datacenter=as_bool(ip_block.get("datacenter_result")),
+        browser_name=as_str(browser.get("browser_name")),
+        browser_version=as_str(browser.get("browser_major_version")),
+        os=as_str(browser.get("os") or raw.get("os")),
+        os_version=as_str(browser.get("os_version") or raw.get("os_version")),
+        device=as_str(browser.get("device") or raw.get("device")),
+        user_agent=as_str(raw.get("user_agent") or browser.get("user_agent")),
     )
 
 
@@ -252,21 +213,21 @@ def _from_v3(raw: dict, *, products: dict, wrapped: bool) -> Event:
         entry = products.get(name)
         if not wrapped:
             return entry if isinstance(entry, dict) else {"result": entry}
-        entry = _dict(entry)
+        entry = as_dict(entry)
         if isinstance(entry.get("error"), dict):
-            errors[name] = _str(entry["error"].get("code")) or "error"
-        return _dict(entry.get("data"))
+            errors[name] = as_str(entry["error"].get("code")) or "error"
+        return as_dict(entry.get("data"))
 
     ident = product("identification") if wrapped else raw
-    browser = _dict(ident.get("browserDetails"))
-    bot = _dict(product("botd").get("bot")) if wrapped else _dict(raw.get("bot"))
+    browser = as_dict(ident.get("browserDetails"))
+    bot = as_dict(product("botd").get("bot")) if wrapped else as_dict(raw.get("bot"))
     tampering = product("tampering")
     blocklist = product("ipBlocklist")
-    blocklist_details = _dict(blocklist.get("details"))
+    blocklist_details = as_dict(blocklist.get("details"))
     vpn = product("vpn")
     ip_info = product("ipInfo")
-    ip_block = _dict(ip_info.get("v4")) or _dict(ip_info.get("v6"))
-    location = _dict(ident.get("ipLocation")) or _dict(ip_block.get("geolocation"))
+    ip_block = as_dict(ip_info.get("v4")) or as_dict(ip_info.get("v6"))
+    location = as_dict(ident.get("ipLocation")) or as_dict(ip_block.get("geolocation"))
     blocklisted = None
     if blocklist:
         blocklisted = bool(
@@ -275,53 +236,53 @@ def _from_v3(raw: dict, *, products: dict, wrapped: bool) -> Event:
     incognito = product("incognito").get("result")
     if incognito is None:
         incognito = ident.get("incognito")
-    first_seen = _dict(ident.get("firstSeenAt"))
+    first_seen = as_dict(ident.get("firstSeenAt"))
     return Event(
-        event_id=_str(ident.get("requestId") or raw.get("requestId")),
+        event_id=as_str(ident.get("requestId") or raw.get("requestId")),
         api_version="v3",
         raw=raw,
-        visitor_id=_str(ident.get("visitorId")),
-        timestamp=_from_ms(ident.get("timestamp")) or _from_iso(ident.get("time")),
-        ip=_str(ident.get("ip")),
-        url=_str(ident.get("url")),
-        platform=_enum(_dict(ident.get("sdk")).get("platform")),
-        sdk_version=_str(_dict(ident.get("sdk")).get("version")),
-        confidence=_float(_dict(ident.get("confidence")).get("score")),
-        visitor_found=_bool(ident.get("visitorFound")),
-        first_seen_at=_from_iso(first_seen.get("subscription") or first_seen.get("global")),
-        linked_id=_str(ident.get("linkedId")),
-        replayed=_bool(ident.get("replayed")),
+        visitor_id=as_str(ident.get("visitorId")),
+        timestamp=parse_epoch_ms(ident.get("timestamp")) or parse_iso(ident.get("time")),
+        ip=as_str(ident.get("ip")),
+        url=as_str(ident.get("url")),
+        platform=_enum(as_dict(ident.get("sdk")).get("platform")),
+        sdk_version=as_str(as_dict(ident.get("sdk")).get("version")),
+        confidence=as_float(as_dict(ident.get("confidence")).get("score")),
+        visitor_found=as_bool(ident.get("visitorFound")),
+        first_seen_at=parse_iso(first_seen.get("subscription") or first_seen.get("global")),
+        linked_id=as_str(ident.get("linkedId")),
+        replayed=as_bool(ident.get("replayed")),
         bot=_enum(bot.get("result")),
-        bot_type=_str(bot.get("type")),
-        suspect_score=_int(product("suspectScore").get("result")),
-        vpn=_bool(vpn.get("result")),
+        bot_type=as_str(bot.get("type")),
+        suspect_score=as_int(product("suspectScore").get("result")),
+        vpn=as_bool(vpn.get("result")),
         vpn_confidence=_enum(vpn.get("confidence")),
-        vpn_origin_country=_str(vpn.get("originCountry")),
-        proxy=_bool(product("proxy").get("result")),
-        tampering=_bool(tampering.get("result")),
-        anti_detect_browser=_bool(tampering.get("antiDetectBrowser")),
-        incognito=_bool(incognito),
-        tor=_bool(product("tor").get("result")),
+        vpn_origin_country=as_str(vpn.get("originCountry")),
+        proxy=as_bool(product("proxy").get("result")),
+        tampering=as_bool(tampering.get("result")),
+        anti_detect_browser=as_bool(tampering.get("antiDetectBrowser")),
+        incognito=as_bool(incognito),
+        tor=as_bool(product("tor").get("result")),
         ip_blocklisted=blocklisted,
-        virtual_machine=_bool(product("virtualMachine").get("result")),
-        developer_tools=_bool(product("developerTools").get("result")),
-        privacy_settings=_bool(product("privacySettings").get("result")),
-        emulator=_bool(product("emulator").get("result")),
-        root_apps=_bool(product("rootApps").get("result")),
-        frida=_bool(product("frida").get("result")),
-        cloned_app=_bool(product("clonedApp").get("result")),
-        location_spoofing=_bool(product("locationSpoofing").get("result")),
-        jailbroken=_bool(product("jailbroken").get("result")),
-        high_activity=_bool(product("highActivity").get("result")),
-        country_code=_str(_dict(location.get("country")).get("code")),
-        city=_str(_dict(location.get("city")).get("name")),
-        asn_name=_str(_dict(ip_block.get("asn")).get("name")),
-        datacenter=_bool(_dict(ip_block.get("datacenter")).get("result")),
-        browser_name=_str(browser.get("browserName")),
-        browser_version=_str(browser.get("browserMajorVersion")),
-        os=_str(browser.get("os")),
-        os_version=_str(browser.get("osVersion")),
-        device=_str(browser.get("device")),
-        user_agent=_str(browser.get("userAgent") or raw.get("userAgent")),
+        virtual_machine=as_bool(product("virtualMachine").get("result")),
+        developer_tools=as_bool(product("developerTools").get("result")),
+        privacy_settings=as_bool(product("privacySettings").get("result")),
+        emulator=as_bool(product("emulator").get("result")),
+        root_apps=as_bool(product("rootApps").get("result")),
+        frida=as_bool(product("frida").get("result")),
+        cloned_app=as_bool(product("clonedApp").get("result")),
+        location_spoofing=as_bool(product("locationSpoofing").get("result")),
+        jailbroken=as_bool(product("jailbroken").get("result")),
+        high_activity=as_bool(product("highActivity").get("result")),
+        country_code=as_str(as_dict(location.get("country")).get("code")),
+        city=as_str(as_dict(location.get("city")).get("name")),
+        asn_name=as_str(as_dict(ip_block.get("asn")).get("name")),
+        datacenter=as_bool(as_dict(ip_block.get("datacenter")).get("result")),
+        browser_name=as_str(browser.get("browserName")),
+        browser_version=as_str(browser.get("browserMajorVersion")),
+        os=as_str(browser.get("os")),
+        os_version=as_str(browser.get("osVersion")),
+        device=as_str(browser.get("device")),
+        user_agent=as_str(browser.get("userAgent") or raw.get("userAgent")),
         product_errors=errors,
     )

@@ -25,7 +25,8 @@ from risk.fingerprint.errors import (
     RequestError,
 )
 from risk.fingerprint.events import Event
-from risk.models import Device, FingerprintEvent, ReviewStatus, SignupAttempt
+from risk.models import Device, DrnSnapshot, FingerprintEvent, ReviewStatus, SignupAttempt
+from risk.services.drn import drn_snapshot_link
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ def signup_assess(
     client_ip: str,
     origin: str,
     endpoint: str,
+    drn: DrnSnapshot | None = None,
 ) -> SignupAttempt:
     """Decide on a signup and record the attempt (and event snapshot).
 
@@ -131,6 +133,7 @@ def signup_assess(
             request_origin=origin,
             device_status=device.status if device else "normal",
             device_accounts=device_accounts,
+            drn=drn,
         ),
         cfg,
     )
@@ -174,6 +177,8 @@ def signup_assess(
         attempt.decision = rules.DENY
         attempt.review_status = ReviewStatus.NONE
         attempt.save()
+    if drn is not None:  # the DRN lookup made for this signup (before the transaction)
+        drn_snapshot_link(snapshot=drn, attempt=attempt)
     if device is not None:
         Device.objects.filter(pk=device.pk).update(attempt_count=F("attempt_count") + 1)
     return attempt

@@ -1,0 +1,193 @@
+"""HTTP transport shared by the Fingerprint clients (Server API and DRN).
+
+One pooled `requests.Session` per client (keep-alive to Fingerprint matters: a TLS handshake
+costs more than the lookup). Every call has a total time budget: attempts use what is left of
+it as their read timeout, and retries (connection errors, 5xx, 429) follow urllib3's `Retry`
+policy for counting and jittered exponential backoff, but never start when the budget is spent.
+Read timeouts are not retried: a slow Fingerprint gets slower when hammered. An optional
+client-side rate limiter gives out a slot before every attempt, retries included.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
+from urllib3.util.retry import Retry
+
+from risk.fingerprint.errors import (
+    AuthError,
+    FingerprintError,
+    NotFoundError,
+    RateLimitedError,
+    RequestError,
+    UnavailableError,
+)
+from risk.fingerprint.rate_limit import RateLimiter
+
+logger = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+USER_AGENT = "fpdjango/1.0 (+https://github.com/fpdjango)"
+
+
+class BudgetedTransport:
+    """Thread-safe JSON-over-HTTP with a time budget per call. `service` names it in errors."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        headers: dict[str, str],
+        service: str,
+        connect_timeout_s: float = 1.0,
+        max_retries: int = 2,
+        backoff_s: float = 0.1,
+        pool_size: int = 64,
+        limiter: RateLimiter | None = None,
+        not_found_code: str = "not_found",
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.service = service
+        self.connect_timeout_s = connect_timeout_s
+        self.backoff_s = backoff_s
+        self.limiter = limiter
+        self.not_found_code = not_found_code
+        self._retry = Retry(
+            total=max_retries,
+            connect=max_retries,
+            read=0,
+            status=max_retries,
+            other=0,
+            status_forcelist=RETRY_STATUSES,
+            allowed_methods=None,
+            backoff_factor=backoff_s,
+            backoff_jitter=backoff_s,
+            backoff_max=1.0,
+            raise_on_status=False,
+        )
+        self._session = requests.Session()
+        # `request` drives retries (to honour the budget and the limiter): the adapter never does.
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        self._session.headers.update(headers)
+
+    def close(self) -> None:
+        self._session.close()
+
+    def request(self, method: str, path: str, *, budget_s: float, **kwargs: Any) -> dict:
+        """Send, retrying inside the budget; return the JSON body or raise a FingerprintError."""
+        url = self.base_url + path
+        deadline = time.monotonic() + budget_s
+        retry = self._retry
+        while True:
+            if self.limiter is not None and not self.limiter.acquire(
+                timeout=max(0.0, deadline - time.monotonic() - 0.01)
+            ):
+                raise RateLimitedError(
+                    f"no {self.service} request slot within {budget_s:g}s (client-side rate limit)",
+                    code="client_rate_limited",
+                )
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise UnavailableError(
+                    f"{self.service} budget of {budget_s:g}s spent", code="timeout"
+                )
+            error: Exception | None = None
+            response = None
+            try:
+                response = self._session.request(
+                    method,
+                    url,
+                    timeout=(min(self.connect_timeout_s, remaining), remaining),
+                    **kwargs,
+                )
+            except requests.exceptions.ConnectTimeout as exc:
+                error = exc
+            except requests.exceptions.Timeout as exc:  # read timeout: not retried
+                raise UnavailableError(
+                    f"{self.service} did not answer within {budget_s:g}s", code="timeout"
+                ) from exc
+            except requests.exceptions.ConnectionError as exc:
+                error = exc
+            except requests.exceptions.RequestException as exc:
+                raise UnavailableError(
+                    f"request to {self.service} failed: {type(exc).__name__}"
+                ) from exc
+
+            if response is not None and response.status_code not in RETRY_STATUSES:
+                return self._parse(response)
+            try:
+                retry = retry.increment(
+                    method=None,  # allowed_methods=None: every method is retryable here
+                    url=path,
+                    response=response.raw if response is not None else None,
+                    error=ConnectTimeoutError(str(error)) if error is not None else None,
+                )
+            except MaxRetryError:
+                return self._give_up(response, error)
+            # urllib3 does not wait before the first retry; give it a short jittered pause too.
+            backoff = max(retry.get_backoff_time(), random.uniform(0.5, 1.0) * self.backoff_s)
+            # Retry only if the next attempt still has a useful slice of the budget.
+            if time.monotonic() + backoff + 0.05 >= deadline:
+                return self._give_up(response, error)
+            logger.info(
+                "retrying %s %s %s after %s (attempt %d)",
+                self.service,
+                method,
+                path,
+                response.status_code if response is not None else type(error).__name__,
+                len(retry.history) + 1,
+            )
+            time.sleep(backoff)
+
+    def _give_up(self, response: requests.Response | None, error: Exception | None) -> dict:
+        if response is not None:
+            return self._parse(response)
+        raise UnavailableError(
+            f"could not connect to {self.service}: {type(error).__name__}",
+            code="connection_error",
+        ) from error
+
+    def _parse(self, response: requests.Response) -> dict:
+        status = response.status_code
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if 200 <= status < 300:
+            if status == 204 or (body is None and not response.content):
+                return {}
+            if not isinstance(body, dict):
+                raise UnavailableError(
+                    f"{self.service} answered with a non-JSON body", status=status
+                )
+            return body
+        error = body.get("error") if isinstance(body, dict) else None
+        code = message = ""
+        if isinstance(error, dict):
+            code = str(error.get("code") or "")
+            message = str(error.get("message") or "")
+        elif isinstance(error, str):  # some v3 errors
+            message = error
+        text = f"{self.service} answered {status}" + (f" {code}" if code else "")
+        if message:
+            text += f": {message[:200]}"
+        if status == 404:
+            raise NotFoundError(text, status=status, code=code or self.not_found_code)
+        if status == 429:
+            raise RateLimitedError(text, status=status, code=code or "too_many_requests")
+        if status in (401, 403):
+            raise AuthError(text, status=status, code=code)
+        if status >= 500 or status == 409:  # 409 state_not_ready: try again later
+            raise UnavailableError(text, status=status, code=code)
+        if 400 <= status < 500:
+            raise RequestError(text, status=status, code=code)
+        raise FingerprintError(text, status=status, code=code)

@@ -1,0 +1,149 @@
+"""Device Reputation Network lookups: fetch, cache per device, store snapshots, queue failures.
+
+DRN only knows Android visitors, so nothing here calls it for any other device. A lookup is a
+network call: never run one inside a database transaction (the signup does it between the
+event fetch and its transaction). A lookup that fails or runs out of time stores an `error`
+snapshot and sets `Device.drn_lookup_pending`, which `manage.py backfill_drn` works through
+(`risk.selectors.drn_pending_devices`); a later success clears the flag.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from risk.clients import drn_client
+from risk.conf import risk_settings
+from risk.fingerprint.drn import DrnResult
+from risk.fingerprint.errors import AuthError, FingerprintError, NotFoundError
+from risk.fingerprint.events import Event
+from risk.models import Device, DrnSnapshot, DrnStatus, SignupAttempt
+
+logger = logging.getLogger(__name__)
+
+ANDROID = "android"
+
+
+def device_is_android(device: Device) -> bool:
+    if device.platform:
+        return device.platform == ANDROID
+    # Devices written before the platform was recorded: ask their stored events.
+    return device.events.filter(platform=ANDROID).exists()
+
+
+def drn_snapshot_fields(result: DrnResult) -> dict:
+    return {
+        "raw": result.raw,
+        "countries": [country.as_dict() for country in result.countries or ()],
+        "location_masked": result.location_masked,
+        "min_suspect_score": result.min_score.value if result.min_score else None,
+        "max_suspect_score": result.max_score.value if result.max_score else None,
+        "max_percentile": result.max_percentile,
+        "first_seen_at": result.first_seen_at,
+        "last_seen_at": result.last_seen_at,
+    }
+
+
+def drn_cached(*, device: Device, max_age_s: int) -> DrnSnapshot | None:
+    """The device's latest answered lookup (ok or not_found) younger than `max_age_s`."""
+    if max_age_s <= 0:
+        return None
+    return (
+        DrnSnapshot.objects.filter(
+            device=device,
+            status__in=(DrnStatus.OK, DrnStatus.NOT_FOUND),
+            fetched_at__gte=timezone.now() - timedelta(seconds=max_age_s),
+        )
+        .order_by("-fetched_at", "-pk")
+        .first()
+    )
+
+
+def drn_snapshot_link(*, snapshot: DrnSnapshot, attempt: SignupAttempt) -> None:
+    """Make `snapshot` the attempt's DRN evidence, unless the attempt already has an answered
+    one (what was known at signup time is kept). Records the device's age at the signup on
+    a snapshot that has none yet."""
+    if snapshot.first_seen_at and snapshot.device_age_at_signup is None and attempt.created_at:
+        snapshot.device_age_at_signup = max(
+            attempt.created_at - snapshot.first_seen_at, timedelta(0)
+        )
+        DrnSnapshot.objects.filter(pk=snapshot.pk, device_age_at_signup__isnull=True).update(
+            device_age_at_signup=snapshot.device_age_at_signup
+        )
+    answered = Q(drn_snapshot__status__in=(DrnStatus.OK, DrnStatus.NOT_FOUND))
+    if SignupAttempt.objects.filter(pk=attempt.pk).exclude(answered).update(drn_snapshot=snapshot):
+        attempt.drn_snapshot = snapshot
+
+
+def drn_lookup(
+    *,
+    device: Device,
+    attempt: SignupAttempt | None = None,
+    budget_s: float | None = None,
+    force: bool = False,
+) -> DrnSnapshot | None:
+    """Look the device up in DRN and store the snapshot; None (and no call) for non-Android
+    devices. A snapshot younger than FINGERPRINT_DRN_CACHE_S is reused unless `force`.
+    `budget_s` caps the call (rate-limiter wait and retries included; default
+    FINGERPRINT_TIMEOUT_S). Failures never raise: they give an `error` snapshot and queue the
+    device for the backfill. With `attempt`, the snapshot becomes its evidence (see
+    `drn_snapshot_link`). Must not run inside a transaction (it calls the network)."""
+    if not device_is_android(device):
+        return None
+    cfg = risk_settings()
+    snapshot = None if force else drn_cached(device=device, max_age_s=cfg.drn_cache_s)
+    if snapshot is None:
+        snapshot = _fetch_and_store(device=device, budget_s=budget_s)
+    if attempt is not None:
+        drn_snapshot_link(snapshot=snapshot, attempt=attempt)
+    return snapshot
+
+
+def _fetch_and_store(*, device: Device, budget_s: float | None) -> DrnSnapshot:
+    fields: dict = {}
+    try:
+        result = drn_client().lookup(device.visitor_id, budget_s=budget_s)
+    except NotFoundError as exc:
+        # DRN has nothing on the device (yet): an answer, not a failure to retry.
+        status, error, pending = DrnStatus.NOT_FOUND, str(exc), False
+    except FingerprintError as exc:
+        log = logger.error if isinstance(exc, AuthError) else logger.warning
+        log("DRN lookup for device %s failed, queued for the backfill: %s", device.pk, exc)
+        status, error, pending = DrnStatus.ERROR, str(exc), True
+    else:
+        status, error, pending = DrnStatus.OK, "", False
+        fields = drn_snapshot_fields(result)
+    snapshot = DrnSnapshot.objects.create(
+        device=device, visitor_id=device.visitor_id, status=status, error=error[:255], **fields
+    )
+    if device.drn_lookup_pending != pending:
+        Device.objects.filter(pk=device.pk).update(drn_lookup_pending=pending)
+        device.drn_lookup_pending = pending
+    return snapshot
+
+
+def drn_device_queue(*, device: Device) -> None:
+    """Leave the lookup to the backfill (e.g. no time for it at signup)."""
+    Device.objects.filter(pk=device.pk).update(drn_lookup_pending=True)
+    device.drn_lookup_pending = True
+
+
+def drn_signup_lookup(*, event: Event | None) -> DrnSnapshot | None:
+    """The signup-time lookup, between the event fetch and the signup's transaction: Android
+    events only, within FINGERPRINT_DRN_SIGNUP_BUDGET_S (0 = always leave it to the backfill).
+    Creates the device row if new (idempotent, as `device_lock` does) so the snapshot has a
+    device; the caller links the snapshot to the attempt (`drn_snapshot_link`)."""
+    if event is None or event.platform != ANDROID or not event.visitor_id:
+        return None
+    Device.objects.bulk_create(
+        [Device(visitor_id=event.visitor_id, platform=ANDROID)], ignore_conflicts=True
+    )
+    device = Device.objects.get(visitor_id=event.visitor_id)
+    budget = risk_settings().drn_signup_budget_s
+    if budget <= 0:
+        drn_device_queue(device=device)
+        return None
+    return drn_lookup(device=device, budget_s=budget)
