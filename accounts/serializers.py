@@ -17,6 +17,10 @@ class SignupSerializer(serializers.Serializer):
     )
     password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
     email = serializers.EmailField(required=False, allow_blank=True, default="")
+    # Optional: the agent's sealed result; opened locally when FINGERPRINT_SEALED_KEYS is set.
+    sealed_result = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=65536, trim_whitespace=True
+    )
 
     def validate_event_id(self, value: str) -> str:
         if not EVENT_ID_RE.match(value):

@@ -50,13 +50,14 @@ def account_signup(
     client_ip: str,
     origin: str,
     endpoint: str = "signup",
+    sealed_result: str = "",
 ) -> SignupResult:
     """Check the device with Fingerprint, record the attempt, create the account if allowed.
 
     Denied attempts never reach `account_create`, so a bot flood costs no password hashing.
     Accounts sent to review are created inactive until a reviewer approves them.
     """
-    fetched = risk_services.event_fetch(event_id=event_id)
+    fetched = risk_services.event_fetch(event_id=event_id, sealed_result=sealed_result)
     # Android only, bounded by FINGERPRINT_DRN_SIGNUP_BUDGET_S, never raises; network, so
     # before the transaction.
     drn = drn_signup_lookup(event=fetched.event)

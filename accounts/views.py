@@ -44,6 +44,7 @@ class SignupView(APIView):
                 ),
                 origin=request.headers.get("Origin", ""),
                 endpoint=self.endpoint,
+                sealed_result=data.get("sealed_result", ""),
             )
         except services.UsernameTakenError:
             return Response(

@@ -51,6 +51,7 @@ class RiskSettings:
     drn_new_device_minutes: int = 60
     drn_percentile_review: float = 0.95
     drn_location_masked_review: bool = True
+    sealed_keys: tuple[str, ...] = ()  # base64 AES-256 keys for sealed client results
 
 
 def _get(name: str, default):
@@ -99,4 +100,5 @@ def risk_settings() -> RiskSettings:
         drn_new_device_minutes=int(_get("RISK_DRN_NEW_DEVICE_MINUTES", 60)),
         drn_percentile_review=float(_get("RISK_DRN_PERCENTILE_REVIEW", 0.95)),
         drn_location_masked_review=bool(_get("RISK_DRN_LOCATION_MASKED_REVIEW", True)),
+        sealed_keys=tuple(key for key in _get("FINGERPRINT_SEALED_KEYS", []) if key),
     )
