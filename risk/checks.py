@@ -5,6 +5,7 @@ from django.core.checks import Error, Tags, Warning, register
 
 from risk.conf import API_VERSIONS, FAILURE_POLICIES, REGION_API_URLS
 from risk.fingerprint.origins import normalise_origin
+from risk.fingerprint.sealed import SealedResultError, decode_key
 
 
 def _number(name: str, minimum: float, maximum: float | None = None) -> list[Error]:
@@ -99,6 +100,17 @@ def check_fingerprint_settings(app_configs=None, **kwargs):
                     f"RISK_ALLOWED_ORIGINS entry {origin!r} is not an origin like "
                     "https://example.com.",
                     id="risk.E005",
+                )
+            )
+    for key in getattr(settings, "FINGERPRINT_SEALED_KEYS", []):
+        try:
+            decode_key(key)
+        except SealedResultError:
+            messages.append(
+                Error(
+                    "FINGERPRINT_SEALED_KEYS holds a value that is not a base64 32-byte key.",
+                    hint="Copy the encryption key from Dashboard > Sealed client results.",
+                    id="risk.E006",
                 )
             )
     messages += _number("FINGERPRINT_TIMEOUT_S", 0.05, 60)

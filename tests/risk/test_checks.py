@@ -41,6 +41,7 @@ def test_missing_key_in_development_warns_about_the_sandbox(settings):
         ("RISK_MAX_ACCOUNTS_PER_DEVICE", 0, "risk.E004"),
         ("FINGERPRINT_TIMEOUT_S", "soon", "risk.E004"),
         ("TRUSTED_PROXY_COUNT", -1, "risk.E004"),
+        ("FINGERPRINT_SEALED_KEYS", ["c2hvcnQ="], "risk.E006"),
     ],
 )
 def test_nonsense_values(settings, name, value, error):
