@@ -18,3 +18,7 @@ STORAGES = {
     **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# Live-server threads must not keep connections open past a test (PostgreSQL drops the test
+# database at the end and refuses while sessions remain).
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

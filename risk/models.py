@@ -139,6 +139,9 @@ class SignupAttempt(models.Model):
             ),
             models.Index(fields=["decision", "-created_at"], name="attempt_decision_idx"),
             models.Index(fields=["client_ip", "-created_at"], name="attempt_ip_idx"),
+            # Exact search in the review console.
+            models.Index(fields=["username"], name="attempt_username_idx"),
+            models.Index(fields=["email"], name="attempt_email_idx"),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,136 @@
+"""The review queue (SignupAttempt changelist) and the evidence page (its change view)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from risk.admin import actions, filters, views
+from risk.admin.base import EvidenceAdmin
+from risk.admin.forms import BulkDecisionActionForm
+from risk.models import SignupAttempt
+from risk.selectors import attempt_search_q
+
+EMPTY = "\u2013"  # en dash: "no value"
+
+
+@admin.register(SignupAttempt)
+class SignupAttemptAdmin(EvidenceAdmin):
+    list_display = (
+        "when",
+        "identifier",
+        "decision_and_reasons",
+        "bot_result",
+        "suspect_score",
+        "device_accounts",
+        "drn_percentile",
+        "review",
+    )
+    list_display_links = ("when", "identifier")
+    list_filter = (
+        filters.ReviewStatusFilter,
+        "decision",
+        filters.ReasonFilter,
+        filters.BotFilter,
+        filters.SuspectScoreFilter,
+        filters.PlatformFilter,
+        filters.NetworkFilter,
+        filters.DateRangeFilter,
+    )
+    list_select_related = ("fingerprint_event", "device", "drn_snapshot")
+    list_per_page = 50
+    ordering = ("-created_at",)
+    search_fields = ("username",)  # shows the box; get_search_results does exact lookups
+    search_help_text = "Exact match: username, email, visitor id, event id or IP address."
+    actions = actions.REVIEW_ACTIONS
+    action_form = BulkDecisionActionForm
+
+    def get_queryset(self, request):
+        # The snapshot's raw JSON is several KB a row and the list never shows it.
+        return super().get_queryset(request).defer("fingerprint_event__raw", "drn_snapshot__raw")
+
+    def get_search_results(self, request, queryset, search_term):
+        q = attempt_search_q(term=search_term)
+        return (queryset.filter(q) if q is not None else queryset), False
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<path:object_id>/decide/",
+                wrap(lambda request, object_id: views.attempt_decide(self, request, object_id)),
+                name="risk_signupattempt_decide",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return views.attempt_evidence(self, request, object_id)
+
+    @admin.display(description="Time", ordering="created_at")
+    def when(self, obj):
+        return obj.created_at.strftime("%Y-%m-%d %H:%M:%S")
+
+    @admin.display(description="Identifier")
+    def identifier(self, obj):
+        if obj.email:
+            return format_html("{}<br><small>{}</small>", obj.username, obj.email)
+        return obj.username
+
+    @admin.display(description="Decision / reasons")
+    def decision_and_reasons(self, obj):
+        reasons = format_html_join(
+            " ", '<span class="rv-code">{}</span>', ((r,) for r in obj.reasons)
+        )
+        return format_html(
+            '<span class="rv-pill rv-{}">{}</span> {}', obj.decision, obj.decision, reasons
+        )
+
+    @admin.display(description="Bot")
+    def bot_result(self, obj):
+        event = obj.fingerprint_event
+        if event is None or not event.bot:
+            return EMPTY
+        label = event.bot.replace("_", " ")
+        if event.bot_type:
+            label = f"{label}: {event.bot_type.replace('_', ' ')}"
+        tone = {"bad": "deny", "good": "review"}.get(event.bot, "muted")
+        return format_html('<span class="rv-text-{}">{}</span>', tone, label)
+
+    @admin.display(description="Suspect score")
+    def suspect_score(self, obj):
+        event = obj.fingerprint_event
+        if event is None or event.suspect_score is None:
+            return EMPTY
+        tone = (
+            "deny" if event.suspect_score >= 20 else "review" if event.suspect_score >= 10 else "ok"
+        )
+        return format_html(
+            '<span class="rv-score rv-score-{}">{}</span>', tone, event.suspect_score
+        )
+
+    @admin.display(description="Accounts on device")
+    def device_accounts(self, obj):
+        if obj.device is None:
+            return EMPTY
+        url = reverse("admin:risk_device_change", args=[obj.device_id])
+        status = "" if obj.device.status == "normal" else f" ({obj.device.status})"
+        return format_html('<a href="{}">{}{}</a>', url, obj.device.account_count, status)
+
+    @admin.display(description="DRN max pct")
+    def drn_percentile(self, obj):
+        drn = obj.drn_snapshot
+        if drn is None or drn.max_percentile is None:
+            return EMPTY
+        return f"{drn.max_percentile * 100:.0f}%"  # stored as a share (0.97 = 97th)
+
+    @admin.display(description="Review")
+    def review(self, obj):
+        if not obj.review_status:
+            return EMPTY
+        return format_html(
+            '<span class="rv-pill rv-{}">{}</span>',
+            obj.review_status,
+            obj.get_review_status_display(),
+        )

@@ -1,0 +1,322 @@
+"""Read paths of the review console: queues, evidence, clusters and dashboard statistics.
+
+Everything here is bounded: lists are sliced, counts are capped or run on indexed ranges, so
+pages stay fast on tables of millions of attempts (see docs/review-console.md).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from risk import rules
+from risk.fingerprint.events import EventFormatError, normalise_event
+from risk.fingerprint.suspect_score import score_breakdown
+from risk.models import Device, ReviewDecision, ReviewStatus, SignupAttempt
+
+CLUSTER_LIMIT = 200  # rows of a device's cluster shown on one page
+SAME_IP_WINDOW = timedelta(hours=24)
+EVENT_ID_SHAPE = re.compile(r"^\d{13}\.[A-Za-z0-9]{6}$")
+VISITOR_ID_SHAPE = re.compile(r"^[A-Za-z0-9]{20}$")
+
+
+# --- queue ---------------------------------------------------------------------------------
+
+
+def attempt_reason_q(*, code: str) -> Q:
+    """Attempts whose `reasons` JSON list contains `code`, on PostgreSQL and SQLite."""
+    if connection.vendor == "postgresql":
+        return Q(reasons__contains=[code])  # jsonb @> '["code"]'
+    # SQLite has no JSON containment; the quoted code only matches a whole list element.
+    return Q(reasons__icontains=json.dumps(code))
+
+
+def attempt_search_q(*, term: str) -> Q | None:
+    """Exact-match search on the shape of the term (each branch hits an index)."""
+    term = term.strip()
+    if not term:
+        return None
+    try:
+        return Q(client_ip=str(ipaddress.ip_address(term)))
+    except ValueError:
+        pass
+    if "@" in term:
+        return Q(email=term)
+    if EVENT_ID_SHAPE.match(term):
+        return Q(event_id=term)
+    if VISITOR_ID_SHAPE.match(term):
+        return Q(visitor_id=term)  # an OR with username would scan: usernames lack an index
+    return Q(username=term)
+
+
+def attempt_next_pending(*, after: SignupAttempt) -> SignupAttempt | None:
+    """The next item of the queue (pending, newest first) after `after`."""
+    return (
+        SignupAttempt.objects.filter(review_status=ReviewStatus.PENDING)
+        .filter(
+            Q(created_at__lt=after.created_at) | Q(created_at=after.created_at, pk__lt=after.pk)
+        )
+        .exclude(pk=after.pk)
+        .order_by("-created_at", "-pk")
+        .only("pk")
+        .first()
+    )
+
+
+# --- evidence ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    name: str
+    result: str  # passed | failed | skipped
+
+
+@dataclass(frozen=True)
+class ReasonRow:
+    code: str
+    outcome: str
+    description: str
+
+
+def attempt_signals(*, attempt: SignupAttempt) -> dict:
+    """The attempt's signals in words, from its raw event snapshot."""
+    snapshot = attempt.fingerprint_event
+    if snapshot is None:
+        return {"event": None, "lines": [], "score": None, "breakdown": [], "error": ""}
+    try:
+        event = normalise_event(snapshot.raw)
+    except EventFormatError as exc:
+        return {"event": None, "lines": [], "score": None, "breakdown": [], "error": str(exc)}
+    lines = []
+    if event.bot == "bad":
+        lines.append(("bad", f"bad bot: {_words(event.bot_type) or 'unknown type'}"))
+    elif event.bot == "good":
+        lines.append(("warn", f"good bot: {_words(event.bot_type) or 'unknown type'}"))
+    elif event.bot == "not_detected":
+        lines.append(("ok", "no bot detected"))
+    breakdown = score_breakdown(event.present_signals())
+    score = event.suspect_score
+    if score is not None:
+        parts = ", ".join(f"{label} {weight}" for label, weight in breakdown)
+        tone = "bad" if score >= 10 else ("warn" if score > 0 else "ok")
+        lines.append((tone, f"suspect score {score}" + (f": {parts}" if parts else "")))
+    if event.vpn:
+        origin = event.vpn_origin_country
+        lines.append(("warn", "VPN" + (f" (real location {origin})" if origin else "")))
+    if event.tampering or event.anti_detect_browser:
+        kind = "anti-detect browser" if event.anti_detect_browser else "browser tampering"
+        lines.append(("bad", kind))
+    if event.tor:
+        lines.append(("warn", "Tor exit node"))
+    if event.replayed:
+        lines.append(("bad", "identification replayed"))
+    if event.confidence is not None:
+        lines.append(
+            ("ok" if event.confidence >= 0.9 else "warn", f"confidence {event.confidence:.2f}")
+        )
+    return {"event": event, "lines": lines, "score": score, "breakdown": breakdown, "error": ""}
+
+
+def _words(code: str) -> str:
+    return code.replace("_", " ")
+
+
+def attempt_checks(*, attempt: SignupAttempt) -> list[CheckRow]:
+    checks = attempt.checks or {}
+    rows = [CheckRow(name, checks.get(name, rules.SKIPPED)) for name in rules.CHECKS]
+    rows += [CheckRow(name, value) for name, value in checks.items() if name not in rules.CHECKS]
+    return rows
+
+
+def attempt_reasons(*, attempt: SignupAttempt) -> list[ReasonRow]:
+    rows = []
+    for code in attempt.reasons or []:
+        reason = rules.REASONS.get(code)
+        rows.append(
+            ReasonRow(code, reason.outcome if reason else "", reason.description if reason else "")
+        )
+    return rows
+
+
+def device_cluster(*, device: Device | None, limit: int = CLUSTER_LIMIT) -> dict:
+    """Every account and attempt on one device (newest first, bounded)."""
+    if device is None:
+        return {"accounts": [], "attempts": [], "truncated": False}
+    accounts = list(
+        get_user_model()
+        .objects.filter(device=device)
+        .order_by("-date_joined")
+        .only("id", "username", "email", "is_active", "date_joined")[: limit + 1]
+    )
+    attempts = list(
+        SignupAttempt.objects.filter(device=device)
+        .select_related("account")
+        .only(
+            "pk",
+            "created_at",
+            "username",
+            "email",
+            "client_ip",
+            "decision",
+            "reasons",
+            "review_status",
+            "account__id",
+            "account__username",
+            "account__is_active",
+        )
+        .order_by("-created_at")[: limit + 1]
+    )
+    truncated = len(accounts) > limit or len(attempts) > limit
+    return {"accounts": accounts[:limit], "attempts": attempts[:limit], "truncated": truncated}
+
+
+def attempts_same_ip(*, attempt: SignupAttempt, limit: int = 50) -> list[SignupAttempt]:
+    """Other attempts from the attempt's IP in the 24 h before it (attempt_ip_idx)."""
+    if not attempt.client_ip:
+        return []
+    return list(
+        SignupAttempt.objects.filter(
+            client_ip=attempt.client_ip,
+            created_at__gte=attempt.created_at - SAME_IP_WINDOW,
+            created_at__lte=attempt.created_at + SAME_IP_WINDOW,
+        )
+        .exclude(pk=attempt.pk)
+        .only("pk", "created_at", "username", "visitor_id", "decision", "review_status")
+        .order_by("-created_at")[:limit]
+    )
+
+
+def attempt_decisions(*, attempt: SignupAttempt) -> list[ReviewDecision]:
+    """Reviewer decisions on this attempt or its device, newest first."""
+    q = Q(attempt=attempt)
+    if attempt.device_id:
+        q |= Q(device_id=attempt.device_id)
+    return list(
+        ReviewDecision.objects.filter(q).select_related("actor").order_by("-created_at")[:100]
+    )
+
+
+def device_decisions(*, device: Device) -> list[ReviewDecision]:
+    return list(
+        ReviewDecision.objects.filter(Q(device=device) | Q(attempt__device=device))
+        .select_related("actor", "attempt")
+        .order_by("-created_at")[:100]
+    )
+
+
+# --- clusters and dashboard ----------------------------------------------------------------
+
+
+def device_largest_clusters(*, by: str = "accounts", limit: int = 10) -> QuerySet[Device]:
+    """Devices with the most accounts (or attempts): account farms float to the top."""
+    field = "account_count" if by == "accounts" else "attempt_count"
+    return Device.objects.filter(**{f"{field}__gt": 1}).order_by(f"-{field}", "pk")[:limit]
+
+
+def stats_signups_per_day(*, days: int = 14) -> list[dict]:
+    """[{day, allow, review, deny, total}] for the last `days` days, oldest first."""
+    today = timezone.localdate()
+    start = today - timedelta(days=days - 1)
+    since = timezone.make_aware(datetime.combine(start, datetime.min.time()))
+    rows = (
+        SignupAttempt.objects.filter(created_at__gte=since)
+        .annotate(day=TruncDate("created_at"))
+        .values("day", "decision")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    per_day = {start + timedelta(days=i): {"allow": 0, "review": 0, "deny": 0} for i in range(days)}
+    for row in rows:
+        if row["day"] in per_day and row["decision"] in per_day[row["day"]]:
+            per_day[row["day"]][row["decision"]] = row["n"]
+    peak = max((sum(v.values()) for v in per_day.values()), default=0) or 1
+    out = []
+    for day, counts in per_day.items():
+        total = sum(counts.values())
+        out.append(
+            {
+                "day": day,
+                "total": total,
+                **counts,
+                # bar heights in % of the busiest day, per decision (stacked)
+                "pct": {k: round(100 * v / peak, 1) for k, v in counts.items()},
+            }
+        )
+    return out
+
+
+def stats_top_reasons(*, days: int = 7, limit: int = 8) -> list[dict]:
+    """The reason codes that fired most in the last `days` days."""
+    since = timezone.now() - timedelta(days=days)
+    table = SignupAttempt._meta.db_table
+    if connection.vendor == "postgresql":
+        sql = (
+            f"SELECT r, COUNT(*) FROM {table}, jsonb_array_elements_text(reasons::jsonb) AS r "  # noqa: S608
+            "WHERE created_at >= %s GROUP BY r ORDER BY COUNT(*) DESC LIMIT %s"
+        )
+    else:
+        sql = (
+            f"SELECT j.value, COUNT(*) FROM {table}, json_each({table}.reasons) AS j "  # noqa: S608
+            "WHERE created_at >= %s GROUP BY j.value ORDER BY COUNT(*) DESC LIMIT %s"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [since, limit])
+        rows = cursor.fetchall()
+    peak = max((n for _, n in rows), default=0) or 1
+    return [
+        {
+            "code": code,
+            "count": n,
+            "pct": round(100 * n / peak, 1),
+            "description": rules.REASONS[code].description if code in rules.REASONS else "",
+            "outcome": rules.REASONS[code].outcome if code in rules.REASONS else "",
+        }
+        for code, n in rows
+    ]
+
+
+def stats_open_reviews() -> int:
+    """Pending reviews (an index-only count on the partial queue index)."""
+    return SignupAttempt.objects.filter(review_status=ReviewStatus.PENDING).count()
+
+
+DASHBOARD_CACHE_KEY = "risk:review-dashboard"
+DASHBOARD_MAX_AGE_S = 30
+
+
+def stats_dashboard() -> dict:
+    """The admin index's figures, computed at most every DASHBOARD_MAX_AGE_S seconds: the
+    aggregates scan a week or two of attempts, and every staff page load hits the index."""
+    return cache.get_or_set(DASHBOARD_CACHE_KEY, _stats_dashboard, DASHBOARD_MAX_AGE_S)
+
+
+def _stats_dashboard() -> dict:
+    per_day = stats_signups_per_day()
+    return {
+        "per_day": per_day,
+        "totals": {k: sum(d[k] for d in per_day) for k in ("allow", "review", "deny", "total")},
+        "top_reasons": stats_top_reasons(),
+        "open_reviews": stats_open_reviews(),
+        "clusters": list(device_largest_clusters(by="accounts", limit=8)),
+        "attempt_clusters": list(device_largest_clusters(by="attempts", limit=8)),
+    }
+
+
+# --- DRN ------------------------------------------------------------------------------------
+
+
+def drn_pending_devices(*, after_id: int = 0) -> QuerySet[Device]:
+    """Devices whose DRN lookup is still owed (failed or skipped at signup), in id order from
+    `after_id` (a checkpoint); served by the partial index on drn_lookup_pending."""
+    return Device.objects.filter(drn_lookup_pending=True, id__gt=after_id).order_by("id")

@@ -1,0 +1,154 @@
+"""The review console in a real browser (Debian chromium), with demo data made through the real
+signup API (over HTTP to the live server) against the sandbox; screenshots land in
+var/screenshots/ for people to look at."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from django.contrib.auth import get_user_model
+
+from risk.models import Device, ReviewDecision, SignupAttempt
+from risk.services.review import review_decide
+from tests.browser.conftest import save_screenshot
+from tests.risk.review_helpers import PASSWORD, empty_cache, make_reviewer  # noqa: F401
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# (username, profile, visitor shared with) in signup order: humans, a VPN, bots, tampering,
+# and a phone farm: one emulator signing up again and again.
+DEMO = [
+    ("olivia", "human", None),
+    ("noah", "human", None),
+    ("liam.vpn", "vpn", None),
+    ("crawler", "good_bot", None),
+    ("h3adless01", "bad_bot", None),
+    ("h3adless02", "bad_bot", None),
+    ("emma", "incognito", None),
+    ("ghost", "tor", None),
+    ("antidetect7", "tampering", None),
+    ("sofia.m", "ios", None),
+    ("farm_0001", "farm", None),
+    ("farm_0002", "farm", "farm_0001"),
+    ("farm_0003", "farm", "farm_0001"),
+    ("farm_0004", "farm", "farm_0001"),
+    ("farm_0005", "farm", "farm_0001"),
+    ("olivia.alt", "human", "olivia"),
+    ("mia.vpn", "vpn", None),
+    ("kiosk_user", "tampering", None),
+]
+
+
+def seed_demo(live_server, sandbox) -> dict[str, SignupAttempt]:
+    visitors: dict[str, str] = {}
+    attempts = {}
+    session = requests.Session()
+    for username, profile, shared in DEMO:
+        fields = {"ip": "127.0.0.1"}
+        if shared:
+            fields["visitor_id"] = visitors[shared]
+        event = sandbox.create_event(profile=profile, **fields)
+        visitors[username] = event["identification"]["visitor_id"]
+        response = session.post(
+            f"{live_server.url}/api/signup",
+            json={
+                "event_id": event["event_id"],
+                "username": username,
+                "password": PASSWORD,
+                "email": f"{username.replace('.', '_')}@example.com",
+            },
+            timeout=30,
+        )
+        assert response.status_code in (201, 403), response.text
+        attempts[username] = SignupAttempt.objects.get(pk=response.json()["reference"])
+    return attempts
+
+
+def login(page, live_server, username: str) -> None:
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{live_server.url}/admin/")
+
+
+def test_review_console_pages(browser, live_server, sandbox):
+    attempts = seed_demo(live_server, sandbox)
+    reviewer = make_reviewer("rita")
+    review_decide(
+        actor=reviewer,
+        action="approve",
+        reason="vpn_legitimate",
+        note="Corporate VPN, confirmed by email.",
+        attempt=attempts["mia.vpn"],
+    )
+    # a family computer: trusted, so a second account on it is allowed
+    family = Device.objects.get(visitor_id=attempts["olivia"].visitor_id)
+    review_decide(actor=reviewer, action="trust_device", reason="shared_device", device=family)
+    event = sandbox.create_event(profile="human", ip="127.0.0.1", visitor_id=family.visitor_id)
+    response = requests.post(
+        f"{live_server.url}/api/signup",
+        json={"event_id": event["event_id"], "username": "olivia.kid", "password": PASSWORD},
+        timeout=30,
+    )
+    assert response.status_code == 201, response.text
+    farm = Device.objects.get(visitor_id=attempts["farm_0001"].visitor_id)
+    assert farm.attempt_count == 5
+
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    login(page, live_server, "rita")
+
+    # dashboard on the admin index
+    assert page.locator("#review-dashboard").is_visible()
+    assert page.locator("#top-reasons .rv-bar-row").count() >= 3
+    assert family.visitor_id[:10] in page.locator("#clusters").inner_text()  # 2 accounts
+    save_screenshot(page, "review_dashboard")
+
+    # the queue opens on pending items, newest first
+    page.goto(f"{live_server.url}/admin/risk/signupattempt/")
+    rows = page.locator("#result_list tbody tr")
+    pending = SignupAttempt.objects.filter(review_status="pending").count()
+    assert rows.count() == pending > 0
+    assert "kiosk_user" in rows.first.inner_text()
+    save_screenshot(page, "review_queue")
+    page.goto(f"{live_server.url}/admin/risk/signupattempt/?status=all")
+    assert page.locator("#result_list tbody tr").count() == len(DEMO) + 1
+    save_screenshot(page, "review_queue_all")
+
+    # the evidence page of a held signup, then "save and next" with a reason code
+    page.goto(f"{live_server.url}/admin/risk/signupattempt/{attempts['kiosk_user'].pk}/change/")
+    assert "tampering" in page.locator("#signals").inner_text()
+    save_screenshot(page, "review_evidence")
+    page.select_option("#id_reason", "approve:shared_device")
+    page.fill("#id_note", "Library kiosk; staff confirmed.")
+    following = (
+        SignupAttempt.objects.filter(review_status="pending")
+        .exclude(pk=attempts["kiosk_user"].pk)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    with page.expect_navigation():
+        page.click("input[name=_next]")
+    assert page.url.endswith(f"/admin/risk/signupattempt/{following.pk}/change/")
+    assert ReviewDecision.objects.filter(action="approve", reason="shared_device").count() == 1
+    assert get_user_model().objects.get(username="kiosk_user").is_active
+
+    # the evidence page of a farm signup: the cluster and the DRN panel (when looked up)
+    page.goto(f"{live_server.url}/admin/risk/signupattempt/{attempts['farm_0004'].pk}/change/")
+    assert page.locator("#cluster tbody tr").count() == 5
+    save_screenshot(page, "review_evidence_farm")
+
+    # the device cluster: timeline, then block it
+    page.goto(f"{live_server.url}/admin/risk/device/{farm.pk}/change/")
+    assert page.locator("#timeline li").count() >= 5
+    page.select_option("#id_reason", "block_device:account_farm")
+    page.fill("#id_note", "Emulator farm: five signups in a minute.")
+    with page.expect_navigation():
+        page.click("#decide input[type=submit].default")
+    assert page.locator(".rv-head .rv-dev-blocked").is_visible()
+    save_screenshot(page, "review_cluster")
+
+    page.goto(f"{live_server.url}/admin/risk/device/")
+    assert farm.visitor_id in page.locator("#result_list tbody tr").first.inner_text()
+    save_screenshot(page, "review_cluster_ranking")
+    page.close()

@@ -1,0 +1,207 @@
+"""The review console pages, as a Reviewer (staff, Reviewer group, not superuser) sees them."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from risk.models import Device, FingerprintEvent, ReviewDecision
+from risk.services.review import review_decide
+from tests.risk.review_helpers import empty_cache, make_reviewer, signup  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+User = get_user_model()
+
+
+@pytest.fixture
+def reviewer():
+    return make_reviewer()
+
+
+@pytest.fixture
+def reviewer_client(client, reviewer):
+    client.force_login(reviewer)
+    return client
+
+
+@pytest.fixture
+def demo(sandbox):
+    """A held VPN signup, a bot denial and a duplicate-device denial, all via the API."""
+    _, held = signup(sandbox, "vpn", username="vpnuser", email="vpn@example.com")
+    _, bot = signup(sandbox, "bad_bot", username="botuser")
+    _, first = signup(sandbox, "human", username="alice")
+    _, dup = signup(sandbox, "human", visitor_id=first.visitor_id, username="alice2")
+    return {"held": held, "bot": bot, "first": first, "dup": dup}
+
+
+def attempt_url(attempt):
+    return reverse("admin:risk_signupattempt_change", args=[attempt.pk])
+
+
+QUEUE = "/admin/risk/signupattempt/"
+
+
+def test_reviewer_opens_queue_evidence_cluster_and_dashboard(reviewer_client, demo):
+    queue = reviewer_client.get(QUEUE)
+    assert queue.status_code == 200
+    assert b"vpnuser" in queue.content  # pending: in the default queue
+    assert b"botuser" not in queue.content  # denied without review: not in the queue
+
+    evidence = reviewer_client.get(attempt_url(demo["bot"]))
+    assert evidence.status_code == 200
+    html = evidence.content.decode()
+    assert "bad bot: headless chrome" in html
+    assert "suspect score" in html
+    assert "Fingerprint detected a malicious bot" in html  # rules.REASONS description
+    assert demo["bot"].event_id in html  # raw snapshot shown
+    assert 'action="/admin/risk/signupattempt/' in html  # decision form for a Reviewer
+
+    dup = reviewer_client.get(attempt_url(demo["dup"])).content.decode()
+    assert "device_limit" in dup and "alice" in dup  # the cluster lists the first account
+
+    device = Device.objects.get(visitor_id=demo["first"].visitor_id)
+    cluster = reviewer_client.get(reverse("admin:risk_device_change", args=[device.pk]))
+    assert cluster.status_code == 200
+    assert b"alice2" in cluster.content and b"account <b>alice</b> created" in cluster.content
+
+    ranking = reviewer_client.get("/admin/risk/device/")
+    assert ranking.status_code == 200 and device.visitor_id.encode() in ranking.content
+
+    index = reviewer_client.get("/admin/")
+    assert index.status_code == 200
+    assert b"review-dashboard" in index.content
+    assert index.context["dashboard"]["open_reviews"] == 1
+    top = {row["code"]: row["count"] for row in index.context["dashboard"]["top_reasons"]}
+    assert top["vpn"] == 1 and top["bot_bad"] == 1 and top["device_limit"] == 1
+    assert index.context["dashboard"]["totals"] == {"allow": 1, "review": 1, "deny": 2, "total": 4}
+
+
+def test_evidence_shows_suspect_score_breakdown(reviewer_client, sandbox):
+    _, attempt = signup(sandbox, "tampering", username="tamper")
+    html = reviewer_client.get(attempt_url(attempt)).content.decode()
+    score = attempt.fingerprint_event.suspect_score
+    assert f"suspect score {score}: tampering 7" in html
+
+
+@pytest.mark.parametrize("path", ["/admin/", QUEUE, "/admin/risk/device/"])
+def test_non_staff_is_sent_to_login(client, path):
+    user = User.objects.create_user(username="plain", password="x")
+    client.force_login(user)
+    response = client.get(path)
+    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+
+
+def test_anonymous_evidence_page_is_sent_to_login(client, demo):
+    response = client.get(attempt_url(demo["held"]))
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_reviewer_cannot_edit_snapshot_or_delete_audit_row(reviewer_client, reviewer, demo):
+    snapshot = FingerprintEvent.objects.get(pk=demo["held"].fingerprint_event_id)
+    url = reverse("admin:risk_fingerprintevent_change", args=[snapshot.pk])
+    page = reviewer_client.get(url)
+    assert page.status_code == 200  # view only
+    assert b'name="_save"' not in page.content and b"deletelink" not in page.content
+    response = reviewer_client.post(url, {"event_id": "forged", "raw": "{}"})
+    assert response.status_code == 403
+    assert FingerprintEvent.objects.get(pk=snapshot.pk).event_id == snapshot.event_id
+
+    row = review_decide(
+        actor=reviewer, action="approve", reason="legitimate_user", attempt=demo["held"]
+    )
+    delete_url = reverse("admin:risk_reviewdecision_delete", args=[row.pk])
+    assert reviewer_client.get(delete_url).status_code == 403
+    assert reviewer_client.post(delete_url, {"post": "yes"}).status_code == 403
+    assert ReviewDecision.objects.filter(pk=row.pk).exists()
+    page = reviewer_client.get(reverse("admin:risk_reviewdecision_change", args=[row.pk]))
+    assert page.status_code == 200 and b"deletelink" not in page.content
+
+
+def test_audit_rows_and_snapshots_are_read_only_even_for_superusers(client, demo):
+    admin = User.objects.create_superuser(username="root", password="x", email="r@example.com")
+    client.force_login(admin)
+    snapshot_id = demo["held"].fingerprint_event_id
+    url = reverse("admin:risk_fingerprintevent_change", args=[snapshot_id])
+    assert client.post(url, {"event_id": "forged"}).status_code == 403
+    assert client.get(reverse("admin:risk_fingerprintevent_add")).status_code == 403
+    row = review_decide(actor=admin, action="reject", reason="bot", attempt=demo["held"])
+    assert (
+        client.post(
+            reverse("admin:risk_reviewdecision_delete", args=[row.pk]), {"post": "yes"}
+        ).status_code
+        == 403
+    )
+    assert ReviewDecision.objects.filter(pk=row.pk).exists()
+
+
+def test_decision_form_approves_and_save_and_next_moves_on(reviewer_client, sandbox):
+    _, older = signup(sandbox, "vpn", username="older")
+    _, newer = signup(sandbox, "vpn", username="newer")
+    url = reverse("admin:risk_signupattempt_decide", args=[newer.pk])
+    response = reviewer_client.post(
+        url, {"reason": "approve:vpn_legitimate", "note": "checked", "_next": "1"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == attempt_url(older)  # next pending, newest first
+    newer.refresh_from_db()
+    assert newer.review_status == "approved" and User.objects.get(pk=newer.account_id).is_active
+    row = ReviewDecision.objects.get()
+    assert (row.action, row.reason, row.note) == ("approve", "vpn_legitimate", "checked")
+
+
+def test_decision_form_rejects_bad_input_with_400_and_writes_nothing(reviewer_client, sandbox):
+    _, held = signup(sandbox, "vpn")
+    url = reverse("admin:risk_signupattempt_decide", args=[held.pk])
+    assert reviewer_client.post(url, {"reason": "approve:no_such_reason"}).status_code == 400
+    assert reviewer_client.post(url, {"reason": ""}).status_code == 400
+    assert ReviewDecision.objects.count() == 0
+
+
+def test_view_only_staff_cannot_record_decisions(client, sandbox):
+    from django.contrib.auth.models import Permission
+
+    _, held = signup(sandbox, "vpn")
+    staff = User.objects.create_user(username="viewer", password="x", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_signupattempt"))
+    client.force_login(staff)
+    page = client.get(attempt_url(held))
+    assert page.status_code == 200 and b"not record decisions" in page.content
+    url = reverse("admin:risk_signupattempt_decide", args=[held.pk])
+    assert client.post(url, {"reason": "approve:legitimate_user"}).status_code == 403
+    assert ReviewDecision.objects.count() == 0
+
+
+def test_device_page_blocks_the_device(reviewer_client, sandbox):
+    _, attempt = signup(sandbox, "human")
+    device = attempt.device
+    url = reverse("admin:risk_device_decide", args=[device.pk])
+    response = reviewer_client.post(url, {"reason": "block_device:repeat_abuse"})
+    assert response.status_code == 302
+    device.refresh_from_db()
+    assert device.status == "blocked"
+    assert ReviewDecision.objects.get().device == device
+    # attempt actions are not offered on a device page
+    assert reviewer_client.post(url, {"reason": "approve:legitimate_user"}).status_code == 400
+
+
+def test_bulk_actions_from_the_queue(reviewer_client, sandbox):
+    _, a = signup(sandbox, "vpn")
+    _, b = signup(sandbox, "vpn")
+    response = reviewer_client.post(
+        QUEUE,
+        {
+            "action": "reject_attempts",
+            "_selected_action": [a.pk, b.pk],
+            "reason": "multi_accounting",
+            "note": "same person",
+        },
+    )
+    assert response.status_code == 302
+    assert ReviewDecision.objects.filter(action="reject", reason="multi_accounting").count() == 2
+    assert not User.objects.filter(pk__in=[a.account_id, b.account_id], is_active=True).exists()
+
+    # a reason of another action is refused for every row, nothing written
+    _, c = signup(sandbox, "vpn")
+    reviewer_client.post(
+        QUEUE, {"action": "approve_attempts", "_selected_action": [c.pk], "reason": "bot"}
+    )
+    assert ReviewDecision.objects.count() == 2
