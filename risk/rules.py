@@ -185,6 +185,17 @@ def drn_reasons(drn: DrnFacts, *, now: datetime, cfg: RiskSettings) -> list[str]
     return reasons
 
 
+def refused_by_event(event: Event, *, now: datetime, cfg: RiskSettings) -> bool:
+    """True when the event alone already denies the signup (whatever the device's history),
+    so the caller can skip work such as a DRN lookup."""
+    return (
+        not event.has_identification
+        or event.replayed is True
+        or event.bot == "bad"
+        or not _is_fresh(event, now, cfg.max_event_age_s)
+    )
+
+
 def _is_fresh(event: Event, now: datetime, max_age_s: int) -> bool:
     if event.timestamp is None:
         return False

@@ -15,6 +15,7 @@ from datetime import timedelta
 from django.db.models import Q
 from django.utils import timezone
 
+from risk import rules
 from risk.clients import drn_client
 from risk.conf import risk_settings
 from risk.fingerprint.drn import DrnResult
@@ -138,6 +139,8 @@ def drn_signup_lookup(*, event: Event | None) -> DrnSnapshot | None:
     device; the caller links the snapshot to the attempt (`drn_snapshot_link`)."""
     if event is None or event.platform != ANDROID or not event.visitor_id:
         return None
+    if rules.refused_by_event(event, now=timezone.now(), cfg=risk_settings()):
+        return None  # a bot flood must stay cheap to refuse: no DRN call, no limiter wait
     Device.objects.bulk_create(
         [Device(visitor_id=event.visitor_id, platform=ANDROID)], ignore_conflicts=True
     )

@@ -162,3 +162,15 @@ def test_second_signup_from_the_device_uses_the_cached_snapshot(api, sandbox):
     assert drn_calls(sandbox) == before
     attempts = SignupAttempt.objects.filter(visitor_id=visitor).order_by("pk")
     assert attempts[0].drn_snapshot_id == attempts[1].drn_snapshot_id is not None
+
+
+def test_android_bad_bot_is_refused_without_a_drn_call(sandbox):
+    before = sandbox.stats()["requests"].get("drn", 0)
+    event = sandbox.create_event(profile="android", ip="127.0.0.1", overrides={"bot": "bad"})
+    response = APIClient(REMOTE_ADDR="127.0.0.1").post(
+        "/api/signup",
+        {"event_id": event["event_id"], "username": "droidbot", "password": "correct-horse-9x"},
+        format="json",
+    )
+    assert response.status_code == 403
+    assert sandbox.stats()["requests"].get("drn", 0) == before
