@@ -1,6 +1,7 @@
 """Fingerprint webhook receiver: events pushed by Fingerprint are stored like fetched ones."""
 
 from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
@@ -25,6 +26,15 @@ class FingerprintWebhookView(APIView):
 
     parser_classes = [RawBodyParser]
 
+    @extend_schema(
+        request={"application/json": dict},
+        responses={
+            200: OpenApiResponse(description="Event stored"),
+            400: OpenApiResponse(description="Not a Fingerprint event (invalid_event)"),
+            401: OpenApiResponse(description="Bad signature (invalid_signature)"),
+            404: OpenApiResponse(description="Webhook disabled (webhook_disabled)"),
+        },
+    )
     def post(self, request):
         secret = getattr(settings, "FINGERPRINT_WEBHOOK_SECRET", "")
         if not secret:

@@ -1,0 +1,226 @@
+"""Production serving: /healthz, the gunicorn configuration, and `check --deploy`."""
+
+import json
+import math
+import os
+import runpy
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+CONF = ROOT / "fpdjango" / "gunicorn.conf.py"
+GUNICORN = Path(sys.executable).parent / "gunicorn"
+UNREACHABLE_DB = "postgres://postgres@127.0.0.1:1/nowhere"  # nothing listens on port 1
+
+
+def production_env(**extra: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "GUNICORN_", "FINGERPRINT_", "SANDBOX_"))
+    }
+    env.update(
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        FINGERPRINT_SECRET_API_KEY="test-secret-key",
+        LOG_LEVEL="WARNING",
+    )
+    env.update(extra)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def subprocess_database_url() -> str:
+    """The test database as a DATABASE_URL, so a subprocess can reach it."""
+    s = connection.settings_dict
+    if s["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{s['NAME']}"
+    user = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
+    return f"postgres://{user}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+# --- /healthz ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_healthz_ok_when_database_answers(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+
+
+@pytest.mark.django_db
+def test_healthz_rejects_other_methods(client):
+    assert client.post("/healthz").status_code == 405
+
+
+# --- gunicorn configuration ------------------------------------------------------------------
+
+
+def load_conf(monkeypatch, **env: str) -> dict:
+    for key in list(os.environ):
+        if key.startswith("GUNICORN_") or key in ("PORT", "FINGERPRINT_TIMEOUT_S"):
+            monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return runpy.run_path(str(CONF))
+
+
+def test_gunicorn_defaults_fit_io_bound_signups(monkeypatch):
+    conf = load_conf(monkeypatch)
+    assert conf["worker_class"] == "gthread"
+    assert conf["workers"] == 2 * (os.cpu_count() or 1)
+    assert conf["threads"] == 16
+    assert conf["bind"] == "0.0.0.0:8000"
+    assert conf["accesslog"] is None
+    # The worker timeout covers the Fingerprint budget (2 s) with room for DB and hashing.
+    assert conf["timeout"] == 30 and conf["graceful_timeout"] == 10
+    assert conf["max_requests"] == 20000 and conf["max_requests_jitter"] == 2000
+    assert conf["control_socket_disable"] is True
+
+
+def test_gunicorn_settings_follow_the_environment(monkeypatch):
+    conf = load_conf(
+        monkeypatch,
+        GUNICORN_WORKERS="3",
+        GUNICORN_THREADS="5",
+        GUNICORN_BIND="127.0.0.1:9001",
+        GUNICORN_ACCESS_LOG="-",
+        GUNICORN_MAX_REQUESTS="100",
+        FINGERPRINT_TIMEOUT_S="7.5",
+    )
+    assert (conf["workers"], conf["threads"]) == (3, 5)
+    assert conf["bind"] == "127.0.0.1:9001"
+    assert conf["accesslog"] == "-"
+    assert conf["timeout"] == math.ceil(7.5) + 28
+    assert conf["graceful_timeout"] == math.ceil(7.5) + 8
+    assert (conf["max_requests"], conf["max_requests_jitter"]) == (100, 10)
+    assert load_conf(monkeypatch, PORT="8123")["bind"] == "0.0.0.0:8123"
+
+
+def test_gunicorn_accepts_the_config_file():
+    """gunicorn itself parses the file: every name is a setting it knows, with a valid value."""
+    out = subprocess.run(
+        [str(GUNICORN), "-c", str(CONF), "--print-config", "fpdjango.wsgi:application"],
+        cwd=ROOT,
+        env=production_env(GUNICORN_WORKERS="3", GUNICORN_THREADS="7"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = {line.split("=", 1)[0].strip(): line.split("=", 1)[1].strip() for line in
+             out.stdout.splitlines() if "=" in line}  # fmt: skip
+    assert lines["worker_class"] == "gthread"
+    assert lines["workers"] == "3" and lines["threads"] == "7"
+    assert lines["preload_app"] == "True"
+
+
+def serve(env: dict) -> tuple[subprocess.Popen, str]:
+    """Start gunicorn with the project's config; return it and its base URL once it listens."""
+    port = free_port()
+    env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "1"}
+    env["GUNICORN_THREADS"] = "2"
+    proc = subprocess.Popen(
+        [str(GUNICORN), "-c", str(CONF), "fpdjango.wsgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"gunicorn exited: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("gunicorn did not start listening")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_gunicorn_serves_healthz_with_production_settings():
+    # SSL redirect stays on (the production default): the probe is exempt from it.
+    proc, url = serve(production_env(DATABASE_URL=subprocess_database_url()))
+    try:
+        assert get(f"{url}/healthz") == (200, {"status": "ok", "database": "ok"})
+        request = urllib.request.Request(f"{url}/api/schema")
+        with pytest.raises(urllib.error.HTTPError) as redirect:  # HTTPS redirect for the rest
+            urllib.request.build_opener(NoRedirect).open(request, timeout=10)
+        assert redirect.value.code == 301
+        assert redirect.value.headers["Location"].startswith("https://")
+    finally:
+        stop(proc)
+
+
+def test_gunicorn_healthz_is_503_when_the_database_is_unreachable():
+    proc, url = serve(production_env(DATABASE_URL=UNREACHABLE_DB))
+    try:
+        assert get(f"{url}/healthz") == (503, {"status": "error", "database": "unreachable"})
+    finally:
+        stop(proc)
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+# --- check --deploy ----------------------------------------------------------------------------
+
+
+def check_deploy(**env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=production_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_check_deploy_passes_with_production_settings():
+    result = check_deploy()
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_check_deploy_fails_on_a_weakened_production_setting():
+    """The same command does catch a real problem (HSTS switched off)."""
+    result = check_deploy(DJANGO_SECURE_HSTS_SECONDS="0")
+    assert result.returncode != 0
+    assert "security.W004" in result.stdout + result.stderr
