@@ -1,7 +1,24 @@
 """Argon2id with its cost taken from settings, so operators can tune it per machine."""
 
+import os
+import threading
+
 from django.conf import settings
 from django.contrib.auth.hashers import Argon2PasswordHasher
+
+_slots_lock = threading.Lock()
+_slots: dict[int, threading.BoundedSemaphore] = {}
+
+
+def _hash_slots() -> threading.BoundedSemaphore:
+    """At most ARGON2_MAX_CONCURRENT_HASHES hashes at once per process (default: one per core).
+
+    Argon2 is CPU- and memory-bound: 64 request threads hashing at once finish no sooner than
+    2 at a time on 2 cores, but hold 64 x ARGON2_MEMORY_COST_KIB of memory meanwhile.
+    """
+    limit = getattr(settings, "ARGON2_MAX_CONCURRENT_HASHES", 0) or os.cpu_count() or 1
+    with _slots_lock:
+        return _slots.setdefault(limit, threading.BoundedSemaphore(limit))
 
 
 class TunableArgon2PasswordHasher(Argon2PasswordHasher):
@@ -22,3 +39,11 @@ class TunableArgon2PasswordHasher(Argon2PasswordHasher):
     @property
     def parallelism(self) -> int:  # type: ignore[override]
         return settings.ARGON2_PARALLELISM
+
+    def encode(self, password, salt):
+        with _hash_slots():
+            return super().encode(password, salt)
+
+    def verify(self, password, encoded):
+        with _hash_slots():
+            return super().verify(password, encoded)

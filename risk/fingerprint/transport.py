@@ -78,6 +78,10 @@ class BudgetedTransport:
         self._session.mount("https://", adapter)
         self._session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
         self._session.headers.update(headers)
+        # Read proxy settings from the environment once, not on every request (requests
+        # re-resolves them per call otherwise: ~8% of a refusal's CPU in the profile).
+        self._session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
+        self._session.trust_env = False
 
     def close(self) -> None:
         self._session.close()

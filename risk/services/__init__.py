@@ -9,7 +9,7 @@ backfill  operator jobs: events, DRN, rescoring, imports (risk.services.backfill
 from risk.services.signup import (  # noqa: F401  (the public signup API)
     FetchResult,
     attempt_attach_account,
-    device_lock,
+    device_lock_for_attempt,
     event_fetch,
     event_snapshot_fields,
     event_snapshot_store,

@@ -135,8 +135,8 @@ def drn_device_queue(*, device: Device) -> None:
 def drn_signup_lookup(*, event: Event | None) -> DrnSnapshot | None:
     """The signup-time lookup, between the event fetch and the signup's transaction: Android
     events only, within FINGERPRINT_DRN_SIGNUP_BUDGET_S (0 = always leave it to the backfill).
-    Creates the device row if new (idempotent, as `device_lock` does) so the snapshot has a
-    device; the caller links the snapshot to the attempt (`drn_snapshot_link`)."""
+    Creates the device row if new (idempotent) so the snapshot has a device; the caller
+    links the snapshot to the attempt (`drn_snapshot_link`)."""
     if event is None or event.platform != ANDROID or not event.visitor_id:
         return None
     if rules.refused_by_event(event, now=timezone.now(), cfg=risk_settings()):

@@ -26,7 +26,14 @@ from risk.fingerprint.errors import (
 )
 from risk.fingerprint.events import Event
 from risk.fingerprint.sealed import SealedResultError, unseal_event
-from risk.models import Device, DrnSnapshot, FingerprintEvent, ReviewStatus, SignupAttempt
+from risk.models import (
+    Device,
+    DeviceStatus,
+    DrnSnapshot,
+    FingerprintEvent,
+    ReviewStatus,
+    SignupAttempt,
+)
 from risk.services.drn import drn_snapshot_link
 
 logger = logging.getLogger(__name__)
@@ -71,19 +78,37 @@ def _event_unseal(*, event_id: str, sealed_result: str, keys: tuple[str, ...]) -
     return FetchResult(event=event)
 
 
-def device_lock(*, visitor_id: str, platform: str = "") -> Device:
-    """Create the device if new, then lock its row until the transaction ends."""
-    Device.objects.bulk_create(
-        [Device(visitor_id=visitor_id, platform=platform)], ignore_conflicts=True
-    )
-    return Device.objects.select_for_update().get(visitor_id=visitor_id)
+# One statement creates the device or counts the attempt on it, and returns the row. The
+# upsert takes the row lock (PostgreSQL holds it until commit, exactly like SELECT ... FOR
+# UPDATE; SQLite's IMMEDIATE transaction already serialises writers). Portable SQL: both
+# PostgreSQL and SQLite >= 3.35 support ON CONFLICT ... RETURNING.
+_DEVICE_LOCK_SQL = """
+INSERT INTO risk_device (visitor_id, platform, status, first_seen_at, last_seen_at,
+                         account_count, attempt_count, drn_lookup_pending)
+VALUES (%s, %s, %s, %s, %s, 0, 1, %s)
+ON CONFLICT (visitor_id) DO UPDATE
+   SET last_seen_at = excluded.last_seen_at, attempt_count = risk_device.attempt_count + 1
+RETURNING id, visitor_id, status
+"""
+
+
+def device_lock_for_attempt(*, visitor_id: str, platform: str = "") -> Device:
+    """Create the device if new, count one attempt on it, and lock its row until the
+    transaction ends. Returns a partial Device (id, visitor_id, status)."""
+    now = timezone.now()
+    params = [visitor_id, platform, DeviceStatus.NORMAL, now, now, False]
+    return next(iter(Device.objects.raw(_DEVICE_LOCK_SQL, params)))
 
 
 def event_snapshot_store(*, event: Event, device: Device | None) -> FingerprintEvent:
     """Insert or refresh the stored snapshot of an event (idempotent by event_id)."""
-    snapshot, _ = FingerprintEvent.objects.update_or_create(
-        event_id=event.event_id,
-        defaults=event_snapshot_fields(event, device=device),
+    fields = event_snapshot_fields(event, device=device)
+    # One upsert statement instead of update_or_create's SELECT FOR UPDATE + INSERT/UPDATE.
+    (snapshot,) = FingerprintEvent.objects.bulk_create(
+        [FingerprintEvent(event_id=event.event_id, **fields)],
+        update_conflicts=True,
+        unique_fields=["event_id"],
+        update_fields=list(fields),
     )
     return snapshot
 
@@ -136,7 +161,7 @@ def signup_assess(
     device_accounts = 0
     reused = False
     if event is not None and event.visitor_id:
-        device = device_lock(visitor_id=event.visitor_id, platform=event.platform[:16])
+        device = device_lock_for_attempt(visitor_id=event.visitor_id, platform=event.platform[:16])
         device_accounts = get_user_model().objects.filter(device=device).count()
     if event is not None:
         reused = SignupAttempt.objects.filter(claimed_event_id=event.event_id).exists()
@@ -197,8 +222,6 @@ def signup_assess(
         attempt.save()
     if drn is not None:  # the DRN lookup made for this signup (before the transaction)
         drn_snapshot_link(snapshot=drn, attempt=attempt)
-    if device is not None:
-        Device.objects.filter(pk=device.pk).update(attempt_count=F("attempt_count") + 1)
     return attempt
 
 
