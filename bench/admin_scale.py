@@ -184,25 +184,6 @@ def seed(rows: int) -> None:
     print(f"seeded {rows:,} attempts in {time.monotonic() - started:.0f}s", flush=True)
 
 
-# Not in the models yet (docs/benchmarks.md): exact username/email search needs them.
-PROPOSED_INDEXES = {
-    "attempt_username_idx": "risk_signupattempt (username)",
-    "attempt_email_idx": "risk_signupattempt (email)",
-}
-
-
-def proposed_indexes(*, create: bool) -> None:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        for name, target in PROPOSED_INDEXES.items():
-            if create:
-                cursor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {target}")
-            else:
-                cursor.execute(f"DROP INDEX IF EXISTS {name}")
-    print(f"proposed username/email indexes: {'present' if create else 'absent'}")
-
-
 def timed(client, url: str, runs: int, before=None) -> tuple[float, float, int, float]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -231,11 +212,6 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--db", default="fpdjango_bench")
     parser.add_argument("--reseed", action="store_true")
-    parser.add_argument(
-        "--proposed-indexes",
-        action="store_true",
-        help="create the username/email indexes the console asks for (dropped without this)",
-    )
     args = parser.parse_args()
 
     if not psql(f"SELECT 1 FROM pg_database WHERE datname = '{args.db}'"):
@@ -257,7 +233,6 @@ def main() -> None:
     else:
         print(f"reusing {have:,} attempts in {args.db} (--reseed to start over)")
 
-    proposed_indexes(create=args.proposed_indexes)
     reviewer, created = get_user_model().objects.get_or_create(
         username="bench-reviewer", is_staff=True
     )
