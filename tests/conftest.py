@@ -1,6 +1,7 @@
 """Shared fixtures: a real Fingerprint sandbox over HTTP, and settings pointing at it."""
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,16 @@ def sandbox(sandbox_server, settings) -> SandboxControl:
     control.clear_faults()
     yield control
     control.clear_faults()
+
+
+def drn_calls(control: SandboxControl) -> int:
+    """How many DRN requests the sandbox has answered so far."""
+    return control.stats()["requests"].get("drn", 0)
+
+
+def settle(control: SandboxControl, *, calls_before: int, timeout: float = 5.0) -> None:
+    """Wait until the sandbox has finished (and counted) a request we stopped waiting for, so
+    it cannot show up in a later test's request counts."""
+    deadline = time.monotonic() + timeout
+    while drn_calls(control) <= calls_before and time.monotonic() < deadline:
+        time.sleep(0.05)

@@ -7,6 +7,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from risk.models import Device, DrnSnapshot, SignupAttempt
+from tests.conftest import drn_calls, settle
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "correct-horse-battery-9"
@@ -15,18 +16,6 @@ PASSWORD = "correct-horse-battery-9"
 @pytest.fixture
 def api():
     return APIClient(REMOTE_ADDR="127.0.0.1")
-
-
-def drn_calls(sandbox) -> int:
-    return sandbox.stats()["requests"].get("drn", 0)
-
-
-def settle(sandbox, *, calls_before: int, timeout: float = 5.0) -> None:
-    """Wait until the sandbox has finished (and counted) a request we stopped waiting for, so
-    it cannot show up in a later test's request counts."""
-    deadline = time.monotonic() + timeout
-    while drn_calls(sandbox) <= calls_before and time.monotonic() < deadline:
-        time.sleep(0.05)
 
 
 def signup(api, event_id, username="droid"):

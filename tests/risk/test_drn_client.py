@@ -15,25 +15,13 @@ from risk.fingerprint.errors import (
     UnavailableError,
 )
 from risk.fingerprint.rate_limit import RateLimiter
-from tests.conftest import SANDBOX_KEY
+from tests.conftest import SANDBOX_KEY, drn_calls, settle
 
 
 def make_client(url, **kwargs):
     kwargs.setdefault("secret_key", SANDBOX_KEY)
     kwargs.setdefault("timeout_s", 2.0)
     return DrnClient(api_url=url, **kwargs)
-
-
-def drn_calls(sandbox) -> int:
-    return sandbox.stats()["requests"].get("drn", 0)
-
-
-def settle(sandbox, *, calls_before: int, timeout: float = 5.0) -> None:
-    """Wait until the sandbox has finished (and counted) a request we stopped waiting for, so
-    it cannot show up in a later test's request counts."""
-    deadline = time.monotonic() + timeout
-    while drn_calls(sandbox) <= calls_before and time.monotonic() < deadline:
-        time.sleep(0.05)
 
 
 def android_visitor(sandbox) -> str:

@@ -13,6 +13,7 @@ from risk.conf import DRN_API_URL, risk_settings
 from risk.models import Device, DrnSnapshot, SignupAttempt
 from risk.selectors import drn_pending_devices
 from risk.services.drn import drn_lookup
+from tests.conftest import drn_calls, settle
 
 pytestmark = pytest.mark.django_db
 
@@ -31,18 +32,6 @@ SCORES = {
         "signals": {"vpn": {"publicVPN": 5}, "emulator": 8, "frida": 12},
     },
 }
-
-
-def drn_calls(sandbox) -> int:
-    return sandbox.stats()["requests"].get("drn", 0)
-
-
-def settle(sandbox, *, calls_before: int, timeout: float = 5.0) -> None:
-    """Wait until the sandbox has finished (and counted) a request we stopped waiting for, so
-    it cannot show up in a later test's request counts."""
-    deadline = time.monotonic() + timeout
-    while drn_calls(sandbox) <= calls_before and time.monotonic() < deadline:
-        time.sleep(0.05)
 
 
 def android_device(sandbox, **seed) -> Device:
