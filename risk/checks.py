@@ -43,7 +43,16 @@ def check_fingerprint_settings(app_configs=None, **kwargs):
                     id="risk.W001",
                 )
             )
-        elif not settings.FINGERPRINT_API_URL:
+        elif settings.FINGERPRINT_API_URL:
+            messages.append(
+                Warning(
+                    "FINGERPRINT_SECRET_API_KEY is not set: the sandbox's public test key is "
+                    f"sent to FINGERPRINT_API_URL ({settings.FINGERPRINT_API_URL}).",
+                    hint="Fine for a sandbox or a benchmark; set the key for real Fingerprint.",
+                    id="risk.W003",
+                )
+            )
+        else:
             messages.append(
                 Error(
                     "FINGERPRINT_SECRET_API_KEY is not set.",

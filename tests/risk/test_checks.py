@@ -23,6 +23,13 @@ def test_missing_key_in_production_is_an_error(settings):
     assert "FINGERPRINT_SECRET_API_KEY" in next(m.msg for m in messages if m.id == "risk.E001")
 
 
+def test_missing_key_in_production_with_a_sandbox_url_warns(settings):
+    settings.DEBUG = False
+    settings.FINGERPRINT_SECRET_API_KEY = ""
+    settings.FINGERPRINT_API_URL = "http://127.0.0.1:8100"
+    assert ids(check_fingerprint_settings()) == {"risk.W003"}
+
+
 def test_missing_key_in_development_warns_about_the_sandbox(settings):
     settings.DEBUG = True
     settings.FINGERPRINT_SECRET_API_KEY = ""
