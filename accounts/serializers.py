@@ -7,7 +7,8 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-EVENT_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Starts with a letter or digit: "." or ".." would be normalised away in the lookup URL.
+EVENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class SignupSerializer(serializers.Serializer):
@@ -16,7 +17,7 @@ class SignupSerializer(serializers.Serializer):
         max_length=150, min_length=3, validators=[UnicodeUsernameValidator()]
     )
     password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    email = serializers.EmailField(required=False, allow_blank=True, default="", max_length=254)
     # Optional: the agent's sealed result; opened locally when FINGERPRINT_SEALED_KEYS is set.
     sealed_result = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=65536, trim_whitespace=True

@@ -15,10 +15,12 @@ def client_ip_from_meta(meta: dict, *, trusted_proxy_count: int) -> str:
         return clean_ip(remote_addr)
     forwarded = [part.strip() for part in meta.get("HTTP_X_FORWARDED_FOR", "").split(",")]
     forwarded = [part for part in forwarded if part]
-    if not forwarded:
+    if len(forwarded) < trusted_proxy_count:
+        # Shorter than the configured chain: the request skipped a proxy (or the count is
+        # wrong), so no entry is known to be written by one. The peer address is the only
+        # fact; the IP check then flags the mismatch for review instead of trusting a claim.
         return clean_ip(remote_addr)
-    index = max(len(forwarded) - trusted_proxy_count, 0)
-    return clean_ip(forwarded[index])
+    return clean_ip(forwarded[len(forwarded) - trusted_proxy_count])
 
 
 def clean_ip(value: str) -> str:

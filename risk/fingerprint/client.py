@@ -75,9 +75,15 @@ class FingerprintClient:
         path = f"/v4/events/{quoted}" if self.api_version == "v4" else f"/events/{quoted}"
         body = self._send("GET", path)
         try:
-            return normalise_event(body)
+            event = normalise_event(body)
         except EventFormatError as exc:
             raise UnavailableError(f"unexpected event payload: {exc}", status=200) from exc
+        if event.event_id != event_id:
+            # Never store (and claim) an event under an id it does not have.
+            raise NotFoundError(
+                "Fingerprint answered with a different event", status=200, code="event_mismatch"
+            )
+        return event
 
     def search_events(
         self,

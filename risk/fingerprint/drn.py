@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 from risk.fingerprint.errors import NotFoundError
-from risk.fingerprint.parsing import as_dict, as_float, as_int, parse_iso
+from risk.fingerprint.parsing import as_dict, as_float, as_int, as_list, parse_iso
 from risk.fingerprint.rate_limit import RateLimiter
 from risk.fingerprint.transport import BudgetedTransport
 
@@ -106,12 +106,12 @@ def flatten_signals(signals: Any, prefix: str = "") -> dict[str, Any]:
 
 def _countries(activity: dict) -> tuple[CountryActivity, ...]:
     shares: dict[str, dict[str, float]] = {}
-    for country in activity.get("countries") or []:
+    for country in as_list(activity.get("countries")):
         code = str(as_dict(country).get("code") or "").upper()
         if not code:
             continue
         entry = shares.setdefault(code, {"ip": 0.0, "origin": 0.0})
-        for detector in as_dict(country).get("detectors") or []:
+        for detector in as_list(as_dict(country).get("detectors")):
             kind = as_dict(detector).get("type")
             share = as_float(as_dict(detector).get("activityPercentage"), text_ok=True) or 0.0
             if kind in entry:  # unknown detector types are kept in raw only

@@ -10,6 +10,10 @@ def as_dict(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def as_list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
 def as_bool(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
@@ -22,20 +26,20 @@ def as_float(value: Any, *, text_ok: bool = False) -> float | None:
     """A JSON number as float; with `text_ok`, numeric strings too ("0.95")."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return float(value)
-    if text_ok and isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, int | float):
             return float(value)
-        except ValueError:
-            return None
+        if text_ok and isinstance(value, str):
+            return float(value)
+    except (ValueError, OverflowError):  # "abc", or an integer with hundreds of digits
+        return None
     return None
 
 
 def as_int(value: Any, *, text_ok: bool = False) -> int | None:
     """A whole JSON number as int (12.0 counts); with `text_ok`, numeric strings too."""
     number = as_float(value, text_ok=text_ok)
-    if number is None or not number.is_integer():
+    if number is None or not number.is_integer():  # also rejects inf and nan
         return None
     return int(number)
 

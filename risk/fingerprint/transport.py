@@ -111,6 +111,9 @@ class BudgetedTransport:
                     method,
                     url,
                     timeout=(min(self.connect_timeout_s, remaining), remaining),
+                    # A redirect would carry our key to another host (requests only strips
+                    # Authorization, not v3's Auth-API-Key): treat 3xx as an error instead.
+                    allow_redirects=False,
                     **kwargs,
                 )
             except requests.exceptions.ConnectTimeout as exc:

@@ -15,6 +15,7 @@ def webhook_signature_valid(*, header: str, body: bytes, secret: str) -> bool:
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     for item in header.split(","):
         version, _, signature = item.strip().partition("=")
-        if version == "v1" and hmac.compare_digest(signature.strip().lower(), expected):
+        candidate = signature.strip().lower().encode("utf-8", "replace")
+        if version == "v1" and hmac.compare_digest(candidate, expected.encode()):
             return True
     return False

@@ -13,6 +13,7 @@ never logged, stored, or put in an exception message.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections import Counter
 from collections.abc import Callable
@@ -41,6 +42,8 @@ from risk.services.backfill import (
 )
 
 REQUIRED_COLUMNS = ("id", "username", "password", "visitorId")
+# Fingerprint visitor ids are short alphanumeric strings; Device.visitor_id holds 64 chars.
+VISITOR_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 IMPORT_ENDPOINT = "import"
 _username_validator = UnicodeUsernameValidator()
 
@@ -196,6 +199,8 @@ def _row_skip(row: QuickstartRow, taken: set[str], seen: set[str]) -> str:
     problem = _username_problem(row.username)
     if problem:
         return problem
+    if row.visitor_id and not VISITOR_ID_RE.match(row.visitor_id):
+        return "invalid_visitor_id"
     lowered = row.username.lower()
     if lowered in taken or lowered in seen:
         return "username_exists"

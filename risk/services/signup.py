@@ -125,7 +125,7 @@ def event_snapshot_fields(event: Event, *, device: Device | None) -> dict:
         "confidence": event.confidence,
         "bot": event.bot[:32],
         "bot_type": event.bot_type[:64],
-        "suspect_score": event.suspect_score,
+        "suspect_score": _int32(event.suspect_score),
         "vpn": event.vpn,
         "proxy": event.proxy,
         "tampering": event.tampering,
@@ -135,6 +135,11 @@ def event_snapshot_fields(event: Event, *, device: Device | None) -> dict:
         "country_code": event.country_code[:8],
         "raw": event.raw,
     }
+
+
+def _int32(value: int | None) -> int | None:
+    """The database column is a 32-bit integer; an absurd value is kept only in `raw`."""
+    return value if value is None or -(2**31) <= value < 2**31 else None
 
 
 def signup_assess(

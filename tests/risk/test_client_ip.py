@@ -22,6 +22,8 @@ from risk.client_ip import client_ip_from_meta
             "203.0.113.5",
         ),
         ({"REMOTE_ADDR": "10.0.0.2"}, 1, "10.0.0.2"),
+        # Fewer entries than proxies: a proxy was skipped, so the header proves nothing.
+        ({"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "6.6.6.6"}, 2, "10.0.0.2"),
         ({"REMOTE_ADDR": "::ffff:192.0.2.1"}, 0, "192.0.2.1"),
         (
             {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "[2001:db8::1]:443"},

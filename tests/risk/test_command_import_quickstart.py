@@ -159,3 +159,15 @@ def test_missing_or_non_sqlite_file(tmp_path):
     junk.write_text("not a database at all, just text " * 100)
     with pytest.raises(CommandError, match="not_sqlite"):
         run(str(junk))
+
+
+def test_malformed_visitor_ids_are_skipped_not_crashing(tmp_path):
+    rows = [
+        (1, "gina", "plain-India-9999", "x" * 300),  # longer than any Fingerprint visitor id
+        (2, "hank", "plain-Juliet-1010", "visitor with spaces"),
+        (3, "ivan", "plain-Kilo-1111", "visitorFFFFFFFFFFFFF"),
+    ]
+    output = run(quickstart_db(tmp_path / "qs.sqlite3", rows=rows))
+    assert "invalid_visitor_id" in output
+    assert list(User.objects.values_list("username", flat=True)) == ["ivan"]
+    assert list(Device.objects.values_list("visitor_id", flat=True)) == ["visitorFFFFFFFFFFFFF"]
