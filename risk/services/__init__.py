@@ -3,7 +3,11 @@
 signup    fetch and assess a signup's event, store snapshots (risk.services.signup)
 drn       Device Reputation Network lookups (risk.services.drn)
 review    reviewers' decisions with their audit rows (risk.services.review)
-backfill  operator jobs: events, DRN, rescoring, imports (risk.services.backfill)
+backfill  operator jobs: event snapshots and DRN lookups (risk.services.backfill)
+rescore   the current rules over stored attempts (risk.services.rescore)
+importing the quickstart's accounts (risk.services.importing)
+jobs      what the operator jobs share: rate limit, checkpoints, outcome counts
+webhooks  events pushed by Fingerprint (risk.services.webhooks)
 """
 
 from risk.services.signup import (  # noqa: F401  (the public signup API)

@@ -18,132 +18,49 @@ from __future__ import annotations
 
 import logging
 import time
-from bisect import bisect_left
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from risk import rules
 from risk.clients import fingerprint_client
-from risk.conf import RiskSettings
 from risk.fingerprint.errors import FingerprintError, NotFoundError, RequestError
-from risk.fingerprint.events import Event, normalise_event
-from risk.fingerprint.rate_limit import shared_limiter
+from risk.fingerprint.events import Event
 from risk.models import (
-    BackfillCheckpoint,
     Device,
-    DeviceStatus,
     DrnSnapshot,
     DrnStatus,
     FingerprintEvent,
-    Reassessment,
-    ReviewDecision,
-    ReviewStatus,
     SignupAttempt,
 )
 from risk.services.drn import drn_lookup
+from risk.services.jobs import (
+    BackfillError,
+    Progress,
+    RateLimiter,
+    Tally,
+    checkpoint_clear,
+    checkpoint_load,
+    checkpoint_save,
+    permit,
+)
 from risk.services.signup import event_snapshot_fields
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[int], None]
 # Every column a refetch may refresh (fetched_at keeps the first fetch time).
 SNAPSHOT_UPDATE_FIELDS = list(
     event_snapshot_fields(Event(event_id="", api_version="v4", raw={}), device=None)
 )
 
 
-class BackfillError(Exception):
-    """A job cannot start or continue; `code` is machine-readable."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-# --- rate limiting ------------------------------------------------------------------------
-
-
-class RateLimiter(Protocol):
-    def acquire(self, timeout: float | None = None) -> bool: ...
-
-
-class _Unlimited:
-    def acquire(self, timeout: float | None = None) -> bool:
-        return True
-
-
-def rate_limiter_build(*, rps: float, name: str = "backfill") -> RateLimiter:
-    """The process-wide limiter every thread of a job draws from; rps <= 0: unlimited."""
-    if rps <= 0:
-        return _Unlimited()
-    return shared_limiter(name, rps)
-
-
-def _permit(limiter: RateLimiter) -> None:
-    while not limiter.acquire(timeout=5.0):
-        pass  # keep waiting: a permit is due, the timeout only keeps Ctrl-C responsive
-
-
-# --- checkpoints --------------------------------------------------------------------------
-
-
-def checkpoint_load(*, name: str) -> dict | None:
-    row = BackfillCheckpoint.objects.filter(name=name).first()
-    return dict(row.state) if row else None
-
-
-def checkpoint_save(*, name: str, state: dict) -> None:
-    BackfillCheckpoint.objects.update_or_create(name=name, defaults={"state": state})
-
-
-def checkpoint_clear(*, name: str) -> None:
-    BackfillCheckpoint.objects.filter(name=name).delete()
-
-
-# --- time parsing (shared by the commands) ------------------------------------------------
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def moment_parse(value: str, *, now: datetime | None = None) -> datetime:
-    """ISO 8601 date/time (UTC when no zone) or a relative age such as 90m, 24h, 7d."""
-    value = value.strip()
-    now = now or timezone.now()
-    if len(value) >= 2 and value[-1] in _UNITS and value[:-1].isdigit():
-        return now - timedelta(seconds=int(value[:-1]) * _UNITS[value[-1]])
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise BackfillError(
-            "invalid_time", f"{value!r} is not an ISO 8601 time or an age like 24h / 7d"
-        ) from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 # --- storing events -----------------------------------------------------------------------
-
-
-@dataclass
-class Tally:
-    """Counts by outcome, printed as the job's summary."""
-
-    counts: Counter = field(default_factory=Counter)
-
-    def add(self, outcome: str, n: int = 1) -> None:
-        if n:
-            self.counts[outcome] += n
-
-    def as_dict(self) -> dict[str, int]:
-        return dict(sorted(self.counts.items()))
 
 
 def _devices_ensure(events: Iterable[Event], tally: Tally) -> dict[str, int]:
@@ -298,7 +215,7 @@ class FetchOutcome:
 
 
 def _fetch_one(event_id: str, limiter: RateLimiter) -> FetchOutcome:
-    _permit(limiter)
+    permit(limiter)
     try:
         return FetchOutcome(event_id, fingerprint_client().get_event(event_id), "fetched")
     except (NotFoundError, RequestError) as exc:
@@ -409,7 +326,7 @@ def search_checkpoint_name(*, since: datetime, until: datetime | None, visitor: 
 def _page_fetch(*, limiter: RateLimiter, attempts: int = 5, **params):
     """One search page; Fingerprint being briefly down or rate limiting is retried with backoff."""
     for attempt in range(attempts):
-        _permit(limiter)
+        permit(limiter)
         try:
             return fingerprint_client().search_events(limit=100, **params)
         except (RequestError, NotFoundError) as exc:
@@ -499,231 +416,6 @@ def events_backfill_search(
     return tally
 
 
-# --- rescore: the current rules over stored attempts --------------------------------------
-
-RESCORE_SAMPLE = 20
-
-
-@dataclass
-class RescoreReport:
-    """What the current rules say about past attempts, aggregated for the operator."""
-
-    tally: Tally = field(default_factory=Tally)
-    transitions: Counter = field(default_factory=Counter)  # "allow->review" -> attempts
-    reasons_added: Counter = field(default_factory=Counter)  # reason -> changed attempts
-    reasons_removed: Counter = field(default_factory=Counter)
-    samples: list[dict] = field(default_factory=list)  # the first few changes, for a look
-
-    def to_state(self) -> dict:
-        return {
-            "counts": self.tally.as_dict(),
-            "transitions": dict(self.transitions),
-            "reasons_added": dict(self.reasons_added),
-            "reasons_removed": dict(self.reasons_removed),
-            "samples": self.samples,
-        }
-
-    @classmethod
-    def from_state(cls, state: dict) -> RescoreReport:
-        return cls(
-            Tally(Counter(state.get("counts", {}))),
-            Counter(state.get("transitions", {})),
-            Counter(state.get("reasons_added", {})),
-            Counter(state.get("reasons_removed", {})),
-            list(state.get("samples", [])),
-        )
-
-
-def _fetch_failure(attempt: SignupAttempt) -> str | None:
-    """How the original fetch failed, for attempts without a snapshot; None: nothing to score."""
-    if "fingerprint_unavailable" in attempt.reasons:
-        return "unavailable"
-    if "event_not_found" in attempt.reasons:
-        return "not_found"
-    return None  # e.g. imported accounts: there never was an event
-
-
-def attempt_context_rebuild(
-    *, attempt: SignupAttempt, accounts_before: int
-) -> rules.SignupContext | None:
-    """The rules' input for a past attempt, rebuilt from what was stored.
-
-    Exact: the event (normalised from the raw snapshot), the client IP and Origin, the time of
-    the signup (freshness is judged against `created_at`, not today), whether the event was
-    reused. Approximated from current data: the device's status (today's, so a device blocked
-    since shows as blocked) and its account count (accounts on the device that joined before
-    the attempt, so accounts deleted or moved since are not seen). DRN facts are the snapshot
-    linked to the attempt, when that lookup answered.
-    """
-    snapshot = attempt.fingerprint_event
-    if snapshot is None:
-        failure = _fetch_failure(attempt)
-        if failure is None:
-            return None
-        return rules.SignupContext(event=None, now=attempt.created_at, fetch_failure=failure)
-    device = attempt.device
-    drn = attempt.drn_snapshot
-    return rules.SignupContext(
-        drn=drn if drn is not None and drn.status == DrnStatus.OK else None,
-        event=normalise_event(snapshot.raw),
-        now=attempt.created_at,
-        event_reused="event_reused" in attempt.reasons,
-        client_ip=attempt.client_ip or "",
-        request_origin=attempt.origin,
-        device_status=device.status if device else DeviceStatus.NORMAL,
-        device_accounts=accounts_before,
-    )
-
-
-def _accounts_joined(device_ids: set[int]) -> dict[int, list]:
-    joined: dict[int, list] = defaultdict(list)
-    rows = (
-        get_user_model()
-        .objects.filter(device_id__in=device_ids)
-        .values_list("device_id", "date_joined")
-    )
-    for device_id, date_joined in rows:
-        joined[device_id].append(date_joined)
-    for dates in joined.values():
-        dates.sort()
-    return joined
-
-
-def attempts_rescore(
-    *,
-    since: datetime,
-    until: datetime | None,
-    run_id: str,
-    cfg: RiskSettings,
-    dry_run: bool = False,
-    batch_size: int = 500,
-    progress: Progress | None = None,
-    after_batch: Callable[[dict], None] | None = None,
-) -> RescoreReport:
-    """Re-run the rules over the attempts created in [since, until].
-
-    Applying records one `Reassessment` per attempt and run (unique: rerunning a run id adds
-    nothing) and sets review_status to pending on attempts whose decision would change, unless
-    a reviewer already decided on them (approved / rejected, or any ReviewDecision row): their
-    status and audit rows are left alone. The attempt's original `decision` is never changed.
-    `--dry-run` computes the same report and writes nothing, not even a checkpoint.
-    """
-    name = f"rescore:{run_id}"
-    state = None if dry_run else checkpoint_load(name=name)
-    if state is None:
-        end = until or timezone.now()
-        state = {"after": 0, "until": end.isoformat(), "report": {}}
-    report = RescoreReport.from_state(state["report"])
-    end = datetime.fromisoformat(state["until"])
-    if since > end:
-        raise BackfillError("invalid_range", "--since is after --until")
-    base = (
-        SignupAttempt.objects.filter(created_at__gte=since, created_at__lte=end)
-        .select_related("fingerprint_event", "device", "drn_snapshot")
-        .order_by("pk")
-    )
-    after = state["after"]
-    while True:
-        batch = list(base.filter(pk__gt=after)[:batch_size])
-        if not batch:
-            break
-        after = batch[-1].pk
-        joined = _accounts_joined({a.device_id for a in batch if a.device_id})
-        verdicts = []
-        for attempt in batch:
-            dates = joined.get(attempt.device_id, [])
-            ctx = attempt_context_rebuild(
-                attempt=attempt, accounts_before=bisect_left(dates, attempt.created_at)
-            )
-            if ctx is None:
-                report.tally.add("skipped_no_event")
-                continue
-            verdicts.append((attempt, rules.evaluate_signup(ctx, cfg)))
-        changed = _report_add(report, verdicts)
-        if not dry_run:
-            with transaction.atomic():
-                _reassessments_record(
-                    run_id=run_id, verdicts=verdicts, changed=changed, report=report
-                )
-                state = {"after": after, "until": state["until"], "report": report.to_state()}
-                checkpoint_save(name=name, state=state)
-        if progress:
-            progress(len(batch))
-        if after_batch:
-            after_batch(state)
-    if not dry_run:
-        checkpoint_clear(name=name)
-    return report
-
-
-def _report_add(report: RescoreReport, verdicts: list) -> list[SignupAttempt]:
-    changed = []
-    for attempt, assessment in verdicts:
-        report.tally.add("scored")
-        if assessment.decision == attempt.decision:
-            report.tally.add("unchanged")
-            continue
-        changed.append(attempt)
-        report.tally.add("changed")
-        report.transitions[f"{attempt.decision}->{assessment.decision}"] += 1
-        added = sorted(set(assessment.reasons) - set(attempt.reasons))
-        removed = sorted(set(attempt.reasons) - set(assessment.reasons))
-        for reason in added:
-            report.reasons_added[reason] += 1
-        for reason in removed:
-            report.reasons_removed[reason] += 1
-        if len(report.samples) < RESCORE_SAMPLE:
-            report.samples.append(
-                {
-                    "attempt": attempt.pk,
-                    "from": attempt.decision,
-                    "to": assessment.decision,
-                    "added": added,
-                    "removed": removed,
-                }
-            )
-    return changed
-
-
-def _reassessments_record(
-    *, run_id: str, verdicts: list, changed: list[SignupAttempt], report: RescoreReport
-) -> None:
-    ids = [attempt.pk for attempt, _ in verdicts]
-    done = set(
-        Reassessment.objects.filter(run_id=run_id, attempt_id__in=ids).values_list(
-            "attempt_id", flat=True
-        )
-    )
-    rows = [
-        Reassessment(
-            attempt=attempt,
-            run_id=run_id,
-            previous_decision=attempt.decision,
-            decision=assessment.decision,
-            reasons=assessment.reasons,
-        )
-        for attempt, assessment in verdicts
-        if attempt.pk not in done
-    ]
-    Reassessment.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-    report.tally.add("reassessments_recorded", len(rows))
-    if not changed:
-        return
-    changed_ids = [a.pk for a in changed]
-    reviewed = SignupAttempt.objects.filter(pk__in=changed_ids).filter(
-        Q(review_status__in=[ReviewStatus.APPROVED, ReviewStatus.REJECTED])
-        | Q(Exists(ReviewDecision.objects.filter(attempt=OuterRef("pk"))))
-    )
-    report.tally.add("kept_reviewer_decision", reviewed.count())
-    # Conditional UPDATE: a reviewer deciding right now (status leaves "") is never overwritten.
-    flagged = (
-        SignupAttempt.objects.filter(pk__in=changed_ids, review_status=ReviewStatus.NONE)
-        .exclude(Exists(ReviewDecision.objects.filter(attempt=OuterRef("pk"))))
-        .update(review_status=ReviewStatus.PENDING)
-    )
-    report.tally.add("flagged_for_review", flagged)
-
-
 # --- backfill_drn: Device Reputation Network lookups owed to Android devices -------------
 
 DRN_CHECKPOINT = "backfill_drn"
@@ -774,7 +466,7 @@ def drn_backfill(
                 .order_by("-created_at", "-pk")
                 .first()
             )
-            _permit(limiter)
+            permit(limiter)
             snapshot = drn_lookup(device=device, attempt=attempt, force=True)
             tally.add(snapshot.status if snapshot is not None else "not_android")
             after = device.pk

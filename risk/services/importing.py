@@ -32,7 +32,7 @@ from django.db.models.functions import Lower
 from risk import rules
 from risk.conf import risk_settings
 from risk.models import Device, DeviceStatus, ReviewStatus, SignupAttempt
-from risk.services.backfill import (
+from risk.services.jobs import (
     BackfillError,
     Progress,
     Tally,

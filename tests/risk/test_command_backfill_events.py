@@ -16,7 +16,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from risk.models import BackfillCheckpoint, Device, FingerprintEvent, SignupAttempt
-from risk.services import backfill
+from risk.services import backfill, jobs
 from tests.conftest import SANDBOX_KEY
 
 User = get_user_model()
@@ -151,7 +151,7 @@ def test_rps_budget_is_honoured_across_worker_threads(sandbox):
 
 
 def test_rate_limiter_paces_threads_together():
-    limiter = backfill.rate_limiter_build(rps=20, name="test-backfill-pace")
+    limiter = jobs.rate_limiter_build(rps=20, name="test-backfill-pace")
     started = time.monotonic()
     from concurrent.futures import ThreadPoolExecutor
 

@@ -113,7 +113,7 @@ def test_apply_records_reassessments_flags_changes_and_keeps_reviewer_decisions(
 
 
 def test_interrupted_run_resumes_with_its_run_id(sandbox, monkeypatch):
-    from risk.services import backfill
+    from risk.services import rescore as rescore_service
 
     signups(sandbox, ["human"] * 4)
     calls = []
@@ -122,17 +122,17 @@ def test_interrupted_run_resumes_with_its_run_id(sandbox, monkeypatch):
         calls.append(state)
         raise KeyboardInterrupt
 
-    original = backfill.attempts_rescore
+    original = rescore_service.attempts_rescore
 
     def interrupted(**kw):
         return original(**kw, after_batch=crash_after_first_batch)
 
-    monkeypatch.setattr(backfill, "attempts_rescore", interrupted)
+    monkeypatch.setattr(rescore_service, "attempts_rescore", interrupted)
     with pytest.raises(CommandError, match="--run-id r1"):
         rescore(since="1h", run_id="r1", batch_size=2)
     assert Reassessment.objects.count() == 2
     assert BackfillCheckpoint.objects.get(name="rescore:r1").state["after"] > 0
-    monkeypatch.setattr(backfill, "attempts_rescore", original)
+    monkeypatch.setattr(rescore_service, "attempts_rescore", original)
     output = rescore(since="1h", run_id="r1", batch_size=2)
     assert Reassessment.objects.count() == 4
     assert summary(output)["scored"] == 4  # counts carried over the resume

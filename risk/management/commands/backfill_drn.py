@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from risk.services import backfill
+from risk.services import backfill, jobs
 
 _UNITS = {"m": 60, "h": 3600, "d": 86400}
 
@@ -50,7 +50,7 @@ class Command(BaseCommand):
             self.stdout.write("backfill_drn (dry run): summary")
             self.stdout.write(f"  {'devices_due':<16} {due:>9}")
             return
-        limiter = backfill.rate_limiter_build(rps=options["rps"], name="backfill_drn")
+        limiter = jobs.rate_limiter_build(rps=options["rps"], name="backfill_drn")
         bar_off = True if options["no_progress"] else None
         try:
             with tqdm(total=due, desc="devices", unit="dev", disable=bar_off) as bar:

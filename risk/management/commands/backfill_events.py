@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from risk.services import backfill
+from risk.services import backfill, jobs
 
 
 class Command(BaseCommand):
@@ -48,12 +48,12 @@ class Command(BaseCommand):
             raise CommandError("--workers and --batch-size must be at least 1")
         if (options["until"] or options["visitor"]) and not options["since"]:
             raise CommandError("--until and --visitor need --since (search mode)")
-        limiter = backfill.rate_limiter_build(rps=options["rps"])
+        limiter = jobs.rate_limiter_build(rps=options["rps"])
         bar_off = True if options["no_progress"] else None  # None: tqdm hides it off a TTY
         try:
             if options["since"]:
-                since = backfill.moment_parse(options["since"])
-                until = backfill.moment_parse(options["until"]) if options["until"] else None
+                since = jobs.moment_parse(options["since"])
+                until = jobs.moment_parse(options["until"]) if options["until"] else None
                 with tqdm(desc="events", unit="ev", disable=bar_off) as bar:
                     tally = backfill.events_backfill_search(
                         since=since,
@@ -77,7 +77,7 @@ class Command(BaseCommand):
                         restart=options["restart"],
                         progress=bar.update,
                     )
-        except backfill.BackfillError as exc:
+        except jobs.BackfillError as exc:
             raise CommandError(f"{exc.code}: {exc}") from exc
         except KeyboardInterrupt as exc:
             raise CommandError(

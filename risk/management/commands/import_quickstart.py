@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from risk.services import importing
-from risk.services.backfill import BackfillError
+from risk.services.jobs import BackfillError
 
 
 class Command(BaseCommand):

@@ -9,7 +9,7 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from risk.conf import FAILURE_POLICIES, RiskSettings, risk_settings
-from risk.services import backfill
+from risk.services import jobs, rescore
 
 
 def _policy(value: str) -> str:
@@ -72,10 +72,10 @@ class Command(BaseCommand):
             raise CommandError("--run-id is at most 64 characters")
         bar_off = True if options["no_progress"] else None
         try:
-            since = backfill.moment_parse(options["since"])
-            until = backfill.moment_parse(options["until"]) if options["until"] else None
+            since = jobs.moment_parse(options["since"])
+            until = jobs.moment_parse(options["until"]) if options["until"] else None
             with tqdm(desc="attempts", unit="att", disable=bar_off) as bar:
-                report = backfill.attempts_rescore(
+                report = rescore.attempts_rescore(
                     since=since,
                     until=until,
                     run_id=run_id,
@@ -84,7 +84,7 @@ class Command(BaseCommand):
                     batch_size=options["batch_size"],
                     progress=bar.update,
                 )
-        except backfill.BackfillError as exc:
+        except jobs.BackfillError as exc:
             raise CommandError(f"{exc.code}: {exc}") from exc
         except KeyboardInterrupt as exc:
             raise CommandError(f"interrupted: run again with --run-id {run_id} to resume") from exc
@@ -105,7 +105,7 @@ class Command(BaseCommand):
                 raise CommandError(f"--set {pair!r}: {exc}") from exc
         return dataclasses.replace(cfg, **changes)
 
-    def _print(self, report: backfill.RescoreReport, *, run_id: str, dry_run: bool) -> None:
+    def _print(self, report: rescore.RescoreReport, *, run_id: str, dry_run: bool) -> None:
         out = self.stdout.write
         out(f"rescore {run_id}" + (" (dry run: nothing written)" if dry_run else ""))
         for outcome, count in report.tally.as_dict().items():

@@ -1,0 +1,100 @@
+"""What every operator job shares: errors with codes, the rate limiter that keeps live
+signups' share of the API quota, checkpoints for resuming, time parsing and outcome counts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from django.utils import timezone
+
+from risk.fingerprint.rate_limit import shared_limiter
+from risk.models import BackfillCheckpoint
+
+Progress = Callable[[int], None]
+
+
+class BackfillError(Exception):
+    """A job cannot start or continue; `code` is machine-readable."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# --- rate limiting ------------------------------------------------------------------------
+
+
+class RateLimiter(Protocol):
+    def acquire(self, timeout: float | None = None) -> bool: ...
+
+
+class _Unlimited:
+    def acquire(self, timeout: float | None = None) -> bool:
+        return True
+
+
+def rate_limiter_build(*, rps: float, name: str = "backfill") -> RateLimiter:
+    """The process-wide limiter every thread of a job draws from; rps <= 0: unlimited."""
+    if rps <= 0:
+        return _Unlimited()
+    return shared_limiter(name, rps)
+
+
+def permit(limiter: RateLimiter) -> None:
+    while not limiter.acquire(timeout=5.0):
+        pass  # keep waiting: a permit is due, the timeout only keeps Ctrl-C responsive
+
+
+# --- checkpoints --------------------------------------------------------------------------
+
+
+def checkpoint_load(*, name: str) -> dict | None:
+    row = BackfillCheckpoint.objects.filter(name=name).first()
+    return dict(row.state) if row else None
+
+
+def checkpoint_save(*, name: str, state: dict) -> None:
+    BackfillCheckpoint.objects.update_or_create(name=name, defaults={"state": state})
+
+
+def checkpoint_clear(*, name: str) -> None:
+    BackfillCheckpoint.objects.filter(name=name).delete()
+
+
+# --- time parsing (shared by the commands) ------------------------------------------------
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def moment_parse(value: str, *, now: datetime | None = None) -> datetime:
+    """ISO 8601 date/time (UTC when no zone) or a relative age such as 90m, 24h, 7d."""
+    value = value.strip()
+    now = now or timezone.now()
+    if len(value) >= 2 and value[-1] in _UNITS and value[:-1].isdigit():
+        return now - timedelta(seconds=int(value[:-1]) * _UNITS[value[-1]])
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BackfillError(
+            "invalid_time", f"{value!r} is not an ISO 8601 time or an age like 24h / 7d"
+        ) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass
+class Tally:
+    """Counts by outcome, printed as the job's summary."""
+
+    counts: Counter = field(default_factory=Counter)
+
+    def add(self, outcome: str, n: int = 1) -> None:
+        if n:
+            self.counts[outcome] += n
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(sorted(self.counts.items()))
