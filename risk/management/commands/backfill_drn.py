@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from risk.management.job_output import job_errors, summary_write
 from risk.services import backfill, jobs
 
 _UNITS = {"m": 60, "h": 3600, "d": 86400}
@@ -47,26 +48,22 @@ class Command(BaseCommand):
         max_age = _age(options["max_age"])
         due = backfill.drn_due_devices(max_age=max_age).count()
         if options["dry_run"]:
-            self.stdout.write("backfill_drn (dry run): summary")
-            self.stdout.write(f"  {'devices_due':<16} {due:>9}")
+            summary_write(self.stdout, "backfill_drn (dry run)", {"devices_due": due})
             return
         limiter = jobs.rate_limiter_build(rps=options["rps"], name="backfill_drn")
         bar_off = True if options["no_progress"] else None
-        try:
-            with tqdm(total=due, desc="devices", unit="dev", disable=bar_off) as bar:
-                tally = backfill.drn_backfill(
-                    max_age=max_age,
-                    limiter=limiter,
-                    restart=options["restart"],
-                    progress=bar.update,
-                )
-        except KeyboardInterrupt as exc:
-            raise CommandError(
-                "interrupted: finished devices are kept; run the same command again to resume"
-            ) from exc
-        self.stdout.write("backfill_drn: summary")
-        for outcome, count in tally.as_dict().items():
-            self.stdout.write(f"  {outcome:<16} {count:>9}")
+        resume = "finished devices are kept; run the same command again to resume"
+        with (
+            job_errors(resume=resume),
+            tqdm(total=due, desc="devices", unit="dev", disable=bar_off) as bar,
+        ):
+            tally = backfill.drn_backfill(
+                max_age=max_age,
+                limiter=limiter,
+                restart=options["restart"],
+                progress=bar.update,
+            )
+        summary_write(self.stdout, "backfill_drn", tally.as_dict())
         if tally.counts.get("error"):
             raise CommandError(
                 f"{tally.counts['error']} lookup(s) failed; those devices stay queued"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from risk.management.job_output import job_errors, summary_write
 from risk.services import backfill, jobs
 
 
@@ -50,7 +51,7 @@ class Command(BaseCommand):
             raise CommandError("--until and --visitor need --since (search mode)")
         limiter = jobs.rate_limiter_build(rps=options["rps"])
         bar_off = True if options["no_progress"] else None  # None: tqdm hides it off a TTY
-        try:
+        with job_errors():
             if options["since"]:
                 since = jobs.moment_parse(options["since"])
                 until = jobs.moment_parse(options["until"]) if options["until"] else None
@@ -77,16 +78,8 @@ class Command(BaseCommand):
                         restart=options["restart"],
                         progress=bar.update,
                     )
-        except jobs.BackfillError as exc:
-            raise CommandError(f"{exc.code}: {exc}") from exc
-        except KeyboardInterrupt as exc:
-            raise CommandError(
-                "interrupted: committed batches are kept; run the same command again to resume"
-            ) from exc
         title = "backfill_events (dry run)" if options["dry_run"] else "backfill_events"
-        self.stdout.write(f"{title}: summary")
-        for outcome, count in tally.as_dict().items():
-            self.stdout.write(f"  {outcome:<28} {count:>9}")
+        summary_write(self.stdout, title, tally.as_dict())
         unavailable = tally.counts.get("unavailable", 0)
         if unavailable:
             raise CommandError(

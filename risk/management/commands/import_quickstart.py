@@ -7,8 +7,8 @@ import os
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from risk.management.job_output import RESUME, job_errors, summary_write
 from risk.services import importing
-from risk.services.jobs import BackfillError
 
 
 class Command(BaseCommand):
@@ -48,14 +48,13 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         if options["workers"] < 1 or options["batch_size"] < 1:
             raise CommandError("--workers and --batch-size must be at least 1")
-        try:
+        with job_errors():
             source = importing.QuickstartFile(options["path"])
-        except BackfillError as exc:
-            raise CommandError(f"{exc.code}: {exc}") from exc
         try:
             plan = importing.quickstart_plan(source=source)
             if options["dry_run"]:
-                self._summary(
+                summary_write(
+                    self.stdout,
                     "import_quickstart (dry run: nothing written)",
                     {
                         "rows": plan.total_rows,
@@ -77,20 +76,13 @@ class Command(BaseCommand):
                     progress=bar.update,
                 )
         except KeyboardInterrupt as exc:
-            raise CommandError(
-                "interrupted: committed batches are kept; run the same command again to resume"
-            ) from exc
+            raise CommandError(f"interrupted: {RESUME}") from exc
         finally:
             source.close()
-        self._summary("import_quickstart", tally.as_dict())
+        summary_write(self.stdout, "import_quickstart", tally.as_dict())
         self.stdout.write(
             self.style.WARNING(
                 f"{options['path']} holds plaintext passwords: destroy it now "
                 f"(e.g. `shred -u {options['path']}`) and any copies or backups of it."
             )
         )
-
-    def _summary(self, title: str, counts: dict[str, int]) -> None:
-        self.stdout.write(f"{title}: summary")
-        for outcome, count in counts.items():
-            self.stdout.write(f"  {outcome:<22} {count:>9}")

@@ -9,6 +9,7 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from risk.conf import FAILURE_POLICIES, RiskSettings, risk_settings
+from risk.management.job_output import job_errors
 from risk.services import jobs, rescore
 
 
@@ -71,7 +72,7 @@ class Command(BaseCommand):
         if len(run_id) > 64:
             raise CommandError("--run-id is at most 64 characters")
         bar_off = True if options["no_progress"] else None
-        try:
+        with job_errors(resume=f"run again with --run-id {run_id} to resume"):
             since = jobs.moment_parse(options["since"])
             until = jobs.moment_parse(options["until"]) if options["until"] else None
             with tqdm(desc="attempts", unit="att", disable=bar_off) as bar:
@@ -84,10 +85,6 @@ class Command(BaseCommand):
                     batch_size=options["batch_size"],
                     progress=bar.update,
                 )
-        except jobs.BackfillError as exc:
-            raise CommandError(f"{exc.code}: {exc}") from exc
-        except KeyboardInterrupt as exc:
-            raise CommandError(f"interrupted: run again with --run-id {run_id} to resume") from exc
         self._print(report, run_id=run_id, dry_run=options["dry_run"])
 
     def _settings(self, pairs: list[str]) -> RiskSettings:
