@@ -52,6 +52,8 @@ class RiskSettings:
     drn_percentile_review: float = 0.95
     drn_location_masked_review: bool = True
     sealed_keys: tuple[str, ...] = ()  # base64 AES-256 keys for sealed client results
+    # Past the soft limit a clean, established device is held; past this one it is denied.
+    max_accounts_per_device_hard: int = 10
 
 
 def _get(name: str, default):
@@ -101,4 +103,5 @@ def risk_settings() -> RiskSettings:
         drn_percentile_review=float(_get("RISK_DRN_PERCENTILE_REVIEW", 0.95)),
         drn_location_masked_review=bool(_get("RISK_DRN_LOCATION_MASKED_REVIEW", True)),
         sealed_keys=tuple(key for key in _get("FINGERPRINT_SEALED_KEYS", []) if key),
+        max_accounts_per_device_hard=int(_get("RISK_MAX_ACCOUNTS_PER_DEVICE_HARD", 10)),
     )
