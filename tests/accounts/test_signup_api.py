@@ -145,7 +145,7 @@ def test_ip_mismatch_goes_to_review(api, sandbox):
 
 
 def test_ip_taken_from_trusted_proxy_header(sandbox, settings):
-    settings.TRUSTED_PROXY_COUNT = 1
+    settings.RISK_TRUSTED_PROXY_COUNT = 1
     api = APIClient(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.50")
     response = signup(api, new_event(sandbox, ip="203.0.113.50")["event_id"])
     assert response.json()["status"] == "created"
