@@ -92,10 +92,14 @@ def established(event: Event, cfg: RiskSettings) -> bool:
 
 
 def hosting_network(event: Event) -> bool:
-    """The IP is a datacenter (not a consumer VPN's exit), a proxy, or on a blocklist."""
-    datacenter = event.datacenter is True and event.vpn is not True
+    """The IP is a datacenter, a proxy, or on an abuse blocklist. Not privacy tools: a
+    consumer VPN's exit is a datacenter, and Tor exits rotate by design (Tor is its own,
+    review-only rule)."""
+    if event.vpn is True or event.tor is True:
+        return event.ip_blocklisted is True
+    datacenter = event.datacenter is True
     proxy = event.proxy is True and event.proxy_confidence != "low"
-    return datacenter or proxy or event.ip_blocklisted is True or event.tor is True
+    return datacenter or proxy or event.ip_blocklisted is True
 
 
 def automation(event: Event) -> list[str]:
@@ -419,8 +423,11 @@ def refused_without_lock(ctx: SignupContext, cfg: RiskSettings) -> bool:
 
 
 def is_temporary(reason_codes: list[str]) -> bool:
-    """A refusal that is not the client's fault (the API answers 503 with Retry-After)."""
-    return any(REASONS[code].temporary for code in reason_codes if code in REASONS)
+    """A refusal that is not the client's fault (the API answers 503 with Retry-After): a
+    temporary reason fired and no lasting deny reason did."""
+    fired = [REASONS[code] for code in reason_codes if code in REASONS]
+    lasting = any(rule.outcome == DENY and not rule.temporary for rule in fired)
+    return not lasting and any(rule.temporary for rule in fired)
 
 
 def drn_reasons(drn: DrnFacts, *, now: datetime, cfg: RiskSettings) -> list[str]:

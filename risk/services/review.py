@@ -19,6 +19,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from risk.models import (
+    Decision,
     Device,
     DeviceStatus,
     ReviewAction,
@@ -120,6 +121,12 @@ def review_decide(
                 raise ReviewError("no_device", "This attempt has no identified device.")
             locked_device = Device.objects.select_for_update().get(pk=device_id)
 
+        if locked_attempt is not None and locked_attempt.decision == Decision.UNVERIFIED:
+            raise ReviewError(
+                "unverified",
+                "Fingerprint has not confirmed this signup's event yet; it is decided "
+                "automatically once verified (manage.py verify_signups).",
+            )
         if action == ReviewAction.APPROVE:
             if not locked_attempt.account_id:
                 raise ReviewError("no_account", "This attempt created no account (it was denied).")
