@@ -165,7 +165,8 @@ SETTINGS: tuple[Setting, ...] = (
        "`1` makes the soft limit deny, as the seed quickstart does (for sites that sell "
        "trials)", field="device_limit_strict"),
     _s("RISK_ESTABLISHED_DEVICE_HOURS", "float", 24,
-       "a device Fingerprint has known at least this long counts as established",
+       "a phone the Device Reputation Network has known this long is a new install, not a "
+       "new device; a factory reset more recent than this is a farm signal",
        field="established_device_hours", minimum=0),
     _s("RISK_NEW_DEVICE_MINUTES", "float", 60,
        "a device Fingerprint first saw less than this long before the event is brand-new",
@@ -176,10 +177,13 @@ SETTINGS: tuple[Setting, ...] = (
     _s("RISK_VELOCITY_MAX_IPS_1H", "int", 10,
        "distinct IPs in an hour at or above which a device is denied (`velocity_ips`)",
        field="velocity_max_ips_1h", minimum=2),
-    _s("RISK_IP_NEW_DEVICES_1H", "int", 5,
-       "brand-new devices signing up from one IP within an hour at or above which another "
-       "brand-new device from it is denied (`ip_new_device_burst`; 0 = off)",
-       field="ip_new_devices_1h", minimum=0),
+    _s("RISK_IP_NEW_DEVICES_REVIEW_1H", "int", 2,
+       "other brand-new devices that signed up from the same IP within the hour at or above "
+       "which a brand-new device is held (`ip_new_devices`; 0 = off)",
+       field="ip_new_devices_review_1h", minimum=0),
+    _s("RISK_IP_NEW_DEVICES_DENY_1H", "int", 5,
+       "... at or above which it is denied: a farm rotating devices behind one address "
+       "(`ip_new_device_burst`; 0 = off)", field="ip_new_devices_deny_1h", minimum=0),
     # --- Review thresholds ----------------------------------------------------------------
     _s("RISK_SUSPECT_SCORE_REVIEW", "int", 10, "suspect score at or above this goes to review",
        field="suspect_score_review", minimum=0),
@@ -233,7 +237,8 @@ class RiskSettings:
     new_device_minutes: float
     person_max_ips_1h: int
     velocity_max_ips_1h: int
-    ip_new_devices_1h: int
+    ip_new_devices_review_1h: int
+    ip_new_devices_deny_1h: int
     suspect_score_review: int
     drn_new_device_minutes: int
     drn_percentile_review: float

@@ -86,9 +86,16 @@ def brand_new(event: Event, cfg: RiskSettings) -> bool:
     return age < timedelta(minutes=cfg.new_device_minutes)
 
 
-def established(event: Event, cfg: RiskSettings) -> bool:
-    age = event.device_age
-    return age is not None and age >= timedelta(hours=cfg.established_device_hours)
+def new_to_everyone(ctx: SignupContext, cfg: RiskSettings) -> bool:
+    """Brand-new here, and not vouched for by the Device Reputation Network: an Android phone
+    DRN has known for a while is a new install of the app, not a new device."""
+    if ctx.event is None or not brand_new(ctx.event, cfg):
+        return False
+    first_seen = ctx.drn.first_seen_at if ctx.drn is not None else None
+    vouched = first_seen is not None and ctx.now - first_seen >= timedelta(
+        hours=cfg.established_device_hours
+    )
+    return not vouched
 
 
 def hosting_network(event: Event) -> bool:
@@ -150,6 +157,10 @@ def _over_soft_limit(ctx: SignupContext, cfg: RiskSettings) -> bool:
 
 def _device_limit_denies(ctx: SignupContext, cfg: RiskSettings) -> bool:
     return _over_soft_limit(ctx, cfg) and (cfg.device_limit_strict or bool(farm_signals(ctx, cfg)))
+
+
+def _ip_new_devices_at_least(ctx: SignupContext, cfg: RiskSettings, threshold: int) -> bool:
+    return threshold > 0 and ctx.ip_new_devices >= threshold and new_to_everyone(ctx, cfg)
 
 
 def _is_fresh(event: Event, now: datetime, max_age_s: int) -> bool:
@@ -296,12 +307,12 @@ RULES: tuple[Rule, ...] = (
     Rule("new_device_hosting", DENY,
          "A brand-new device on a datacenter, proxy, Tor or blocklisted IP (a consumer VPN is "
          "not enough)",
-         lambda ctx, cfg: brand_new(ctx.event, cfg) and hosting_network(ctx.event)),
+         lambda ctx, cfg: new_to_everyone(ctx, cfg) and hosting_network(ctx.event)),
     Rule("ip_new_device_burst", DENY,
-         "A brand-new device from an IP where RISK_IP_NEW_DEVICES_1H other brand-new devices "
-         "signed up within the hour: a farm rotating devices behind one address",
-         lambda ctx, cfg: cfg.ip_new_devices_1h > 0 and brand_new(ctx.event, cfg)
-         and ctx.ip_new_devices >= cfg.ip_new_devices_1h, needs_history=True),
+         "A brand-new device from an IP where RISK_IP_NEW_DEVICES_DENY_1H other brand-new "
+         "devices signed up within the hour: a farm rotating devices behind one address",
+         lambda ctx, cfg: _ip_new_devices_at_least(ctx, cfg, cfg.ip_new_devices_deny_1h),
+         needs_history=True),
     # The device and its history
     Rule("device_blocked", DENY, "A reviewer blocked this device",
          lambda ctx, cfg: ctx.device_status == "blocked", needs_history=True, lock_free=True),
@@ -323,6 +334,12 @@ RULES: tuple[Rule, ...] = (
          "The username was taken by a concurrent signup; no account was created",
          lambda ctx, cfg: ctx.username_taken, needs_history=True),
     # Weaker signals: a reviewer looks
+    Rule("ip_new_devices", REVIEW,
+         "A brand-new device from an IP where RISK_IP_NEW_DEVICES_REVIEW_1H other brand-new "
+         "devices signed up within the hour",
+         lambda ctx, cfg: _ip_new_devices_at_least(ctx, cfg, cfg.ip_new_devices_review_1h)
+         and not _ip_new_devices_at_least(ctx, cfg, cfg.ip_new_devices_deny_1h),
+         needs_history=True),
     Rule("bot_good", REVIEW, "A known good bot (crawler, monitoring) tried to sign up",
          _e(lambda e: e.bot == "good")),
     Rule("tampering", REVIEW, "Browser tampering",

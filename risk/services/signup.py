@@ -311,7 +311,8 @@ def signup_history_read(
         if ips:
             same_network = any(rules.same_network(ip, here) for ip in ips)
     ip_new_devices = 0
-    if ctx.client_ip and cfg.ip_new_devices_1h > 0 and rules.brand_new(event, cfg):
+    watching = cfg.ip_new_devices_review_1h or cfg.ip_new_devices_deny_1h
+    if ctx.client_ip and watching and rules.new_to_everyone(ctx, cfg):
         since = ctx.now - timedelta(hours=1)
         others = SignupAttempt.objects.filter(
             client_ip=ctx.client_ip, created_at__gte=since, device_new=True
@@ -341,7 +342,7 @@ def _attempt_record(
         fingerprint_event=snapshot,
         device=device,
         visitor_id=event.visitor_id,
-        device_new=rules.brand_new(event, cfg),
+        device_new=rules.new_to_everyone(ctx, cfg),
         facts=signup_facts(ctx, cfg),
         **_assessment_fields(assessment),
     )

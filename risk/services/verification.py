@@ -118,7 +118,7 @@ def _verified_with_event(*, attempt: SignupAttempt, event, cfg, drn) -> str:
     attempt.facts = signup_facts(ctx, cfg)
     attempt.device = device
     attempt.visitor_id = event.visitor_id
-    attempt.device_new = rules.brand_new(event, cfg)
+    attempt.device_new = rules.new_to_everyone(ctx, cfg)
     attempt.fingerprint_event = snapshot
     attempt.fingerprint_error = ""
     attempt.review_status = {

@@ -244,9 +244,25 @@ def test_carrier_nat_many_established_phones_on_one_ip_are_allowed():
 def test_a_rotating_farm_of_brand_new_devices_behind_one_ip_is_denied():
     result = evaluate(fresh_profile(), ip_new_devices=5)
     assert result.decision == "deny" and result.reasons == ["ip_new_device_burst"]
-    assert evaluate(fresh_profile(), ip_new_devices=4).decision == "allow"
-    off = CFG.replace(ip_new_devices_1h=0)
+    held = evaluate(fresh_profile(), ip_new_devices=2)
+    assert held.decision == "review" and held.reasons == ["ip_new_devices"]
+    assert evaluate(fresh_profile(), ip_new_devices=1).decision == "allow"
+    off = CFG.replace(ip_new_devices_review_1h=0, ip_new_devices_deny_1h=0)
     assert evaluate(fresh_profile(), cfg=off, ip_new_devices=50).decision == "allow"
+
+
+def test_drn_vouches_for_a_new_install_of_the_app():
+    """An Android phone DRN has known for months is a new install, not a new device: many of
+    them behind one carrier address are not a burst."""
+
+    class Drn:
+        first_seen_at = NOW - timedelta(days=200)
+        location_masked = False
+        max_percentile = 0.25
+
+    phone = fresh_profile(platform="android", url="")
+    assert evaluate(phone, ip_new_devices=40).decision == "deny"
+    assert evaluate(phone, ip_new_devices=40, drn=Drn()).decision == "allow"
 
 
 # --- outcomes and derivations -----------------------------------------------------------
@@ -351,6 +367,7 @@ def _every_case():
         c(human(ip="203.0.113.9")),
         c(fresh_profile(datacenter=True)),
         c(fresh_profile(), ip_new_devices=9),
+        c(fresh_profile(), ip_new_devices=3),
     ]
     params = test_each_rule.pytestmark[0].args[1]
     return chain(single, (c(human(**changes), **ctx) for changes, ctx, _, _ in params))
