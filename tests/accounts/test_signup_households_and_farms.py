@@ -60,9 +60,7 @@ def test_a_same_device_farm_behind_rotating_proxies_is_denied(sandbox):
 
 def test_the_same_farm_without_proxy_flags_loses_from_its_second_account(sandbox):
     farm = "FarmDevice0000000002"
-    outcomes = [
-        sign_up(sandbox, f"81.98.{i}.9", f"farm{i}", visitor_id=farm)[0] for i in range(4)
-    ]
+    outcomes = [sign_up(sandbox, f"81.98.{i}.9", f"farm{i}", visitor_id=farm)[0] for i in range(4)]
     assert outcomes == ["created", "denied", "denied", "denied"]
     second = SignupAttempt.objects.order_by("pk")[1]
     assert second.reasons == ["device_limit"] and "network_changed" in second.facts["farm_signals"]
