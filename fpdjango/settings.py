@@ -187,6 +187,7 @@ RISK_CHECK_IP = env.bool("RISK_CHECK_IP", default=True)
 RISK_DRN_NEW_DEVICE_MINUTES = env.int("RISK_DRN_NEW_DEVICE_MINUTES", default=60)
 RISK_DRN_PERCENTILE_REVIEW = env.float("RISK_DRN_PERCENTILE_REVIEW", default=0.95)
 RISK_DRN_LOCATION_MASKED_REVIEW = env.bool("RISK_DRN_LOCATION_MASKED_REVIEW", default=True)
+RISK_SNAPSHOT_RETENTION_DAYS = env.int("RISK_SNAPSHOT_RETENTION_DAYS", default=90)
 
 # --- Logging: plain and to stderr; the Fingerprint client never logs its key ----------------
 LOGGING = {
