@@ -210,6 +210,9 @@ def test_by_visitor_id_and_a_blocked_device_keeps_its_visitor_id(world, sandbox)
     # Fingerprint's copy is what re-identifies the device: it is not asked to delete it.
     assert sandbox.stats()["requests"].get("v4_delete_visitor", 0) == deletes_before
     assert Erasure.objects.get().fingerprint == [{"visitor": None, "outcome": "kept_blocked"}]
+    # The block still works: a new signup from the device is refused.
+    again, _ = signup(sandbox, username="carol", email="", ip="192.0.2.9", visitor_id=ALICE_VISITOR)
+    assert again.decision == "deny" and "device_blocked" in again.reasons
 
 
 @pytest.mark.parametrize(
