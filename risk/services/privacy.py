@@ -166,11 +166,11 @@ def _attempts_add(s: Subject, visitor_id: str) -> None:
 
 
 def _events_q(s: Subject) -> Q:
-    return (
-        Q(visitor_id__in=s.visitor_ids)
-        | Q(device_id__in=s.device_ids)
-        | Q(attempts__in=s.attempt_ids)
-    )
+    # Ids, not a join through the attempts: each branch can then use its own index.
+    backing = SignupAttempt.objects.filter(
+        pk__in=s.attempt_ids, fingerprint_event_id__isnull=False
+    ).values_list("fingerprint_event_id", flat=True)
+    return Q(visitor_id__in=s.visitor_ids) | Q(device_id__in=s.device_ids) | Q(pk__in=list(backing))
 
 
 def _mentions_q(field_name: str, s: Subject) -> Q:
