@@ -441,10 +441,12 @@ def _delete_visitor(delete: Callable[[str], None], visitor_id: str) -> tuple[str
 PURGE_CHECKPOINT = "privacy:purge_snapshots"
 
 
-def retention_days() -> int:
-    days = getattr(settings, "RISK_SNAPSHOT_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
+def retention_days(days: int | None = None) -> int:
+    """The window in days: `days` when given, else RISK_SNAPSHOT_RETENTION_DAYS (0: keep)."""
+    if days is None:
+        days = getattr(settings, "RISK_SNAPSHOT_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
     if not isinstance(days, int) or days < 0:
-        raise BackfillError("invalid_retention", "RISK_SNAPSHOT_RETENTION_DAYS must be >= 0")
+        raise BackfillError("invalid_retention", "the retention must be a number of days >= 0")
     return days
 
 
@@ -477,6 +479,15 @@ def _purge_phases(cutoff) -> list[tuple[str, QuerySet, dict]]:
     ]
 
 
+def snapshots_purge_due(*, days: int | None = None) -> dict[str, int]:
+    """How many rows the purge would strip now, per kind (it writes nothing)."""
+    days = retention_days(days)
+    if days == 0:
+        return {}
+    cutoff = timezone.now() - timedelta(days=days)
+    return {f"{name}_due": rows.count() for name, rows, _ in _purge_phases(cutoff)}
+
+
 def snapshots_purge_expired(
     *,
     days: int | None = None,
@@ -491,9 +502,7 @@ def snapshots_purge_expired(
     Every UPDATE re-checks its conditions, so an attempt that became held meanwhile (rescore)
     keeps its evidence. Kept: the extracted signal columns, decisions and reasons.
     """
-    days = retention_days() if days is None else days
-    if days < 0:
-        raise BackfillError("invalid_retention", "the retention must be >= 0 days")
+    days = retention_days(days)
     if batch_size < 1:
         raise BackfillError("invalid_batch_size", "the batch size must be at least 1")
     tally = Tally()

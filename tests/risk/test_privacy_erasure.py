@@ -16,6 +16,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from rest_framework.test import APIClient
 
+from risk.clients import fingerprint_client
 from risk.models import (
     Device,
     DeviceStatus,
@@ -230,7 +231,7 @@ def test_fingerprint_trouble_never_fails_the_erasure(world, sandbox, faults, out
 
 
 def test_visitor_unknown_to_fingerprint_is_recorded(world, sandbox):
-    sandbox.reset()  # Fingerprint has nothing on her any more
+    fingerprint_client().delete_visitor(ALICE_VISITOR)  # Fingerprint has nothing on her now
     erase(username="alice", reason="ticket 6")
     assert Erasure.objects.get().fingerprint == [
         {"visitor": 1, "outcome": "not_found", "code": "visitor_not_found"}
@@ -299,5 +300,8 @@ def test_admin_action_is_for_superusers_only(world, client, sandbox):
     assert "1 person(s) erased." in response.content.decode()
     erasure = Erasure.objects.get()
     assert erasure.actor == admin and erasure.reason == "GDPR request 77"
+    assert client.get("/admin/risk/erasure/").status_code == 200
+    client.force_login(User.objects.get(username="reviewer"))
+    assert client.get("/admin/risk/erasure/").status_code == 403
     for needle in (ALICE_EMAIL, ALICE_IP, "alice_two"):
         assert holders(needle) == set(), needle

@@ -64,6 +64,15 @@ def test_purge_strips_old_evidence_and_leaves_held_and_recent_alone(attempts):
         a.pk: (a.fingerprint_event.bot, a.fingerprint_event.suspect_score) for a in attempts["old"]
     }
     out = io.StringIO()
+    call_command("purge_snapshots", dry_run=True, stdout=out)
+    assert "events_due" in out.getvalue()
+    assert privacy.snapshots_purge_due() == {
+        "events_due": 4,
+        "drn_snapshots_due": 4,
+        "attempts_due": 4,
+    }
+    assert FingerprintEvent.objects.filter(raw={}).count() == 0  # the dry run wrote nothing
+    out = io.StringIO()
     call_command("purge_snapshots", no_progress=True, stdout=out)  # default: 90 days
     assert "events_stripped" in out.getvalue()
     for attempt in attempts["old"]:

@@ -21,9 +21,17 @@ class Command(BaseCommand):
             "--days", type=int, help="retention window in days (default: the setting; 0: keep)"
         )
         parser.add_argument("--batch-size", type=int, default=1000, help="rows per commit")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="count the rows due; change nothing"
+        )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args, **options) -> None:
+        if options["dry_run"]:
+            with job_errors():
+                due = privacy.snapshots_purge_due(days=options["days"])
+            summary_write(self.stdout, "purge_snapshots (dry run)", due)
+            return
         bar_off = True if options["no_progress"] else None
         with job_errors(), tqdm(desc="rows", unit="row", disable=bar_off) as bar:
             tally = privacy.snapshots_purge_expired(
