@@ -102,6 +102,7 @@ def world(sandbox):
         change_message="[]",
     )
     return {
+        "pushed": pushed,
         "alice": [first, second],
         "alice_event": first_event,
         "bob": bob,
@@ -154,6 +155,12 @@ def test_erasure_leaves_nothing_of_the_person_and_keeps_the_figures(world, sandb
     assert stats["requests"]["v4_delete_visitor"] == deletes_before + 1
     with pytest.raises(SandboxControlError):
         sandbox.get_event(world["alice_event"]["event_id"])
+    # A late webhook delivery of one of her events does not bring it back.
+    pushed = FingerprintEvent.objects.exclude(event_id__in=[a.event_id for a in world["alice"]])
+    pushed = pushed.get(device=world["alice"][0].device)
+    event_webhook_store(body=json.dumps(world["pushed"]).encode())
+    assert FingerprintEvent.objects.get(pk=pushed.pk).raw == {}
+    assert holders(ALICE_VISITOR) == set()
     # Figures: decisions, reason codes and review states all unchanged.
     assert decision_figures() == before
     assert SignupAttempt.objects.count() == 3
