@@ -102,7 +102,7 @@ def person_find(*, username: str = "", email: str = "", visitor_id: str = "") ->
     """
     username, email, visitor_id = username.strip(), email.strip(), visitor_id.strip()
     if not (username or email or visitor_id):
-        raise BackfillError("no_identifier", "give a username, an email or a visitor id")
+        raise BackfillError("no_identifier", "give --username, --email or --visitor-id")
     s = Subject()
     s.usernames |= {username}
     s.emails |= {email, email.lower()}

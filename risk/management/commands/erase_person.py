@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
 from risk.management.job_output import job_errors, summary_write
 from risk.services import privacy
@@ -36,8 +36,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         given = {k: options[k].strip() for k in ("username", "email", "visitor_id")}
-        if not any(given.values()):
-            raise CommandError("give --username, --email or --visitor-id")
         with job_errors():
             subject = privacy.person_find(**given)
             if options["export"]:
