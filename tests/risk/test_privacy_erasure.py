@@ -10,10 +10,11 @@ from collections import Counter
 import pytest
 from django.apps import apps
 from django.contrib.admin.models import CHANGE, LogEntry
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user, get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test import RequestFactory
 from rest_framework.test import APIClient
 
 from risk.clients import fingerprint_client
@@ -136,7 +137,11 @@ def erase(**options) -> str:
     return out.getvalue()
 
 
-def test_erasure_leaves_nothing_of_the_person_and_keeps_the_figures(world, sandbox):
+def test_erasure_leaves_nothing_of_the_person_and_keeps_the_figures(world, sandbox, client):
+    client.force_login(User.objects.get(username="alice"))  # she is logged in somewhere
+    request = RequestFactory().get("/")
+    request.session = client.session
+    assert get_user(request).username == "alice"
     before = decision_figures()
     deletes_before = sandbox.stats()["requests"].get("v4_delete_visitor", 0)
     for needle in (ALICE_EMAIL, ALICE_IP, "alice", "alice_two", ALICE_VISITOR):
@@ -178,6 +183,9 @@ def test_erasure_leaves_nothing_of_the_person_and_keeps_the_figures(world, sandb
     assert not account.has_usable_password() and account.email == ""
     for attempt in world["alice"]:
         assert SignupAttempt.objects.get(pk=attempt.pk).claimed_event_id == attempt.event_id
+    # Her session no longer authenticates anyone.
+    request.session = client.session
+    assert get_user(request).is_anonymous
     # The audit row: who, why, what; it names nobody.
     erasure = Erasure.objects.get()
     assert (erasure.operator, erasure.reason, erasure.matched_by) == (
