@@ -451,7 +451,9 @@ def retention_days(days: int | None = None) -> int:
 
 
 def _held() -> Q:
-    return Q(review_status=ReviewStatus.PENDING)
+    """Attempts whose evidence is still needed: held for a reviewer, or accepted while
+    Fingerprint was down and waiting to be verified by the rules (the IP check needs the IP)."""
+    return Q(review_status=ReviewStatus.PENDING) | Q(decision="unverified")
 
 
 def _purge_phases(cutoff) -> list[tuple[str, QuerySet, dict]]:
