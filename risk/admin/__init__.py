@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from risk.admin import attempts, decisions, devices, drn, events  # noqa: F401  (registers)
+from risk.admin import attempts, decisions, devices, drn, events, privacy  # noqa: F401
 from risk.admin.views import install_dashboard
 
 install_dashboard(admin.site)

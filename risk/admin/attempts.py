@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from risk.admin import actions, filters, views
+from risk.admin import actions, filters, privacy, views
 from risk.admin.base import EvidenceAdmin
 from risk.admin.forms import BulkDecisionActionForm
 from risk.models import SignupAttempt
@@ -43,8 +43,11 @@ class SignupAttemptAdmin(EvidenceAdmin):
     ordering = ("-created_at",)
     search_fields = ("username",)  # shows the box; get_search_results does exact lookups
     search_help_text = "Exact match: username, email, visitor id, event id or IP address."
-    actions = actions.REVIEW_ACTIONS
+    actions = [*actions.REVIEW_ACTIONS, privacy.erase_people]
     action_form = BulkDecisionActionForm
+
+    def has_erase_permission(self, request) -> bool:
+        return request.user.is_superuser
 
     def get_queryset(self, request):
         # The snapshot's raw JSON is several KB a row and the list never shows it.
