@@ -27,6 +27,7 @@ from risk.fingerprint.events import ANDROID, EventFormatError, normalise_event
 from risk.fingerprint.suspect_score import score_breakdown
 from risk.models import (
     Device,
+    DeviceStatus,
     DrnSnapshot,
     DrnStatus,
     FingerprintEvent,
@@ -392,6 +393,21 @@ def devices_drn_due(*, max_age: timedelta, after: int = 0) -> QuerySet[Device]:
     )
 
 
+def drn_snapshot_cached(*, device: Device, max_age_s: int) -> DrnSnapshot | None:
+    """The device's latest answered DRN lookup (ok or not_found) younger than `max_age_s`."""
+    if max_age_s <= 0:
+        return None
+    return (
+        DrnSnapshot.objects.filter(
+            device=device,
+            status__in=(DrnStatus.OK, DrnStatus.NOT_FOUND),
+            fetched_at__gte=timezone.now() - timedelta(seconds=max_age_s),
+        )
+        .order_by("-fetched_at", "-pk")
+        .first()
+    )
+
+
 def attempt_awaiting_drn(*, device: Device) -> SignupAttempt | None:
     """The device's latest attempt without an answered DRN lookup (the one a new lookup
     becomes the evidence of)."""
@@ -411,6 +427,25 @@ def usernames_taken(*, usernames: list[str]) -> set[str]:
         .objects.annotate(lower=Lower("username"))
         .filter(lower__in=lowered)
         .values_list("lower", flat=True)
+    )
+
+
+def device_account_counts(*, visitor_ids: list[str]) -> dict[str, int]:
+    """visitor_id -> accounts on that device today (devices without accounts left out)."""
+    return dict(
+        get_user_model()
+        .objects.filter(device__visitor_id__in=visitor_ids)
+        .values_list("device__visitor_id")
+        .annotate(n=Count("pk"))
+    )
+
+
+def devices_trusted(*, visitor_ids: list[str]) -> set[str]:
+    """The visitor ids among these whose device a reviewer trusts (no account limit)."""
+    return set(
+        Device.objects.filter(visitor_id__in=visitor_ids, status=DeviceStatus.TRUSTED).values_list(
+            "visitor_id", flat=True
+        )
     )
 
 

@@ -22,7 +22,7 @@ from risk.fingerprint.drn import DrnResult
 from risk.fingerprint.errors import AuthError, FingerprintError, NotFoundError
 from risk.fingerprint.events import ANDROID, Event
 from risk.models import Device, DrnSnapshot, DrnStatus, SignupAttempt
-from risk.selectors import device_is_android
+from risk.selectors import device_is_android, drn_snapshot_cached
 from risk.services.devices import device_ensure_one
 
 logger = logging.getLogger(__name__)
@@ -39,21 +39,6 @@ def drn_snapshot_fields(result: DrnResult) -> dict:
         "first_seen_at": result.first_seen_at,
         "last_seen_at": result.last_seen_at,
     }
-
-
-def drn_cached(*, device: Device, max_age_s: int) -> DrnSnapshot | None:
-    """The device's latest answered lookup (ok or not_found) younger than `max_age_s`."""
-    if max_age_s <= 0:
-        return None
-    return (
-        DrnSnapshot.objects.filter(
-            device=device,
-            status__in=(DrnStatus.OK, DrnStatus.NOT_FOUND),
-            fetched_at__gte=timezone.now() - timedelta(seconds=max_age_s),
-        )
-        .order_by("-fetched_at", "-pk")
-        .first()
-    )
 
 
 def drn_snapshot_link(*, snapshot: DrnSnapshot, attempt: SignupAttempt) -> None:
@@ -88,7 +73,7 @@ def drn_lookup(
     if not device_is_android(device=device):
         return None
     cfg = risk_settings()
-    snapshot = None if force else drn_cached(device=device, max_age_s=cfg.drn_cache_s)
+    snapshot = None if force else drn_snapshot_cached(device=device, max_age_s=cfg.drn_cache_s)
     if snapshot is None:
         snapshot = _fetch_and_store(device=device, budget_s=budget_s)
     if attempt is not None:

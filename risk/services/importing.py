@@ -25,11 +25,11 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F
+from django.db.models import F
 
 from risk import rules, selectors
 from risk.conf import risk_settings
-from risk.models import Device, DeviceStatus, ReviewStatus, SignupAttempt
+from risk.models import Device, ReviewStatus, SignupAttempt
 from risk.services.devices import device_ensure
 from risk.services.jobs import BackfillError, Batch, Progress, Tally, job_run
 
@@ -157,17 +157,8 @@ def quickstart_plan(*, source: QuickstartFile, chunk: int = 2000) -> ImportPlan:
             if row.visitor_id:
                 per_visitor[row.visitor_id] += 1
     limit = risk_settings().max_accounts_per_device
-    existing = dict(
-        get_user_model()
-        .objects.filter(device__visitor_id__in=list(per_visitor))
-        .values_list("device__visitor_id")
-        .annotate(n=Count("pk"))
-    )
-    trusted = set(
-        Device.objects.filter(
-            visitor_id__in=list(per_visitor), status=DeviceStatus.TRUSTED
-        ).values_list("visitor_id", flat=True)
-    )
+    existing = selectors.device_account_counts(visitor_ids=list(per_visitor))
+    trusted = selectors.devices_trusted(visitor_ids=list(per_visitor))
     review = {
         visitor
         for visitor, n in per_visitor.items()
