@@ -1,6 +1,7 @@
 """The project installs: `pip wheel .` builds a wheel holding every app with its templates,
 static files and migrations, and pyproject's dependencies match requirements.txt's pins."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -77,3 +78,29 @@ def test_templates_live_in_their_app():
     # BASE_DIR/templates would not be in the wheel: an app's templates go in <app>/templates.
     stray = [p for p in (ROOT / "templates").rglob("*") if p.is_file()]
     assert not stray, f"move into risk/templates or accounts/templates: {stray}"
+
+
+def test_the_installed_wheel_finds_its_templates_and_static_files(wheel, tmp_path):
+    """Unpacked on its own (the repository off sys.path), Django loads every app's files."""
+    site = tmp_path / "site"
+    wheel.extractall(site)
+    probe = (
+        "import django; django.setup()\n"
+        "from django.template.loader import get_template\n"
+        "from django.contrib.staticfiles import finders\n"
+        "import risk\n"
+        "print(risk.__file__)\n"
+        "for name in ('signup.html', 'risk/review/base.html', 'admin/risk/pagination.html'):\n"
+        "    print(get_template(name).origin.name)\n"
+        "print(finders.find('accounts/signup.js'))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    env["DJANGO_SETTINGS_MODULE"] = "fpdjango.test_settings"
+    out = subprocess.run(
+        [sys.executable, "-P", "-c", probe],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    paths = out.stdout.split()
+    assert len(paths) == 5 and all(p.startswith(str(site)) for p in paths), out.stdout
