@@ -6,6 +6,9 @@ until commit like `SELECT ... FOR UPDATE`) for the few milliseconds it takes to 
 device's history, decide and write the attempt; refusals that a plain read already proves take
 no lock, and password hashing happens outside it. Unique constraints (Device.visitor_id,
 FingerprintEvent.event_id, SignupAttempt.claimed_event_id) are the last line of defence.
+
+Evidence is never rewritten: once stored, a FingerprintEvent's `raw` stays what a decision
+saw; later copies of the event (webhook, backfill) go to FingerprintEventVersion beside it.
 """
 
 from django.conf import settings
@@ -58,7 +61,8 @@ class Device(models.Model):
 
 
 class FingerprintEvent(models.Model):
-    """The raw event JSON, untouched, plus the fields we filter and sort on."""
+    """The raw event JSON, untouched, plus the fields we filter and sort on. Webhooks and
+    backfills never overwrite it: a different later copy becomes a FingerprintEventVersion."""
 
     event_id = models.CharField(max_length=64, unique=True)
     api_version = models.CharField(max_length=4, default="v4")
@@ -83,6 +87,31 @@ class FingerprintEvent(models.Model):
     country_code = models.CharField(max_length=8, blank=True)
     raw = models.JSONField()  # jsonb on PostgreSQL
     fetched_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.event_id
+
+
+class FingerprintEventVersion(models.Model):
+    """A later copy of a stored event that differs from it (e.g. tags or linked_id patched,
+    a webhook resent), kept beside the original so the original stays the evidence."""
+
+    event = models.ForeignKey(
+        FingerprintEvent, on_delete=models.CASCADE, related_name="later_versions"
+    )
+    source = models.CharField(max_length=16)  # webhook | backfill
+    raw = models.JSONField()
+    fetched_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.event_id} from {self.source} at {self.fetched_at:%Y-%m-%d %H:%M}"
+
+
+class UnknownEvent(models.Model):
+    """An event id Fingerprint answered "not found" for: `backfill_events` does not ask again."""
+
+    event_id = models.CharField(max_length=64, unique=True)
+    checked_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
         return self.event_id

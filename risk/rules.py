@@ -343,7 +343,7 @@ RULES: tuple[Rule, ...] = (
          needs_history=True),
     Rule("bot_good", REVIEW, "A known good bot (crawler, monitoring) tried to sign up",
          _e(lambda e: e.bot == "good")),
-    Rule("tampering", REVIEW, "Browser tampering",
+    Rule("tampering", REVIEW, "Fingerprint saw browser tampering (no anti-detect browser)",
          _e(lambda e: e.tampering is True and e.anti_detect_browser is not True)),
     Rule("emulator", REVIEW, "An Android emulator (no root, no Frida)",
          _e(lambda e: e.emulator is True and e.root_apps is not True and e.frida is not True)),

@@ -1,6 +1,7 @@
-"""Read paths of the review console: queues, evidence, clusters and dashboard statistics.
+"""Read paths: the review console's queues, evidence, clusters and dashboard statistics, and
+the rows the operator jobs walk.
 
-Everything here is bounded: lists are sliced, counts are capped or run on indexed ranges, so
+Every console read here is bounded: lists are sliced, counts are capped or run on indexed ranges, so
 pages stay fast on tables of millions of attempts (see docs/review-console.md).
 """
 
@@ -9,20 +10,33 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
-from django.db.models.functions import TruncDate
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Lower, TruncDate
 from django.utils import timezone
 
 from risk import rules
-from risk.fingerprint.events import EventFormatError, normalise_event
+from risk.conf import risk_settings
+from risk.fingerprint.events import ANDROID, EventFormatError, normalise_event
 from risk.fingerprint.suspect_score import score_breakdown
-from risk.models import Device, ReviewDecision, ReviewStatus, SignupAttempt
+from risk.models import (
+    Decision,
+    Device,
+    DeviceStatus,
+    DrnSnapshot,
+    DrnStatus,
+    FingerprintEvent,
+    ReviewDecision,
+    ReviewStatus,
+    SignupAttempt,
+    UnknownEvent,
+)
 
 CLUSTER_LIMIT = 200  # rows of a device's cluster shown on one page
 SAME_IP_WINDOW = timedelta(hours=24)
@@ -108,11 +122,12 @@ def attempt_signals(*, attempt: SignupAttempt) -> dict:
         lines.append(("warn", f"good bot: {_words(event.bot_type) or 'unknown type'}"))
     elif event.bot == "not_detected":
         lines.append(("ok", "no bot detected"))
+    cfg = risk_settings()  # tones follow the thresholds the rules use
     breakdown = score_breakdown(event.present_signals())
     score = event.suspect_score
     if score is not None:
         parts = ", ".join(f"{label} {weight}" for label, weight in breakdown)
-        tone = "bad" if score >= 10 else ("warn" if score > 0 else "ok")
+        tone = "bad" if score >= cfg.suspect_score_review else ("warn" if score > 0 else "ok")
         lines.append((tone, f"suspect score {score}" + (f": {parts}" if parts else "")))
     if event.vpn:
         origin = event.vpn_origin_country
@@ -126,7 +141,10 @@ def attempt_signals(*, attempt: SignupAttempt) -> dict:
         lines.append(("bad", "identification replayed"))
     if event.confidence is not None:
         lines.append(
-            ("ok" if event.confidence >= 0.9 else "warn", f"confidence {event.confidence:.2f}")
+            (
+                "ok" if event.confidence >= cfg.min_confidence else "warn",
+                f"confidence {event.confidence:.2f}",
+            )
         )
     return {"event": event, "lines": lines, "score": score, "breakdown": breakdown, "error": ""}
 
@@ -314,10 +332,140 @@ def _stats_dashboard() -> dict:
     }
 
 
-# --- DRN ------------------------------------------------------------------------------------
+# --- jobs (risk/services/backfill_*.py, importing.py, rescore.py) ---------------------------
 
 
-def drn_pending_devices(*, after_id: int = 0) -> QuerySet[Device]:
-    """Devices whose DRN lookup is still owed (failed or skipped at signup), in id order from
-    `after_id` (a checkpoint); served by the partial index on drn_lookup_pending."""
-    return Device.objects.filter(drn_lookup_pending=True, id__gt=after_id).order_by("id")
+def attempts_missing_snapshot(*, after: int = 0) -> QuerySet[SignupAttempt]:
+    """Attempts with an event id but no snapshot, in pk order after `after` (a checkpoint).
+    Ids already resolved as not found (at signup, or by an earlier backfill) are left out:
+    Fingerprint's "not found" is final, asking again every run only burns quota. Unverified
+    attempts are left out too: verification decides them with the rules
+    (risk.services.verification), it never just links them."""
+    return (
+        SignupAttempt.objects.filter(fingerprint_event__isnull=True, pk__gt=after)
+        .exclude(event_id="")
+        .exclude(decision=Decision.UNVERIFIED)
+        .exclude(attempt_reason_q(code="event_not_found"))
+        .exclude(Exists(UnknownEvent.objects.filter(event_id=OuterRef("event_id"))))
+        .order_by("pk")
+    )
+
+
+def accounts_missing_snapshot(*, after: int = 0) -> QuerySet:
+    """Accounts whose signup event has no stored snapshot (and is not known to be unknown),
+    except those of unverified signups (verification links them, if the rules allow)."""
+    return (
+        get_user_model()
+        .objects.filter(pk__gt=after)
+        .exclude(signup_event_id="")
+        .exclude(signup_attempt__decision=Decision.UNVERIFIED)
+        .exclude(Exists(FingerprintEvent.objects.filter(event_id=OuterRef("signup_event_id"))))
+        .exclude(Exists(UnknownEvent.objects.filter(event_id=OuterRef("signup_event_id"))))
+        .order_by("pk")
+    )
+
+
+def events_stored(*, event_ids: list[str]) -> set[str]:
+    """Which of these event ids have a stored snapshot."""
+    return set(
+        FingerprintEvent.objects.filter(event_id__in=event_ids).values_list("event_id", flat=True)
+    )
+
+
+def device_android_q() -> Q:
+    """Android devices; devices stored before their platform was recorded count when one of
+    their stored events says Android. The one definition (see `device_is_android`)."""
+    return Q(platform=ANDROID) | Q(platform="", events__platform=ANDROID)
+
+
+def device_is_android(*, device: Device) -> bool:
+    if device.platform:  # the first half of device_android_q, without a query
+        return device.platform == ANDROID
+    return Device.objects.filter(device_android_q(), pk=device.pk).exists()
+
+
+def devices_drn_due(*, max_age: timedelta, after: int = 0) -> QuerySet[Device]:
+    """Android devices owing a DRN lookup: queued (drn_lookup_pending), never answered, or
+    whose latest answer is older than `max_age`; in id order after `after` (a checkpoint)."""
+    fresh = DrnSnapshot.objects.filter(
+        device=OuterRef("pk"),
+        status__in=(DrnStatus.OK, DrnStatus.NOT_FOUND),
+        fetched_at__gte=timezone.now() - max_age,
+    )
+    return (
+        Device.objects.filter(device_android_q(), id__gt=after)
+        .filter(Q(drn_lookup_pending=True) | ~Exists(fresh))
+        .distinct()
+        .order_by("id")
+    )
+
+
+def drn_snapshot_cached(*, device: Device, max_age_s: int) -> DrnSnapshot | None:
+    """The device's latest answered DRN lookup (ok or not_found) younger than `max_age_s`."""
+    if max_age_s <= 0:
+        return None
+    return (
+        DrnSnapshot.objects.filter(
+            device=device,
+            status__in=(DrnStatus.OK, DrnStatus.NOT_FOUND),
+            fetched_at__gte=timezone.now() - timedelta(seconds=max_age_s),
+        )
+        .order_by("-fetched_at", "-pk")
+        .first()
+    )
+
+
+def attempt_awaiting_drn(*, device: Device) -> SignupAttempt | None:
+    """The device's latest attempt without an answered DRN lookup (the one a new lookup
+    becomes the evidence of)."""
+    return (
+        SignupAttempt.objects.filter(device=device)
+        .exclude(drn_snapshot__status__in=(DrnStatus.OK, DrnStatus.NOT_FOUND))
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+def usernames_taken(*, usernames: list[str]) -> set[str]:
+    """The lower-cased usernames among these that an account already has (case-insensitive)."""
+    lowered = {u.lower() for u in usernames}
+    return set(
+        get_user_model()
+        .objects.annotate(lower=Lower("username"))
+        .filter(lower__in=lowered)
+        .values_list("lower", flat=True)
+    )
+
+
+def device_account_counts(*, visitor_ids: list[str]) -> dict[str, int]:
+    """visitor_id -> accounts on that device today (devices without accounts left out)."""
+    return dict(
+        get_user_model()
+        .objects.filter(device__visitor_id__in=visitor_ids)
+        .values_list("device__visitor_id")
+        .annotate(n=Count("pk"))
+    )
+
+
+def devices_trusted(*, visitor_ids: list[str]) -> set[str]:
+    """The visitor ids among these whose device a reviewer trusts (no account limit)."""
+    return set(
+        Device.objects.filter(visitor_id__in=visitor_ids, status=DeviceStatus.TRUSTED).values_list(
+            "visitor_id", flat=True
+        )
+    )
+
+
+def device_join_dates(*, device_ids: set[int]) -> dict[int, list[datetime]]:
+    """device pk -> the sorted date_joined of its accounts."""
+    joined: dict[int, list] = defaultdict(list)
+    rows = (
+        get_user_model()
+        .objects.filter(device_id__in=device_ids)
+        .values_list("device_id", "date_joined")
+    )
+    for device_id, date_joined in rows:
+        joined[device_id].append(date_joined)
+    for dates in joined.values():
+        dates.sort()
+    return joined

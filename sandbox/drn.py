@@ -13,9 +13,8 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
+from risk.fingerprint.events import normalise_event
 from risk.fingerprint.suspect_score import SIGNAL_WEIGHTS
-
-from .profiles import present_signals
 
 SIGNALS = ("regional_activity", "suspect_score", "timestamps")
 WINDOW_MS = 30 * 86_400_000
@@ -71,7 +70,8 @@ def minute_iso(ms: int) -> str:
 
 def _signals(event: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name in sorted(present_signals(event)):
+    # The product's reading of the event, so DRN's signals cannot drift from the console's.
+    for name in sorted(normalise_event(event).present_signals()):
         weight = SIGNAL_WEIGHTS[name][0]
         if name == "vpn":
             methods = [

@@ -48,3 +48,24 @@ def settle(control: SandboxControl, *, calls_before: int, timeout: float = 5.0) 
     deadline = time.monotonic() + timeout
     while drn_calls(control) <= calls_before and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+@pytest.fixture
+def crash_after_batches():
+    """crash_after_batches(n): the n-th batch a job commits is its last; right after it, the
+    job stops as if Ctrl-C was pressed (through risk.services.jobs.batch_committed)."""
+    from risk.services.jobs import batch_committed
+
+    seen = []
+
+    def arm(n: int = 1) -> list[dict]:
+        def receiver(sender, state, **kwargs):
+            seen.append(state)
+            if len(seen) >= n:
+                raise KeyboardInterrupt
+
+        batch_committed.connect(receiver, weak=False, dispatch_uid="crash_after_batches")
+        return seen
+
+    yield arm
+    batch_committed.disconnect(dispatch_uid="crash_after_batches")

@@ -32,3 +32,16 @@ class UnavailableError(FingerprintError):
 
 class RateLimitedError(UnavailableError):
     """Fingerprint answered 429: our key's quota is exhausted for now."""
+
+
+NOT_FOUND = "not_found"
+UNAVAILABLE = "unavailable"
+
+
+def fetch_failure(exc: FingerprintError) -> str:
+    """What a failed event fetch means for us: `not_found` (Fingerprint does not know the id,
+    or cannot even parse it: as forged as a 404; final, never worth asking again) or
+    `unavailable` (down, slow, rate limited, or our credentials refused: worth retrying)."""
+    if isinstance(exc, NotFoundError | RequestError):
+        return NOT_FOUND
+    return UNAVAILABLE

@@ -24,7 +24,8 @@ from risk.fingerprint.parsing import (
 )
 
 BOT_VALUES = ("not_detected", "good", "bad")
-PLATFORMS = ("js", "android", "ios")
+ANDROID = "android"  # the only platform the Device Reputation Network knows
+PLATFORMS = ("js", ANDROID, "ios")
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 

@@ -4,7 +4,7 @@ DRN only knows Android visitors, so nothing here calls it for any other device. 
 network call: never run one inside a database transaction (the signup does it between the
 event fetch and its transaction). A lookup that fails or runs out of time stores an `error`
 snapshot and sets `Device.drn_lookup_pending`, which `manage.py backfill_drn` works through
-(`risk.selectors.drn_pending_devices`); a later success clears the flag.
+(`risk.selectors.devices_drn_due`); a later success clears the flag.
 """
 
 from __future__ import annotations
@@ -20,19 +20,12 @@ from risk.clients import drn_client
 from risk.conf import risk_settings
 from risk.fingerprint.drn import DrnResult
 from risk.fingerprint.errors import AuthError, FingerprintError, NotFoundError
-from risk.fingerprint.events import Event
+from risk.fingerprint.events import ANDROID, Event
 from risk.models import Device, DrnSnapshot, DrnStatus, SignupAttempt
+from risk.selectors import device_is_android, drn_snapshot_cached
+from risk.services.devices import device_ensure_one
 
 logger = logging.getLogger(__name__)
-
-ANDROID = "android"
-
-
-def device_is_android(device: Device) -> bool:
-    if device.platform:
-        return device.platform == ANDROID
-    # Devices written before the platform was recorded: ask their stored events.
-    return device.events.filter(platform=ANDROID).exists()
 
 
 def drn_snapshot_fields(result: DrnResult) -> dict:
@@ -46,21 +39,6 @@ def drn_snapshot_fields(result: DrnResult) -> dict:
         "first_seen_at": result.first_seen_at,
         "last_seen_at": result.last_seen_at,
     }
-
-
-def drn_cached(*, device: Device, max_age_s: int) -> DrnSnapshot | None:
-    """The device's latest answered lookup (ok or not_found) younger than `max_age_s`."""
-    if max_age_s <= 0:
-        return None
-    return (
-        DrnSnapshot.objects.filter(
-            device=device,
-            status__in=(DrnStatus.OK, DrnStatus.NOT_FOUND),
-            fetched_at__gte=timezone.now() - timedelta(seconds=max_age_s),
-        )
-        .order_by("-fetched_at", "-pk")
-        .first()
-    )
 
 
 def drn_snapshot_link(*, snapshot: DrnSnapshot, attempt: SignupAttempt) -> None:
@@ -92,10 +70,10 @@ def drn_lookup(
     FINGERPRINT_TIMEOUT_S). Failures never raise: they give an `error` snapshot and queue the
     device for the backfill. With `attempt`, the snapshot becomes its evidence (see
     `drn_snapshot_link`). Must not run inside a transaction (it calls the network)."""
-    if not device_is_android(device):
+    if not device_is_android(device=device):
         return None
     cfg = risk_settings()
-    snapshot = None if force else drn_cached(device=device, max_age_s=cfg.drn_cache_s)
+    snapshot = None if force else drn_snapshot_cached(device=device, max_age_s=cfg.drn_cache_s)
     if snapshot is None:
         snapshot = _fetch_and_store(device=device, budget_s=budget_s)
     if attempt is not None:
@@ -141,10 +119,7 @@ def drn_signup_lookup(*, event: Event | None) -> DrnSnapshot | None:
         return None
     if rules.refused_by_event(event, now=timezone.now(), cfg=risk_settings()):
         return None  # a bot flood must stay cheap to refuse: no DRN call, no limiter wait
-    Device.objects.bulk_create(
-        [Device(visitor_id=event.visitor_id, platform=ANDROID)], ignore_conflicts=True
-    )
-    device = Device.objects.get(visitor_id=event.visitor_id)
+    device = device_ensure_one(visitor_id=event.visitor_id, platform=ANDROID)
     budget = risk_settings().drn_signup_budget_s
     if budget <= 0:
         drn_device_queue(device=device)

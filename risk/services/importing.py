@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,20 +25,13 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F
-from django.db.models.functions import Lower
+from django.db.models import F
 
-from risk import rules
+from risk import rules, selectors
 from risk.conf import risk_settings
-from risk.models import Device, DeviceStatus, ReviewStatus, SignupAttempt
-from risk.services.jobs import (
-    BackfillError,
-    Progress,
-    Tally,
-    checkpoint_clear,
-    checkpoint_load,
-    checkpoint_save,
-)
+from risk.models import Device, ReviewStatus, SignupAttempt
+from risk.services.devices import device_ensure
+from risk.services.jobs import BackfillError, Batch, Progress, Tally, job_run
 
 REQUIRED_COLUMNS = ("id", "username", "password", "visitorId")
 # Fingerprint visitor ids are short alphanumeric strings; Device.visitor_id holds 64 chars.
@@ -134,16 +126,6 @@ def _username_problem(username: str) -> str:
     return ""
 
 
-def _taken(usernames: list[str]) -> set[str]:
-    lowered = {u.lower() for u in usernames}
-    return set(
-        get_user_model()
-        .objects.annotate(lower=Lower("username"))
-        .filter(lower__in=lowered)
-        .values_list("lower", flat=True)
-    )
-
-
 @dataclass
 class ImportPlan:
     """Which rows import, and which devices end up over the per-device limit."""
@@ -165,7 +147,7 @@ def quickstart_plan(*, source: QuickstartFile, chunk: int = 2000) -> ImportPlan:
     while rows := source.rows(after=after, limit=chunk):
         after = rows[-1].rowid
         total += len(rows)
-        taken = _taken([r.username for r in rows])
+        taken = selectors.usernames_taken(usernames=[r.username for r in rows])
         for row in rows:
             outcome = _row_skip(row, taken, seen)
             if outcome:
@@ -175,17 +157,8 @@ def quickstart_plan(*, source: QuickstartFile, chunk: int = 2000) -> ImportPlan:
             if row.visitor_id:
                 per_visitor[row.visitor_id] += 1
     limit = risk_settings().max_accounts_per_device
-    existing = dict(
-        get_user_model()
-        .objects.filter(device__visitor_id__in=list(per_visitor))
-        .values_list("device__visitor_id")
-        .annotate(n=Count("pk"))
-    )
-    trusted = set(
-        Device.objects.filter(
-            visitor_id__in=list(per_visitor), status=DeviceStatus.TRUSTED
-        ).values_list("visitor_id", flat=True)
-    )
+    existing = selectors.device_account_counts(visitor_ids=list(per_visitor))
+    trusted = selectors.devices_trusted(visitor_ids=list(per_visitor))
     review = {
         visitor
         for visitor, n in per_visitor.items()
@@ -225,17 +198,17 @@ def quickstart_import(
     workers: int = 2,
     batch_size: int = 200,
     progress: Progress | None = None,
-    after_batch: Callable[[dict], None] | None = None,
 ) -> Tally:
     """Import the rows in rowid order; resumable (checkpoint per file), safe to rerun."""
-    name = f"import_quickstart:{source.path}"
-    state = checkpoint_load(name=name) or {"after": 0, "counts": {}}
-    tally = Tally(Counter(state["counts"]))
+    tally = Tally()
     seen: set[str] = set()
-    after = state["after"]
-    while rows := source.rows(after=after, limit=batch_size):
-        after = rows[-1].rowid
-        taken = _taken([r.username for r in rows])
+
+    def next_batch(state: dict) -> Batch | None:
+        tally.counts = Counter(state["counts"])
+        rows = source.rows(after=state["after"], limit=batch_size)
+        if not rows:
+            return None
+        taken = selectors.usernames_taken(usernames=[r.username for r in rows])
         keep = []
         for row in rows:
             outcome = _row_skip(row, taken, seen)
@@ -250,28 +223,28 @@ def quickstart_import(
             # An empty password cannot log in: make it unusable rather than hash "".
             hashes = _hash_all([plaintext.get(r.rowid) or None for r in keep], workers)
             del plaintext
-        with transaction.atomic():
+
+        def write(_: dict) -> dict:
             _accounts_create(
                 rows=keep, hashes=hashes, plan=plan, keep_active=keep_active, tally=tally
             )
-            state = {"after": after, "counts": tally.as_dict()}
-            checkpoint_save(name=name, state=state)
-        if progress:
-            progress(len(rows))
-        if after_batch:
-            after_batch(state)
-    checkpoint_clear(name=name)
+            return {"after": rows[-1].rowid, "counts": tally.as_dict()}
+
+        return Batch(size=len(rows), write=write)
+
+    job_run(
+        name=f"import_quickstart:{source.path}",
+        initial={"after": 0, "counts": {}},
+        next_batch=next_batch,
+        progress=progress,
+    )
     return tally
 
 
 def _accounts_create(
     *, rows: list[QuickstartRow], hashes: list[str], plan: ImportPlan, keep_active: bool, tally
 ) -> None:
-    visitors = {r.visitor_id for r in rows if r.visitor_id}
-    Device.objects.bulk_create(
-        [Device(visitor_id=v) for v in visitors], ignore_conflicts=True, batch_size=500
-    )
-    devices = dict(Device.objects.filter(visitor_id__in=visitors).values_list("visitor_id", "pk"))
+    devices, _ = device_ensure(platforms={r.visitor_id: "" for r in rows})
     user_model = get_user_model()
     for row, password_hash in zip(rows, hashes, strict=True):
         review = row.visitor_id in plan.review_visitors

@@ -36,6 +36,7 @@ from risk.models import (
     DrnSnapshot,
     Erasure,
     FingerprintEvent,
+    FingerprintEventVersion,
     ReviewStatus,
     SignupAttempt,
 )
@@ -303,6 +304,11 @@ PERSONAL_TABLES: list[PersonalTable] = [
         _update(username="", email="", client_ip=None, visitor_id=""),
     ),
     PersonalTable(
+        "risk.FingerprintEventVersion",  # later copies of the person's events
+        lambda s: Q(event__in=FingerprintEvent.objects.filter(_events_q(s))),
+        _delete,
+    ),
+    PersonalTable(
         "risk.FingerprintEvent",
         _events_q,
         # The event id stays: it is claimed, so the event can never back another signup.
@@ -475,8 +481,15 @@ def _purge_phases(cutoff) -> list[tuple[str, QuerySet, dict]]:
     attempts = SignupAttempt.objects.filter(created_at__lt=cutoff, client_ip__isnull=False).exclude(
         _held()
     )
+    held_version = SignupAttempt.objects.filter(_held(), fingerprint_event=OuterRef("event"))
+    versions = (
+        FingerprintEventVersion.objects.filter(fetched_at__lt=cutoff)
+        .exclude(raw={})
+        .exclude(Exists(held_version))
+    )
     return [
         ("events", events, {"raw": {}, "ip": None, "url": ""}),
+        ("event_versions", versions, {"raw": {}}),
         ("drn_snapshots", drn, {"raw": {}, "countries": []}),
         ("attempts", attempts, {"client_ip": None}),
     ]

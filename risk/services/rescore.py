@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from risk import rules
+from risk import rules, selectors
 from risk.conf import RiskSettings
 from risk.fingerprint.events import normalise_event
 from risk.models import (
@@ -24,14 +21,7 @@ from risk.models import (
     ReviewStatus,
     SignupAttempt,
 )
-from risk.services.jobs import (
-    BackfillError,
-    Progress,
-    Tally,
-    checkpoint_clear,
-    checkpoint_load,
-    checkpoint_save,
-)
+from risk.services.jobs import BackfillError, Batch, Progress, Tally, job_run
 
 # --- rescore: the current rules over stored attempts --------------------------------------
 
@@ -116,20 +106,6 @@ def attempt_context_rebuild(
     )
 
 
-def _accounts_joined(device_ids: set[int]) -> dict[int, list]:
-    joined: dict[int, list] = defaultdict(list)
-    rows = (
-        get_user_model()
-        .objects.filter(device_id__in=device_ids)
-        .values_list("device_id", "date_joined")
-    )
-    for device_id, date_joined in rows:
-        joined[device_id].append(date_joined)
-    for dates in joined.values():
-        dates.sort()
-    return joined
-
-
 def attempts_rescore(
     *,
     since: datetime,
@@ -139,7 +115,6 @@ def attempts_rescore(
     dry_run: bool = False,
     batch_size: int = 500,
     progress: Progress | None = None,
-    after_batch: Callable[[dict], None] | None = None,
 ) -> RescoreReport:
     """Re-run the rules over the attempts created in [since, until].
 
@@ -149,27 +124,25 @@ def attempts_rescore(
     status and audit rows are left alone. The attempt's original `decision` is never changed.
     `--dry-run` computes the same report and writes nothing, not even a checkpoint.
     """
-    name = f"rescore:{run_id}"
-    state = None if dry_run else checkpoint_load(name=name)
-    if state is None:
-        end = until or timezone.now()
-        state = {"after": 0, "until": end.isoformat(), "report": {}}
-    report = RescoreReport.from_state(state["report"])
-    end = datetime.fromisoformat(state["until"])
+    end = until or timezone.now()
     if since > end:
         raise BackfillError("invalid_range", "--since is after --until")
-    base = (
-        SignupAttempt.objects.filter(created_at__gte=since, created_at__lte=end)
-        .select_related("fingerprint_event", "device", "drn_snapshot")
-        .order_by("pk")
-    )
-    after = state["after"]
-    while True:
-        batch = list(base.filter(pk__gt=after)[:batch_size])
+    report = RescoreReport()
+
+    def next_batch(state: dict) -> Batch | None:
+        nonlocal report
+        report = RescoreReport.from_state(state["report"])
+        window_end = datetime.fromisoformat(state["until"])  # fixed at the first run
+        batch = list(
+            SignupAttempt.objects.filter(
+                created_at__gte=since, created_at__lte=window_end, pk__gt=state["after"]
+            )
+            .select_related("fingerprint_event", "device", "drn_snapshot")
+            .order_by("pk")[:batch_size]
+        )
         if not batch:
-            break
-        after = batch[-1].pk
-        joined = _accounts_joined({a.device_id for a in batch if a.device_id})
+            return None
+        joined = selectors.device_join_dates(device_ids={a.device_id for a in batch if a.device_id})
         verdicts = []
         for attempt in batch:
             dates = joined.get(attempt.device_id, [])
@@ -181,19 +154,23 @@ def attempts_rescore(
                 continue
             verdicts.append((attempt, rules.evaluate_signup(ctx, cfg)))
         changed = _report_add(report, verdicts)
-        if not dry_run:
-            with transaction.atomic():
+
+        def write(state: dict) -> dict:
+            if not dry_run:
                 _reassessments_record(
                     run_id=run_id, verdicts=verdicts, changed=changed, report=report
                 )
-                state = {"after": after, "until": state["until"], "report": report.to_state()}
-                checkpoint_save(name=name, state=state)
-        if progress:
-            progress(len(batch))
-        if after_batch:
-            after_batch(state)
-    if not dry_run:
-        checkpoint_clear(name=name)
+            return {**state, "after": batch[-1].pk, "report": report.to_state()}
+
+        return Batch(size=len(batch), write=write)
+
+    job_run(
+        name=f"rescore:{run_id}",
+        initial={"after": 0, "until": end.isoformat(), "report": {}},
+        next_batch=next_batch,
+        persist=not dry_run,
+        progress=progress,
+    )
     return report
 
 

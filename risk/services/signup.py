@@ -20,12 +20,7 @@ from risk import rules
 from risk.client_ip import clean_ip
 from risk.clients import fingerprint_client
 from risk.conf import risk_settings
-from risk.fingerprint.errors import (
-    AuthError,
-    FingerprintError,
-    NotFoundError,
-    RequestError,
-)
+from risk.fingerprint.errors import UNAVAILABLE, AuthError, FingerprintError, fetch_failure
 from risk.fingerprint.events import Event
 from risk.fingerprint.sealed import SealedResultError, unseal_event
 from risk.models import (
@@ -56,15 +51,13 @@ def event_fetch(*, event_id: str, sealed_result: str = "") -> FetchResult:
         return _event_unseal(event_id=event_id, sealed_result=sealed_result, keys=keys)
     try:
         return FetchResult(event=fingerprint_client().get_event(event_id))
-    except (NotFoundError, RequestError) as exc:
-        # 400 for an id Fingerprint cannot parse is as forged as a 404.
-        return FetchResult(event=None, failure="not_found", error=str(exc)[:255])
-    except AuthError as exc:
-        logger.error("Fingerprint rejected our credentials or region: %s", exc)
-        return FetchResult(event=None, failure="unavailable", error=str(exc)[:255])
     except FingerprintError as exc:
-        logger.warning("Fingerprint unavailable for event %s: %s", event_id, exc)
-        return FetchResult(event=None, failure="unavailable", error=str(exc)[:255])
+        failure = fetch_failure(exc)
+        if isinstance(exc, AuthError):
+            logger.error("Fingerprint rejected our credentials or region: %s", exc)
+        elif failure == UNAVAILABLE:
+            logger.warning("Fingerprint unavailable for event %s: %s", event_id, exc)
+        return FetchResult(event=None, failure=failure, error=str(exc)[:255])
 
 
 def _event_unseal(*, event_id: str, sealed_result: str, keys: tuple[str, ...]) -> FetchResult:

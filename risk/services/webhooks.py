@@ -5,13 +5,17 @@ import json
 from django.db import transaction
 
 from risk.fingerprint.events import EventFormatError, normalise_event
-from risk.models import Device, FingerprintEvent
-from risk.services.signup import event_snapshot_store
+from risk.models import FingerprintEvent
+from risk.services.devices import device_ensure
+from risk.services.event_store import snapshots_keep
+from risk.services.jobs import Tally
 
 
 def event_webhook_store(*, body: bytes) -> FingerprintEvent:
-    """Upsert the event by event_id. Attempts waiting for it (signups taken while the Server
-    API was unreachable) are linked by `manage.py backfill_events`, which finds it here."""
+    """Store the event by event_id. A snapshot already stored keeps its `raw` (a decision may
+    have used it); a differing copy is kept beside it as a later version. Attempts waiting
+    for it (signups taken while the Server API was unreachable) are linked by
+    `manage.py backfill_events`, which finds it here."""
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
@@ -25,11 +29,6 @@ def event_webhook_store(*, body: bytes) -> FingerprintEvent:
         # bring the data back.
         return stripped
     with transaction.atomic():
-        device = None
-        if event.visitor_id:
-            Device.objects.bulk_create(
-                [Device(visitor_id=event.visitor_id, platform=event.platform[:16])],
-                ignore_conflicts=True,
-            )
-            device = Device.objects.get(visitor_id=event.visitor_id)
-        return event_snapshot_store(event=event, device=device)
+        devices, _ = device_ensure(platforms={event.visitor_id: event.platform})
+        snapshots_keep(events=[event], devices=devices, source="webhook", tally=Tally())
+        return FingerprintEvent.objects.get(event_id=event.event_id)

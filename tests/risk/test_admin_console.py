@@ -205,3 +205,28 @@ def test_bulk_actions_from_the_queue(reviewer_client, sandbox):
         QUEUE, {"action": "approve_attempts", "_selected_action": [c.pk], "reason": "bot"}
     )
     assert ReviewDecision.objects.count() == 2
+
+
+def test_signal_tones_follow_the_rules_thresholds(settings):
+    """The evidence page calls a score "bad" and a confidence "ok" by the same thresholds the
+    rules use (RISK_SUSPECT_SCORE_REVIEW, RISK_MIN_CONFIDENCE), not by constants of its own."""
+    from risk.models import FingerprintEvent, SignupAttempt
+    from risk.selectors import attempt_signals
+
+    raw = {"event_id": "1700000000000.abcdef", "suspect_score": 7, "tampering": True}
+    raw["identification"] = {"visitor_id": "visitor00000000001", "confidence": {"score": 0.7}}
+    snapshot = FingerprintEvent.objects.create(event_id=raw["event_id"], raw=raw)
+    attempt = SignupAttempt(fingerprint_event=snapshot, decision="allow")
+
+    def tones() -> dict[str, str]:
+        lines = attempt_signals(attempt=attempt)["lines"]
+        return {
+            text.split()[0]: tone
+            for tone, text in lines
+            if text.split()[0] in ("suspect", "confidence")
+        }
+
+    settings.RISK_SUSPECT_SCORE_REVIEW, settings.RISK_MIN_CONFIDENCE = 5, 0.5
+    assert tones() == {"suspect": "bad", "confidence": "ok"}
+    settings.RISK_SUSPECT_SCORE_REVIEW, settings.RISK_MIN_CONFIDENCE = 10, 0.9
+    assert tones() == {"suspect": "warn", "confidence": "warn"}

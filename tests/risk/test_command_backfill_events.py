@@ -21,8 +21,9 @@ from risk.models import (
     FingerprintEvent,
     ReviewDecision,
     SignupAttempt,
+    UnknownEvent,
 )
-from risk.services import backfill, jobs
+from risk.services import backfill_missing, jobs
 from tests.conftest import SANDBOX_KEY
 
 User = get_user_model()
@@ -36,13 +37,13 @@ def run(*args, **options) -> str:
 
 
 def outage_signups(sandbox, settings, n: int) -> list[dict]:
-    """n signups through the API while Fingerprint answers 500: accounts held for review."""
+    """n people, each at home, sign up while Fingerprint answers 500: accepted unverified."""
     settings.FINGERPRINT_MAX_RETRIES = 0
-    events = [sandbox.create_event(ip="127.0.0.1") for _ in range(n)]
+    homes = [f"73.45.3.{i + 1}" for i in range(n)]
+    events = [sandbox.create_event(ip=ip) for ip in homes]
     sandbox.set_faults(target="events", status=500)
-    api = APIClient(REMOTE_ADDR="127.0.0.1")
-    for i, event in enumerate(events):
-        response = api.post(
+    for i, (event, ip) in enumerate(zip(events, homes, strict=True)):
+        response = APIClient(REMOTE_ADDR=ip).post(
             "/api/signup",
             {"event_id": event["event_id"], "username": f"outage{i}", "password": "x-Pass-word-9"},
             format="json",
@@ -51,6 +52,13 @@ def outage_signups(sandbox, settings, n: int) -> list[dict]:
         assert response.json()["status"] == "pending_review"
     sandbox.clear_faults()
     return events
+
+
+def summary(output: str) -> dict[str, int]:
+    return {
+        name: int(count)
+        for name, count in (line.split() for line in output.splitlines()[1:] if line.strip())
+    }
 
 
 def db_state():
@@ -116,21 +124,40 @@ def test_accounts_without_snapshot_are_backfilled_and_counted_once(sandbox):
 def test_still_unavailable_exits_non_zero_and_unknown_ids_are_reported(sandbox, settings):
     settings.FINGERPRINT_MAX_RETRIES = 0
     event = sandbox.create_event()
-    SignupAttempt.objects.create(
-        username="a", event_id=event["event_id"], decision="review",
-        reasons=["fingerprint_unavailable"],
-    )  # fmt: skip
-    SignupAttempt.objects.create(
-        username="b", event_id="forged-id", decision="deny", reasons=["event_not_found"]
-    )
+    for username, event_id in (("a", event["event_id"]), ("b", "1700000000000.forged")):
+        SignupAttempt.objects.create(
+            username=username, event_id=event_id, decision="review",
+            reasons=["fingerprint_unavailable"],
+        )  # fmt: skip
     sandbox.set_faults(target="events", status=503)
     with pytest.raises(CommandError, match="could not be fetched"):
         run(rps=0)
     assert not FingerprintEvent.objects.exists()
     sandbox.clear_faults()
-    output = run(rps=0)  # the next run retries the unavailable one
+    output = run(rps=0)  # the next run retries both
     assert FingerprintEvent.objects.filter(event_id=event["event_id"]).exists()
-    assert "not_found" in output
+    assert summary(output)["not_found"] == 1
+    assert UnknownEvent.objects.filter(event_id="1700000000000.forged").exists()
+
+
+@pytest.mark.django_db
+def test_ids_resolved_as_not_found_are_never_fetched_again(sandbox):
+    SignupAttempt.objects.create(
+        username="a", event_id="1700000000000.forged", decision="review",
+        reasons=["fingerprint_unavailable"],
+    )  # fmt: skip
+    # Refused as not found at signup time: already resolved, never fetched.
+    SignupAttempt.objects.create(
+        username="b", event_id="1700000000000.forge2", decision="deny", reasons=["event_not_found"]
+    )
+    User.objects.create_user(username="c", signup_event_id="1700000000000.forge3")
+    gets = lambda: sandbox.stats()["requests"].get("v4_get_event", 0)  # noqa: E731
+    before = gets()
+    assert summary(run(rps=0))["not_found"] == 2
+    assert gets() - before == 2
+    assert summary(run(rps=0)) == {}  # the second run asks nothing
+    assert gets() - before == 2
+    assert backfill_missing.missing_events_count() == {"attempts": 0, "accounts": 0}
 
 
 @pytest.mark.django_db
@@ -252,7 +279,7 @@ def test_killed_run_resumes_without_duplicates(sandbox, sandbox_server):
     proc.wait()
     done_at_kill = FingerprintEvent.objects.count()
     assert 20 <= done_at_kill < n
-    checkpoint = BackfillCheckpoint.objects.get(name=backfill.MISSING_CHECKPOINT)
+    checkpoint = BackfillCheckpoint.objects.get(name=backfill_missing.CHECKPOINT)
     assert checkpoint.state["after"] > 0
 
     fetches_first = sandbox.stats()["requests"]["v4_get_event"] - fetches_before
@@ -278,7 +305,7 @@ def test_ctrl_c_in_search_mode_resumes_from_the_pagination_key(sandbox, sandbox_
         "--until", (now - timedelta(days=5) + timedelta(hours=1)).isoformat(),
     ]  # fmt: skip
     searches_before = sandbox.stats()["requests"].get("v4_search", 0)
-    proc = _start(sandbox_server.url, *window, "--rps", "6")
+    proc = _start(sandbox_server.url, *window, "--rps", "3")
     _wait_for(lambda: FingerprintEvent.objects.count() >= 300, proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
@@ -294,3 +321,25 @@ def test_ctrl_c_in_search_mode_resumes_from_the_pagination_key(sandbox, sandbox_
     assert Device.objects.count() == 50
     searches_second = sandbox.stats()["requests"]["v4_search"] - searches_before - searches_first
     assert searches_second <= 10 - stored_at_stop // 100 + 1  # 100 events a page
+
+
+@pytest.mark.django_db
+def test_a_relative_since_resumes_its_first_range(sandbox, crash_after_batches):
+    visitor = "RelativeResume000001"
+    ids = sandbox.bulk_events(250, visitor_id=visitor, age_s=6 * 86400, spread_s=3600)
+    searches = lambda: sandbox.stats()["requests"].get("v4_search", 0)  # noqa: E731
+    crash_after_batches(1)
+    with pytest.raises(CommandError, match="interrupted"):
+        run(since="7d", until="5d", visitor=visitor, rps=0)
+    (checkpoint,) = BackfillCheckpoint.objects.filter(name__contains=visitor)
+    assert checkpoint.name == f"backfill_events:search:7d:5d:{visitor}"
+    assert FingerprintEvent.objects.count() == 100
+    from risk.services.jobs import batch_committed
+
+    batch_committed.disconnect(dispatch_uid="crash_after_batches")
+    before = searches()
+    time.sleep(0.01)  # "7d" now resolves to a later moment; the stored range is used
+    run(since="7d", until="5d", visitor=visitor, rps=0)
+    assert searches() - before == 2  # pages 2 and 3 only, not a restart from page 1
+    assert FingerprintEvent.objects.filter(event_id__in=ids).count() == 250
+    assert not BackfillCheckpoint.objects.exists()

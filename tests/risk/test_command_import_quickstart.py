@@ -110,23 +110,15 @@ def test_dry_run_writes_nothing(tmp_path):
     assert not User.objects.exists() and not Device.objects.exists()
 
 
-def test_interrupted_import_resumes(tmp_path, monkeypatch):
-    from risk.services import importing
-
+def test_interrupted_import_resumes(tmp_path, crash_after_batches):
     path = quickstart_db(tmp_path / "q.db", rows=ROWS[:5])
-    original = importing.quickstart_import
-
-    def crash_after_first_batch(**kw):
-        def boom(state):
-            raise KeyboardInterrupt
-
-        return original(**kw, after_batch=boom)
-
-    monkeypatch.setattr(importing, "quickstart_import", crash_after_first_batch)
+    crash_after_batches(1)
     with pytest.raises(CommandError, match="interrupted"):
         run(path, batch_size=2)
     assert User.objects.count() == 2
-    monkeypatch.setattr(importing, "quickstart_import", original)
+    from risk.services.jobs import batch_committed
+
+    batch_committed.disconnect(dispatch_uid="crash_after_batches")
     run(path, batch_size=2)
     assert User.objects.count() == 5
     assert SignupAttempt.objects.count() == 5

@@ -119,27 +119,16 @@ def test_apply_records_reassessments_flags_changes_and_keeps_reviewer_decisions(
     assert snapshot_tables() == before
 
 
-def test_interrupted_run_resumes_with_its_run_id(sandbox, monkeypatch):
-    from risk.services import rescore as rescore_service
-
+def test_interrupted_run_resumes_with_its_run_id(sandbox, crash_after_batches):
     signups(sandbox, ["human"] * 4)
-    calls = []
-
-    def crash_after_first_batch(state):
-        calls.append(state)
-        raise KeyboardInterrupt
-
-    original = rescore_service.attempts_rescore
-
-    def interrupted(**kw):
-        return original(**kw, after_batch=crash_after_first_batch)
-
-    monkeypatch.setattr(rescore_service, "attempts_rescore", interrupted)
+    crash_after_batches(1)
     with pytest.raises(CommandError, match="--run-id r1"):
         rescore(since="1h", run_id="r1", batch_size=2)
     assert Reassessment.objects.count() == 2
     assert BackfillCheckpoint.objects.get(name="rescore:r1").state["after"] > 0
-    monkeypatch.setattr(rescore_service, "attempts_rescore", original)
+    from risk.services.jobs import batch_committed
+
+    batch_committed.disconnect(dispatch_uid="crash_after_batches")
     output = rescore(since="1h", run_id="r1", batch_size=2)
     assert Reassessment.objects.count() == 4
     assert summary(output)["scored"] == 4  # counts carried over the resume

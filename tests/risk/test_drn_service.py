@@ -11,7 +11,7 @@ from django.utils import timezone
 from risk.checks import check_fingerprint_settings
 from risk.conf import DRN_API_URL, risk_settings
 from risk.models import Device, DrnSnapshot, SignupAttempt
-from risk.selectors import drn_pending_devices
+from risk.selectors import devices_drn_due
 from risk.services.drn import drn_lookup
 from tests.conftest import drn_calls, settle
 
@@ -124,14 +124,14 @@ def test_failure_is_recorded_and_queued_then_cleared(sandbox):
     assert failed.max_percentile is None and failed.raw == {}
     device.refresh_from_db()
     assert device.drn_lookup_pending is True
-    assert list(drn_pending_devices()) == [device]
+    assert list(devices_drn_due(max_age=timedelta(days=30))) == [device]
     sandbox.clear_faults()
     # An error snapshot is not a cache hit: the next lookup asks DRN again.
     ok = drn_lookup(device=device)
     assert ok.status == "ok"
     device.refresh_from_db()
     assert device.drn_lookup_pending is False
-    assert list(drn_pending_devices()) == []
+    assert list(devices_drn_due(max_age=timedelta(days=30))) == []
 
 
 def test_timeout_is_an_error_within_the_budget(sandbox):
@@ -193,15 +193,33 @@ def test_attempt_with_a_failed_lookup_gets_the_later_answer(sandbox):
     assert attempt.drn_snapshot == ok and ok.status == "ok"
 
 
-def test_pending_devices_in_id_order_from_a_checkpoint():
+def test_due_devices_in_id_order_from_a_checkpoint():
     devices = [
-        Device.objects.create(visitor_id=f"pending{i:013d}", platform="android") for i in range(4)
+        Device.objects.create(visitor_id=f"pending{i:013d}", platform="android") for i in range(5)
     ]
-    Device.objects.filter(pk__in=[devices[0].pk, devices[2].pk, devices[3].pk]).update(
-        drn_lookup_pending=True
+    Device.objects.create(visitor_id="iosdevice00000000001", platform="ios")  # DRN: Android only
+    # devices[1] has a fresh answer; devices[2] a stale one; devices[3] a fresh one but queued.
+    fresh = [DrnSnapshot(device=d, visitor_id=d.visitor_id, status="ok") for d in devices[1:4]]
+    DrnSnapshot.objects.bulk_create(fresh)
+    DrnSnapshot.objects.filter(device=devices[2]).update(
+        fetched_at=timezone.now() - timedelta(days=31)
     )
-    assert list(drn_pending_devices()) == [devices[0], devices[2], devices[3]]
-    assert list(drn_pending_devices(after_id=devices[0].pk)) == [devices[2], devices[3]]
+    Device.objects.filter(pk=devices[3].pk).update(drn_lookup_pending=True)
+    due = [devices[0], devices[2], devices[3], devices[4]]
+    assert list(devices_drn_due(max_age=timedelta(days=30))) == due
+    assert list(devices_drn_due(max_age=timedelta(days=30), after=devices[0].pk)) == due[1:]
+
+
+def test_device_stored_before_its_platform_is_android_by_its_events():
+    from risk.models import FingerprintEvent
+    from risk.selectors import device_is_android
+
+    legacy = Device.objects.create(visitor_id="legacy00000000000001")
+    assert not device_is_android(device=legacy)
+    assert list(devices_drn_due(max_age=timedelta(days=30))) == []
+    FingerprintEvent.objects.create(event_id="e1", device=legacy, platform="android", raw={})
+    assert device_is_android(device=legacy)
+    assert list(devices_drn_due(max_age=timedelta(days=30))) == [legacy]
 
 
 # --- settings -------------------------------------------------------------------------------

@@ -68,6 +68,7 @@ def test_purge_strips_old_evidence_and_leaves_held_and_recent_alone(attempts):
     assert "events_due" in out.getvalue()
     assert privacy.snapshots_purge_due() == {
         "events_due": 4,
+        "event_versions_due": 0,
         "drn_snapshots_due": 4,
         "attempts_due": 4,
     }

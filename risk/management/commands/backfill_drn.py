@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from risk import selectors
 from risk.management.job_output import job_errors, summary_write
-from risk.services import backfill, jobs
-
-_UNITS = {"m": 60, "h": 3600, "d": 86400}
-
-
-def _age(value: str) -> timedelta:
-    if len(value) >= 2 and value[-1] in _UNITS and value[:-1].isdigit():
-        return timedelta(seconds=int(value[:-1]) * _UNITS[value[-1]])
-    raise CommandError(f"--max-age {value!r}: expected an age such as 90m, 12h, 30d")
+from risk.services import backfill_drn, jobs
 
 
 class Command(BaseCommand):
@@ -45,8 +36,12 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args, **options) -> None:
-        max_age = _age(options["max_age"])
-        due = backfill.drn_due_devices(max_age=max_age).count()
+        max_age = jobs.age_parse(options["max_age"])
+        if max_age is None:
+            raise CommandError(
+                f"--max-age {options['max_age']!r}: expected an age such as 90m, 12h, 30d"
+            )
+        due = selectors.devices_drn_due(max_age=max_age).count()
         if options["dry_run"]:
             summary_write(self.stdout, "backfill_drn (dry run)", {"devices_due": due})
             return
@@ -57,7 +52,7 @@ class Command(BaseCommand):
             job_errors(resume=resume),
             tqdm(total=due, desc="devices", unit="dev", disable=bar_off) as bar,
         ):
-            tally = backfill.drn_backfill(
+            tally = backfill_drn.drn_backfill(
                 max_age=max_age,
                 limiter=limiter,
                 restart=options["restart"],

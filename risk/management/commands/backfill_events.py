@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from risk.management.job_output import job_errors, summary_write
-from risk.services import backfill, jobs
+from risk.services import backfill_missing, backfill_search, jobs
 
 
 class Command(BaseCommand):
@@ -23,7 +23,9 @@ class Command(BaseCommand):
             "--since",
             help="search mode: start of the window (ISO 8601, UTC if no zone; or an age: 24h, 7d)",
         )
-        parser.add_argument("--until", help="search mode: end of the window (default: now)")
+        parser.add_argument(
+            "--until", help="search mode: end of the window (default: now; fixed at the first run)"
+        )
         parser.add_argument("--visitor", default="", help="search mode: only this visitor_id")
         parser.add_argument(
             "--rps",
@@ -53,12 +55,10 @@ class Command(BaseCommand):
         bar_off = True if options["no_progress"] else None  # None: tqdm hides it off a TTY
         with job_errors():
             if options["since"]:
-                since = jobs.moment_parse(options["since"])
-                until = jobs.moment_parse(options["until"]) if options["until"] else None
                 with tqdm(desc="events", unit="ev", disable=bar_off) as bar:
-                    tally = backfill.events_backfill_search(
-                        since=since,
-                        until=until,
+                    tally = backfill_search.events_backfill_search(
+                        since=options["since"],
+                        until=options["until"] or "",
                         visitor=options["visitor"],
                         limiter=limiter,
                         restart=options["restart"],
@@ -66,12 +66,12 @@ class Command(BaseCommand):
                         progress=bar.update,
                     )
             elif options["dry_run"]:
-                tally = backfill.events_missing_preview()
+                tally = backfill_missing.events_missing_preview()
             else:
-                missing = backfill.missing_events_count()
+                missing = backfill_missing.missing_events_count()
                 total = missing["attempts"] + missing["accounts"]
                 with tqdm(total=total, desc="rows", unit="row", disable=bar_off) as bar:
-                    tally = backfill.events_backfill_missing(
+                    tally = backfill_missing.events_backfill_missing(
                         limiter=limiter,
                         workers=options["workers"],
                         batch_size=options["batch_size"],
