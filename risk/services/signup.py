@@ -22,6 +22,7 @@ from risk.fingerprint.errors import (
     AuthError,
     FingerprintError,
     NotFoundError,
+    RateLimitedError,
     RequestError,
 )
 from risk.fingerprint.events import Event
@@ -53,13 +54,24 @@ def event_fetch(*, event_id: str, sealed_result: str = "") -> FetchResult:
     if sealed_result and keys:
         return _event_unseal(event_id=event_id, sealed_result=sealed_result, keys=keys)
     try:
-        return FetchResult(event=fingerprint_client().get_event(event_id))
+        # No 429 retry here: each retry spends quota that is already gone (see security.md).
+        return FetchResult(event=fingerprint_client().get_event(event_id, retry_rate_limited=False))
     except (NotFoundError, RequestError) as exc:
         # 400 for an id Fingerprint cannot parse is as forged as a 404.
         return FetchResult(event=None, failure="not_found", error=str(exc)[:255])
     except AuthError as exc:
         logger.error("Fingerprint rejected our credentials or region: %s", exc)
         return FetchResult(event=None, failure="unavailable", error=str(exc)[:255])
+    except RateLimitedError as exc:
+        # Our own key's quota (or our client-side limit) is spent: an outage we cause, and
+        # possibly a flood of made-up ids. Said apart so alerts can tell it from Fingerprint down.
+        logger.error(
+            "Fingerprint quota exhausted (our key is rate limited) for event %s: %s",
+            event_id,
+            exc,
+            extra={"fingerprint_error_kind": "quota_exhausted"},
+        )
+        return FetchResult(event=None, failure="unavailable", error=f"quota: {exc}"[:255])
     except FingerprintError as exc:
         logger.warning("Fingerprint unavailable for event %s: %s", event_id, exc)
         return FetchResult(event=None, failure="unavailable", error=str(exc)[:255])

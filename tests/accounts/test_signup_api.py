@@ -12,6 +12,7 @@ from risk.models import Device, FingerprintEvent, SignupAttempt
 pytestmark = pytest.mark.django_db
 User = get_user_model()
 PASSWORD = "correct-horse-battery-9"
+WELL_FORMED_ID = "1700000000000.abcdef"  # the shape of a Fingerprint id, never created
 
 
 @pytest.fixture
@@ -187,20 +188,24 @@ def assert_nothing_written():
             "event_id",
             "invalid_event_id",
         ),
-        ({"event_id": "1.a", "password": PASSWORD}, "username", "required"),
-        ({"event_id": "1.a", "username": "da ve!", "password": PASSWORD}, "username", "invalid"),
+        ({"event_id": WELL_FORMED_ID, "password": PASSWORD}, "username", "required"),
         (
-            {"event_id": "1.a", "username": "dave", "password": "123"},
+            {"event_id": WELL_FORMED_ID, "username": "da ve!", "password": PASSWORD},
+            "username",
+            "invalid",
+        ),
+        (
+            {"event_id": WELL_FORMED_ID, "username": "dave", "password": "123"},
             "password",
             "password_too_short",
         ),
         (
-            {"event_id": "1.a", "username": "dave", "password": "password"},
+            {"event_id": WELL_FORMED_ID, "username": "dave", "password": "password"},
             "password",
             "password_too_common",
         ),
         (
-            {"event_id": "1.a", "username": "dave", "password": PASSWORD, "email": "no"},
+            {"event_id": WELL_FORMED_ID, "username": "dave", "password": PASSWORD, "email": "no"},
             "email",
             "invalid",
         ),
