@@ -174,6 +174,7 @@ FINGERPRINT_DRN_CACHE_S = env.int("FINGERPRINT_DRN_CACHE_S", default=3600)
 FINGERPRINT_DRN_RPS = env.float("FINGERPRINT_DRN_RPS", default=5.0)
 FINGERPRINT_DRN_SIGNUP_BUDGET_S = env.float("FINGERPRINT_DRN_SIGNUP_BUDGET_S", default=0.5)
 FINGERPRINT_WEBHOOK_SECRET = env.str("FINGERPRINT_WEBHOOK_SECRET", default="")
+FINGERPRINT_WEBHOOK_MAX_BYTES = env.int("FINGERPRINT_WEBHOOK_MAX_BYTES", default=512 * 1024)
 # Base64 keys for sealed client results (several while rotating); empty = always call the API.
 FINGERPRINT_SEALED_KEYS = env.list("FINGERPRINT_SEALED_KEYS", default=[])
 

@@ -3,6 +3,7 @@
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import APIException
 from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -11,14 +12,34 @@ from risk import services
 from risk.fingerprint.events import EventFormatError
 from risk.fingerprint.webhooks import webhook_signature_valid
 
+# Fingerprint's events are a few KiB (tens with raw_device_attributes); more is not one of them.
+WEBHOOK_MAX_BYTES = 512 * 1024
+
+
+def webhook_max_bytes() -> int:
+    return int(getattr(settings, "FINGERPRINT_WEBHOOK_MAX_BYTES", WEBHOOK_MAX_BYTES))
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The body is larger than FINGERPRINT_WEBHOOK_MAX_BYTES."
+    default_code = "payload_too_large"
+
 
 class RawBodyParser(BaseParser):
-    """Keep the exact bytes: the signature is computed over them."""
+    """Keep the exact bytes (the signature is computed over them), at most the cap: a body
+    without Content-Length (chunked) is read up to one byte past it, then refused."""
 
     media_type = "*/*"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        return stream.read()
+        if stream is None:
+            return b""
+        limit = webhook_max_bytes()
+        body = stream.read(limit + 1)
+        if len(body) > limit:
+            raise PayloadTooLarge()
+        return body
 
 
 class FingerprintWebhookView(APIView):
@@ -33,6 +54,7 @@ class FingerprintWebhookView(APIView):
             400: OpenApiResponse(description="Not a Fingerprint event (invalid_event)"),
             401: OpenApiResponse(description="Bad signature (invalid_signature)"),
             404: OpenApiResponse(description="Webhook disabled (webhook_disabled)"),
+            413: OpenApiResponse(description="Body over the size cap (payload_too_large)"),
         },
     )
     def post(self, request):
@@ -42,6 +64,14 @@ class FingerprintWebhookView(APIView):
                 {"code": "webhook_disabled", "message": "FINGERPRINT_WEBHOOK_SECRET is not set."},
                 status=status.HTTP_404_NOT_FOUND,
             )
+        # Refuse an announced oversize body before reading a byte of it (the parser bounds
+        # bodies that announce no length).
+        try:
+            announced = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            announced = 0
+        if announced > webhook_max_bytes():
+            raise PayloadTooLarge()
         body = request.data if isinstance(request.data, bytes) else b""
         header = request.headers.get("FPJS-Event-Signature", "")
         if not webhook_signature_valid(header=header, body=body, secret=secret):

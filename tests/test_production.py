@@ -93,7 +93,7 @@ def test_gunicorn_defaults_fit_io_bound_signups(monkeypatch):
     assert conf["worker_class"] == "gthread"
     assert conf["workers"] == 2 * (os.cpu_count() or 1)
     assert conf["threads"] == 16
-    assert conf["bind"] == "0.0.0.0:8000"
+    assert conf["bind"] == "127.0.0.1:8000"  # loopback: only the local proxy may connect
     assert conf["accesslog"] is None
     # The worker timeout covers the Fingerprint budget (2 s) with room for DB and hashing.
     assert conf["timeout"] == 30 and conf["graceful_timeout"] == 10
@@ -117,7 +117,7 @@ def test_gunicorn_settings_follow_the_environment(monkeypatch):
     assert conf["timeout"] == math.ceil(7.5) + 28
     assert conf["graceful_timeout"] == math.ceil(7.5) + 8
     assert (conf["max_requests"], conf["max_requests_jitter"]) == (100, 10)
-    assert load_conf(monkeypatch, PORT="8123")["bind"] == "0.0.0.0:8123"
+    assert load_conf(monkeypatch, PORT="8123")["bind"] == "127.0.0.1:8123"
 
 
 def test_gunicorn_accepts_the_config_file():
