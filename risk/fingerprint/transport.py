@@ -29,6 +29,7 @@ from risk.fingerprint.errors import (
     RequestError,
     UnavailableError,
 )
+from risk.fingerprint.parsing import NonStandardJSONError, strict_json_loads
 from risk.fingerprint.rate_limit import RateLimiter
 
 logger = logging.getLogger(__name__)
@@ -180,13 +181,22 @@ class BudgetedTransport:
 
     def _parse(self, response: requests.Response) -> dict:
         status = response.status_code
+        nonstandard = False
         try:
-            body = response.json()
-        except ValueError:
+            body = strict_json_loads(response.content) if response.content else None
+        except NonStandardJSONError:
+            body, nonstandard = None, True
+        except ValueError:  # includes UnicodeDecodeError
             body = None
         if 200 <= status < 300:
             if status == 204 or (body is None and not response.content):
                 return {}
+            if nonstandard:  # NaN/Infinity: jsonb would refuse to store it
+                raise UnavailableError(
+                    f"{self.service} answered with non-standard JSON (NaN or Infinity)",
+                    status=status,
+                    code="nonstandard_json",
+                )
             if not isinstance(body, dict):
                 raise UnavailableError(
                     f"{self.service} answered with a non-JSON body", status=status
