@@ -178,6 +178,9 @@ FINGERPRINT_WEBHOOK_MAX_BYTES = env.int("FINGERPRINT_WEBHOOK_MAX_BYTES", default
 # Base64 keys for sealed client results (several while rotating); empty = always call the API.
 FINGERPRINT_SEALED_KEYS = env.list("FINGERPRINT_SEALED_KEYS", default=[])
 
+# Opt-in for benchmarks: production settings may talk to a sandbox without check E011 failing.
+FINGERPRINT_SANDBOX_IN_PRODUCTION = env.bool("FINGERPRINT_SANDBOX_IN_PRODUCTION", default=False)
+
 RISK_MAX_ACCOUNTS_PER_DEVICE = env.int("RISK_MAX_ACCOUNTS_PER_DEVICE", default=1)
 RISK_MAX_ACCOUNTS_PER_DEVICE_HARD = env.int("RISK_MAX_ACCOUNTS_PER_DEVICE_HARD", default=10)
 RISK_MAX_EVENT_AGE_S = env.int("RISK_MAX_EVENT_AGE_S", default=60)

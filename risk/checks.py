@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
-from risk.conf import API_VERSIONS, FAILURE_POLICIES, REGION_API_URLS
+from risk.conf import API_VERSIONS, FAILURE_POLICIES, REGION_API_URLS, SANDBOX_SECRET_API_KEY
 from risk.fingerprint.origins import normalise_origin
 from risk.fingerprint.sealed import SealedResultError, decode_key
 
@@ -141,3 +141,59 @@ def check_fingerprint_settings(app_configs=None, **kwargs):
         if hasattr(settings, name):
             messages += _number(name, low, high)
     return messages
+
+
+# --- deployment checks (`manage.py check --deploy`, run by bin/serve) --------------------------
+
+
+@register(Tags.security, deploy=True)
+def check_sandbox_not_in_production(app_configs=None, **kwargs):
+    """The sandbox is a fake Fingerprint that answers whatever it is told."""
+    if getattr(settings, "SANDBOX_ENABLED", False) and not settings.DEBUG:
+        return [
+            Error(
+                "SANDBOX_ENABLED is on while DJANGO_DEBUG is off: the Fingerprint simulator "
+                "is installed in a production configuration.",
+                hint="Unset SANDBOX_ENABLED (it follows DJANGO_DEBUG by default).",
+                id="risk.E010",
+            )
+        ]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def check_allowed_origins_in_production(app_configs=None, **kwargs):
+    """Without an allow-list, an event made on any site (an attacker's copy of the signup
+    page) passes the origin check."""
+    if not settings.DEBUG and not getattr(settings, "RISK_ALLOWED_ORIGINS", []):
+        return [
+            Warning(
+                "RISK_ALLOWED_ORIGINS is empty: events identified on any website are accepted.",
+                hint="Set it to the origins of your signup pages, e.g. https://example.com.",
+                id="risk.W010",
+            )
+        ]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def check_real_key_in_production(app_configs=None, **kwargs):
+    """No key (or the sandbox's public one) with an API URL means signups are checked by a
+    sandbox: fine for a benchmark that says so, never for production (risk.W003 otherwise)."""
+    key = getattr(settings, "FINGERPRINT_SECRET_API_KEY", "")
+    if settings.DEBUG or not getattr(settings, "FINGERPRINT_API_URL", ""):
+        return []  # development, or no URL (risk.E001 already covers a missing key)
+    if key and key != SANDBOX_SECRET_API_KEY:
+        return []
+    if getattr(settings, "FINGERPRINT_SANDBOX_IN_PRODUCTION", False):
+        return []
+    return [
+        Error(
+            "FINGERPRINT_SECRET_API_KEY is missing (or is the sandbox's public test key) while "
+            f"FINGERPRINT_API_URL is set ({settings.FINGERPRINT_API_URL}): signups would be "
+            "checked by a sandbox, not by Fingerprint.",
+            hint="Set your workspace's secret key. For a benchmark against the sandbox, set "
+            "FINGERPRINT_SANDBOX_IN_PRODUCTION=1.",
+            id="risk.E011",
+        )
+    ]

@@ -32,6 +32,7 @@ def production_env(**extra: str) -> dict[str, str]:
         DJANGO_DEBUG="0",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
         FINGERPRINT_SECRET_API_KEY="test-secret-key",
+        RISK_ALLOWED_ORIGINS="https://signup.example.com",  # empty is risk.W010
         LOG_LEVEL="WARNING",
     )
     env.update(extra)
