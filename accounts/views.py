@@ -66,7 +66,7 @@ class SignupView(APIView):
                     {
                         "code": "fingerprint_unavailable",
                         "message": "We could not verify your device right now. Try again shortly.",
-                        "reference": attempt.pk,
+                        "reference": attempt.reference,
                     },
                     status=status.HTTP_503_SERVICE_UNAVAILABLE,
                     headers={"Retry-After": str(RETRY_AFTER_S)},
@@ -76,7 +76,7 @@ class SignupView(APIView):
                 {
                     "code": "signup_denied",
                     "message": "We could not create your account.",
-                    "reference": attempt.pk,
+                    "reference": attempt.reference,
                 },
                 status=status.HTTP_403_FORBIDDEN,
             )
@@ -84,7 +84,7 @@ class SignupView(APIView):
             {
                 "status": "created" if attempt.decision == rules.ALLOW else "pending_review",
                 "account": AccountSerializer(result.account).data,
-                "reference": attempt.pk,
+                "reference": attempt.reference,
             },
             status=status.HTTP_201_CREATED,
         )

@@ -6,9 +6,18 @@ write the attempt; unique constraints (Device.visitor_id, FingerprintEvent.event
 SignupAttempt.claimed_event_id) are the last line of defence against races.
 """
 
+import base64
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+
+
+def attempt_reference_new() -> str:
+    """The public reference of an attempt: 80 random bits, base32 (16 characters, A-Z and 2-7,
+    easy to read out to support). Sequential ids would tell anyone how many signups we have."""
+    return base64.b32encode(secrets.token_bytes(10)).decode()
 
 
 class Decision(models.TextChoices):
@@ -94,6 +103,10 @@ class SignupAttempt(models.Model):
     """Every signup attempt, whatever its outcome. Never holds a password."""
 
     created_at = models.DateTimeField(auto_now_add=True)
+    # Opaque public reference: what the API returns and support quotes (unique, indexed).
+    reference = models.CharField(
+        max_length=16, unique=True, default=attempt_reference_new, editable=False
+    )
     username = models.CharField(max_length=150)
     email = models.EmailField(blank=True)
     client_ip = models.GenericIPAddressField(null=True, blank=True)

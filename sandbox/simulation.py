@@ -196,7 +196,7 @@ class Attempt:
     username: str
     status: int | None
     outcome: str
-    reference: int | None = None
+    reference: str | None = None
 
 
 @dataclass
@@ -215,7 +215,7 @@ class SimulationReport:
         return table
 
     @property
-    def references(self) -> list[int]:
+    def references(self) -> list[str]:
         return [a.reference for a in self.attempts if a.reference is not None]
 
 
@@ -303,7 +303,7 @@ class _Runner:
             signup.username,
             response.status_code,
             _outcome(response.status_code, body),
-            reference if isinstance(reference, int) else None,
+            reference if isinstance(reference, str) else None,
         )
 
 
@@ -366,7 +366,7 @@ def signups_simulate(
     return report
 
 
-def attempts_by_reason(references: list[int]) -> dict[str, Counter[str]] | None:
+def attempts_by_reason(references: list[str]) -> dict[str, Counter[str]] | None:
     """decision -> "reason, reason" (all that fired on an attempt) -> count, read from the
     database for the attempts the API reported. None when this database does not hold them
     (the API writes to another one)."""
@@ -376,7 +376,7 @@ def attempts_by_reason(references: list[int]) -> dict[str, Counter[str]] | None:
     found = 0
     for start in range(0, len(references), 500):
         chunk = references[start : start + 500]
-        rows = SignupAttempt.objects.filter(pk__in=chunk).values_list("decision", "reasons")
+        rows = SignupAttempt.objects.filter(reference__in=chunk).values_list("decision", "reasons")
         for decision, reasons in rows:
             found += 1
             table.setdefault(decision, Counter())[", ".join(reasons or []) or "-"] += 1

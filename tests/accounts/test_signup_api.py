@@ -59,7 +59,7 @@ def test_human_signs_up_and_everything_is_stored(api, sandbox, hash_calls):
     assert user.password.startswith("argon2$argon2id$")
     assert user.check_password(PASSWORD)
     assert user.device.visitor_id == event["identification"]["visitor_id"]
-    attempt = SignupAttempt.objects.get(pk=body["reference"])
+    attempt = SignupAttempt.objects.get(reference=body["reference"])
     assert attempt.decision == "allow" and attempt.account == user
     assert attempt.checks["event_found"] == "passed" and attempt.checks["ip"] == "passed"
     snapshot = FingerprintEvent.objects.get(event_id=event["event_id"])
@@ -76,9 +76,9 @@ def test_second_account_from_same_device_is_denied_without_hashing(api, sandbox,
     response = signup(api, second["event_id"], username="alice2")
     assert response.status_code == 403
     body = response.json()
-    assert body["code"] == "signup_denied" and isinstance(body["reference"], int)
+    assert body["code"] == "signup_denied" and len(body["reference"]) == 16
     assert "device_limit" not in str(body)  # reasons are for staff only
-    assert SignupAttempt.objects.get(pk=body["reference"]).reasons == ["device_limit"]
+    assert SignupAttempt.objects.get(reference=body["reference"]).reasons == ["device_limit"]
     assert not User.objects.filter(username="alice2").exists()
     assert hash_calls == []
 
@@ -96,7 +96,7 @@ def test_reused_event_id_is_refused(api, sandbox):
     assert signup(api, event["event_id"]).status_code == 201
     response = signup(api, event["event_id"], username="mallory")
     assert response.status_code == 403
-    reused = SignupAttempt.objects.get(pk=response.json()["reference"])
+    reused = SignupAttempt.objects.get(reference=response.json()["reference"])
     assert "event_reused" in reused.reasons
     assert FingerprintEvent.objects.count() == 1
 
@@ -105,7 +105,9 @@ def test_event_id_burnt_even_when_first_attempt_was_denied(api, sandbox):
     event = new_event(sandbox, "bad_bot")
     assert signup(api, event["event_id"]).status_code == 403
     response = signup(api, event["event_id"], username="bob")
-    assert "event_reused" in SignupAttempt.objects.get(pk=response.json()["reference"]).reasons
+    assert (
+        "event_reused" in SignupAttempt.objects.get(reference=response.json()["reference"]).reasons
+    )
 
 
 def test_replayed_event_is_refused(api, sandbox):
