@@ -7,6 +7,7 @@ from django.core.validators import RegexValidator
 from django.db.models import Value
 from django.db.models.functions import Lower
 from django.db.models.lookups import Exact
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 # Fingerprint's ids: `<epoch ms>.<random>` (v4 event_id and v3 requestId, e.g.
@@ -16,6 +17,29 @@ EVENT_ID_PATTERN = r"^(?:[0-9]{10,16}\.[A-Za-z0-9]{4,16}|[A-Za-z0-9]{20})$"
 event_id_validator = RegexValidator(
     EVENT_ID_PATTERN, message="Not a Fingerprint event id.", code="invalid_event_id"
 )
+
+
+# DRF refuses NUL characters in every CharField (ProhibitNullCharactersValidator): say so.
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "writeOnly": True,
+        "minLength": 8,
+        "maxLength": 128,
+        "pattern": NO_NUL_PATTERN,
+    }
+)
+class PasswordField(serializers.CharField):
+    """A password. The schema states Django's minimum length (8, MinimumLengthValidator), which
+    `validate()` enforces with the validators' own codes (`password_too_short`...)."""
+
+
+@extend_schema_field({"type": "string", "maxLength": 65536, "pattern": NO_NUL_PATTERN})
+class SealedResultField(serializers.CharField):
+    pass
 
 
 def username_ci_equals(username: str) -> Exact:
@@ -31,10 +55,10 @@ class SignupSerializer(serializers.Serializer):
     username = serializers.CharField(
         max_length=150, min_length=3, validators=[UnicodeUsernameValidator()]
     )
-    password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+    password = PasswordField(max_length=128, write_only=True, trim_whitespace=False)
     email = serializers.EmailField(required=False, allow_blank=True, default="", max_length=254)
     # Optional: the agent's sealed result; opened locally when FINGERPRINT_SEALED_KEYS is set.
-    sealed_result = serializers.CharField(
+    sealed_result = SealedResultField(
         required=False, allow_blank=True, default="", max_length=65536, trim_whitespace=True
     )
 
@@ -79,4 +103,29 @@ class CreateAccountSerializer(SignupSerializer):
 class AccountSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
-    email = serializers.EmailField()
+    email = serializers.CharField()  # "" when none was given
+
+
+# --- response shapes (documentation of the OpenAPI schema; the views build plain dicts) ------
+
+
+class SignupCreatedSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["created", "pending_review"])
+    account = AccountSerializer()
+    reference = serializers.CharField(help_text="Opaque token staff can search in the console")
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error: `{"code", "message", "errors"?, "reference"?}` (see accounts/api_errors.py)."""
+
+    code = serializers.CharField()
+    message = serializers.CharField()
+    errors = serializers.DictField(
+        child=serializers.ListField(child=ErrorDetailSerializer()), required=False
+    )
+    reference = serializers.CharField(required=False)

@@ -6,7 +6,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
-from accounts.serializers import AccountSerializer, CreateAccountSerializer, SignupSerializer
+from accounts.serializers import (
+    AccountSerializer,
+    CreateAccountSerializer,
+    ErrorSerializer,
+    SignupCreatedSerializer,
+    SignupSerializer,
+)
 from risk import rules
 from risk.client_ip import client_ip_from_meta
 from risk.conf import risk_settings
@@ -23,10 +29,22 @@ class SignupView(APIView):
 
     @extend_schema(
         responses={
-            201: OpenApiResponse(description="Account created (status created or pending_review)"),
-            400: OpenApiResponse(description="Invalid input; nothing was written"),
-            403: OpenApiResponse(description="Signup denied (code signup_denied)"),
-            503: OpenApiResponse(description="Fingerprint unavailable and policy is deny"),
+            201: OpenApiResponse(
+                SignupCreatedSerializer,
+                description="Account created (status created or pending_review)",
+            ),
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description="Invalid input (invalid_input, parse_error); nothing was written",
+            ),
+            403: OpenApiResponse(ErrorSerializer, description="Signup denied (signup_denied)"),
+            413: OpenApiResponse(ErrorSerializer, description="Body too large"),
+            415: OpenApiResponse(ErrorSerializer, description="Not application/json"),
+            429: OpenApiResponse(ErrorSerializer, description="Throttled (throttled)"),
+            503: OpenApiResponse(
+                ErrorSerializer,
+                description="Fingerprint unavailable and policy is deny (fingerprint_unavailable)",
+            ),
         }
     )
     def post(self, request):

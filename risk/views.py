@@ -1,13 +1,14 @@
 """Fingerprint webhook receiver: events pushed by Fingerprint are stored like fetched ones."""
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.exceptions import APIException
 from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.serializers import ErrorSerializer
 from risk import services
 from risk.fingerprint.events import EventFormatError
 from risk.fingerprint.webhooks import webhook_signature_valid
@@ -50,11 +51,14 @@ class FingerprintWebhookView(APIView):
     @extend_schema(
         request={"application/json": dict},
         responses={
-            200: OpenApiResponse(description="Event stored"),
-            400: OpenApiResponse(description="Not a Fingerprint event (invalid_event)"),
-            401: OpenApiResponse(description="Bad signature (invalid_signature)"),
-            404: OpenApiResponse(description="Webhook disabled (webhook_disabled)"),
-            413: OpenApiResponse(description="Body over the size cap (payload_too_large)"),
+            200: OpenApiResponse(
+                inline_serializer("WebhookStored", {"event_id": serializers.CharField()}),
+                description="Event stored",
+            ),
+            400: OpenApiResponse(ErrorSerializer, description="Not a Fingerprint event"),
+            401: OpenApiResponse(ErrorSerializer, description="Bad signature (invalid_signature)"),
+            404: OpenApiResponse(ErrorSerializer, description="Webhook off (webhook_disabled)"),
+            413: OpenApiResponse(ErrorSerializer, description="Over the cap (payload_too_large)"),
         },
     )
     def post(self, request):
