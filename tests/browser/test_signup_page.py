@@ -65,7 +65,7 @@ def test_person_signs_up_then_is_refused_on_a_second_signup(browser, live_server
     second = SignupAttempt.objects.get(username="alice2")
     status = page.get_by_role("status")
     assert status.get_by_text("We could not create your account").is_visible()
-    assert status.get_by_text(f"Reference: {second.pk}").is_visible()
+    assert status.get_by_text(f"Reference: {second.reference}").is_visible()
     assert "device_limit" not in status.inner_text()  # rules are for staff only
     save_screenshot(page, "signup-refused-same-device")
     assert second.decision == "deny"
