@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
+from accounts.parsers import BoundedJSONParser
 from accounts.serializers import (
     AccountSerializer,
     CreateAccountSerializer,
@@ -26,6 +27,7 @@ class SignupView(APIView):
     serializer_class = SignupSerializer
     endpoint = "signup"
     throttle_scope = "signup"
+    parser_classes = [BoundedJSONParser]  # 413 over SIGNUP_MAX_BODY_BYTES, before reading
 
     @extend_schema(
         responses={
@@ -38,7 +40,9 @@ class SignupView(APIView):
                 description="Invalid input (invalid_input, parse_error); nothing was written",
             ),
             403: OpenApiResponse(ErrorSerializer, description="Signup denied (signup_denied)"),
-            413: OpenApiResponse(ErrorSerializer, description="Body too large"),
+            413: OpenApiResponse(
+                ErrorSerializer, description="Body over 256 KiB (payload_too_large)"
+            ),
             415: OpenApiResponse(ErrorSerializer, description="Not application/json"),
             429: OpenApiResponse(ErrorSerializer, description="Throttled (throttled)"),
             503: OpenApiResponse(

@@ -3,11 +3,11 @@
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException
 from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.parsers import PayloadTooLarge, announced_length, read_bounded
 from accounts.serializers import ErrorSerializer
 from risk import services
 from risk.fingerprint.events import EventFormatError
@@ -21,12 +21,6 @@ def webhook_max_bytes() -> int:
     return int(getattr(settings, "FINGERPRINT_WEBHOOK_MAX_BYTES", WEBHOOK_MAX_BYTES))
 
 
-class PayloadTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The body is larger than FINGERPRINT_WEBHOOK_MAX_BYTES."
-    default_code = "payload_too_large"
-
-
 class RawBodyParser(BaseParser):
     """Keep the exact bytes (the signature is computed over them), at most the cap: a body
     without Content-Length (chunked) is read up to one byte past it, then refused."""
@@ -34,13 +28,7 @@ class RawBodyParser(BaseParser):
     media_type = "*/*"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        if stream is None:
-            return b""
-        limit = webhook_max_bytes()
-        body = stream.read(limit + 1)
-        if len(body) > limit:
-            raise PayloadTooLarge()
-        return body
+        return read_bounded(stream, limit=webhook_max_bytes())
 
 
 class FingerprintWebhookView(APIView):
@@ -70,11 +58,7 @@ class FingerprintWebhookView(APIView):
             )
         # Refuse an announced oversize body before reading a byte of it (the parser bounds
         # bodies that announce no length).
-        try:
-            announced = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            announced = 0
-        if announced > webhook_max_bytes():
+        if announced_length(request.META) > webhook_max_bytes():
             raise PayloadTooLarge()
         body = request.data if isinstance(request.data, bytes) else b""
         header = request.headers.get("FPJS-Event-Signature", "")

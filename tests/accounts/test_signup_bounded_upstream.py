@@ -3,6 +3,8 @@ signup path, and our own quota running out is logged as such. Fingerprint is the
 real HTTP."""
 
 import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -10,9 +12,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from accounts.parsers import SIGNUP_MAX_BODY_BYTES
 from accounts.serializers import CreateAccountSerializer, SignupSerializer, username_ci_equals
 from risk.models import SignupAttempt
 from tests.conftest import vendor_fixture
+from tests.risk.test_webhook_size_cap import raw_request
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "correct-horse-battery-9"
@@ -26,6 +30,37 @@ def post(event_id, username="bounded", path="/api/signup", field="event_id"):
 
 def event_calls(control) -> int:
     return control.stats()["requests"].get("v4_get_event", 0)
+
+
+class _CountingHandler(BaseHTTPRequestHandler):
+    """A Server API stand-in of our own: counts requests (the shared sandbox's counters can
+    move with a late request of an earlier test), answers 404 to all."""
+
+    paths: list[str] = []
+
+    def do_GET(self):
+        self.paths.append(self.path)
+        body = b'{"error": {"code": "event_not_found", "message": "not found"}}'
+        self.send_response(404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def counting_api(settings):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _CountingHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.FINGERPRINT_API_URL = f"http://127.0.0.1:{server.server_port}"
+    settings.FINGERPRINT_SECRET_API_KEY = "counting-key"
+    _CountingHandler.paths = []
+    yield _CountingHandler.paths
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.mark.parametrize(
@@ -46,13 +81,19 @@ def event_calls(control) -> int:
 @pytest.mark.parametrize(
     ("path", "field"), [("/api/signup", "event_id"), ("/api/create-account", "requestId")]
 )
-def test_malformed_event_id_is_400_before_any_upstream_call(sandbox, event_id, path, field):
-    before = event_calls(sandbox)
+def test_malformed_event_id_is_400_before_any_upstream_call(counting_api, event_id, path, field):
     response = post(event_id, path=path, field=field)
     assert response.status_code == 400
     assert response.json()["errors"][field][0]["code"] == "invalid_event_id"
-    assert event_calls(sandbox) == before
+    assert counting_api == []
     assert SignupAttempt.objects.count() == 0
+
+
+def test_a_well_formed_made_up_id_costs_exactly_one_call(counting_api):
+    response = post("1700000000000.madeUp")
+    assert response.status_code == 403
+    assert counting_api == ["/v4/events/1700000000000.madeUp"]
+    assert SignupAttempt.objects.get().reasons == ["event_not_found"]
 
 
 def test_fingerprint_id_shapes_are_accepted():
@@ -154,3 +195,30 @@ def test_username_check_plan_uses_the_lower_index():
         cursor.execute("ANALYZE accounts_user")
         plan = queryset.explain()
     assert "user_username_ci_unique" in plan, plan
+
+
+# --- the signup body is capped too (an anonymous endpoint) ------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_announced_oversize_signup_is_413_without_being_read(live_server):
+    head = (
+        "POST /api/signup HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {100 * 1024 * 1024}\r\n\r\n"
+    )
+    answer = raw_request(live_server.url, head)  # no body sent: an answer means none was read
+    assert answer.split(b"\r\n", 1)[0].startswith(b"HTTP/1.1 413"), answer[:200]
+    assert SignupAttempt.objects.count() == 0
+
+
+def test_oversize_signup_body_is_413_and_writes_nothing(counting_api):
+    body = {
+        "event_id": "1700000000000.abcdef",
+        "username": "bulky",
+        "password": PASSWORD,
+        "email": "",
+        "sealed_result": "A" * (SIGNUP_MAX_BODY_BYTES + 1),
+    }
+    response = APIClient(REMOTE_ADDR="127.0.0.1").post("/api/signup", body, format="json")
+    assert response.status_code == 413 and response.json()["code"] == "payload_too_large"
+    assert SignupAttempt.objects.count() == 0 and counting_api == []
