@@ -1,37 +1,69 @@
 """Input validation for the signup API. Nothing here touches Fingerprint or writes anything."""
 
-import re
-
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import RegexValidator
+from django.db.models import Value
+from django.db.models.functions import Lower
+from django.db.models.lookups import Exact
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-# Starts with a letter or digit: "." or ".." would be normalised away in the lookup URL.
-EVENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# Fingerprint's ids: `<epoch ms>.<random>` (v4 event_id and v3 requestId, e.g.
+# 1708102555327.NLOjmg) and the 20-character form of the vendor's v3 webhook example. Anything
+# else is refused before an upstream call: a made-up id must not cost us Server API quota.
+EVENT_ID_PATTERN = r"^(?:[0-9]{10,16}\.[A-Za-z0-9]{4,16}|[A-Za-z0-9]{20})$"
+event_id_validator = RegexValidator(
+    EVENT_ID_PATTERN, message="Not a Fingerprint event id.", code="invalid_event_id"
+)
+
+
+# DRF refuses NUL characters in every CharField (ProhibitNullCharactersValidator): say so.
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "writeOnly": True,
+        "minLength": 8,
+        "maxLength": 128,
+        "pattern": NO_NUL_PATTERN,
+    }
+)
+class PasswordField(serializers.CharField):
+    """A password. The schema states Django's minimum length (8, MinimumLengthValidator), which
+    `validate()` enforces with the validators' own codes (`password_too_short`...)."""
+
+
+@extend_schema_field({"type": "string", "maxLength": 65536, "pattern": NO_NUL_PATTERN})
+class SealedResultField(serializers.CharField):
+    pass
+
+
+def username_ci_equals(username: str) -> Exact:
+    """LOWER(username) = LOWER(%s): served by the unique index on Lower("username"), unlike
+    `username__iexact`, which compiles to UPPER() on PostgreSQL and scans the table."""
+    return Exact(Lower("username"), Lower(Value(username)))
 
 
 class SignupSerializer(serializers.Serializer):
-    event_id = serializers.CharField(max_length=64, trim_whitespace=True)
+    event_id = serializers.CharField(
+        max_length=64, trim_whitespace=True, validators=[event_id_validator]
+    )
     username = serializers.CharField(
         max_length=150, min_length=3, validators=[UnicodeUsernameValidator()]
     )
-    password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+    password = PasswordField(max_length=128, write_only=True, trim_whitespace=False)
     email = serializers.EmailField(required=False, allow_blank=True, default="", max_length=254)
     # Optional: the agent's sealed result; opened locally when FINGERPRINT_SEALED_KEYS is set.
-    sealed_result = serializers.CharField(
+    sealed_result = SealedResultField(
         required=False, allow_blank=True, default="", max_length=65536, trim_whitespace=True
     )
 
-    def validate_event_id(self, value: str) -> str:
-        if not EVENT_ID_RE.match(value):
-            raise serializers.ValidationError(
-                "Not a Fingerprint event id.", code="invalid_event_id"
-            )
-        return value
-
     def validate_username(self, value: str) -> str:
-        if get_user_model().objects.filter(username__iexact=value).exists():
+        if get_user_model().objects.filter(username_ci_equals(value)).exists():
             raise serializers.ValidationError(
                 "This username is already taken.", code="username_taken"
             )
@@ -58,10 +90,9 @@ class CreateAccountSerializer(SignupSerializer):
     """The seed quickstart's request body: `requestId` instead of `event_id`."""
 
     event_id = None
-    requestId = serializers.CharField(max_length=64, trim_whitespace=True)  # noqa: N815
-
-    def validate_requestId(self, value: str) -> str:  # noqa: N802
-        return self.validate_event_id(value)
+    requestId = serializers.CharField(  # noqa: N815
+        max_length=64, trim_whitespace=True, validators=[event_id_validator]
+    )
 
     def validate(self, attrs: dict) -> dict:
         attrs = super().validate(attrs)
@@ -72,4 +103,29 @@ class CreateAccountSerializer(SignupSerializer):
 class AccountSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
-    email = serializers.EmailField()
+    email = serializers.CharField()  # "" when none was given
+
+
+# --- response shapes (documentation of the OpenAPI schema; the views build plain dicts) ------
+
+
+class SignupCreatedSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["created", "pending_review"])
+    account = AccountSerializer()
+    reference = serializers.CharField(help_text="Opaque token staff can search in the console")
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error: `{"code", "message", "errors"?, "reference"?}` (see accounts/api_errors.py)."""
+
+    code = serializers.CharField()
+    message = serializers.CharField()
+    errors = serializers.DictField(
+        child=serializers.ListField(child=ErrorDetailSerializer()), required=False
+    )
+    reference = serializers.CharField(required=False)

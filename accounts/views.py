@@ -6,7 +6,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
-from accounts.serializers import AccountSerializer, CreateAccountSerializer, SignupSerializer
+from accounts.parsers import BoundedJSONParser
+from accounts.serializers import (
+    AccountSerializer,
+    CreateAccountSerializer,
+    ErrorSerializer,
+    SignupCreatedSerializer,
+    SignupSerializer,
+)
 from risk import rules
 from risk.client_ip import client_ip_from_meta
 from risk.conf import risk_settings
@@ -20,16 +27,29 @@ class SignupView(APIView):
     serializer_class = SignupSerializer
     endpoint = "signup"
     throttle_scope = "signup"
+    parser_classes = [BoundedJSONParser]  # 413 over SIGNUP_MAX_BODY_BYTES, before reading
 
     @extend_schema(
         responses={
             201: OpenApiResponse(
+                SignupCreatedSerializer,
                 description="Account created: status `created`, or `pending_review` (inactive "
-                "until a reviewer approves it, or until Fingerprint confirms the event)"
+                "until a reviewer approves it, or until Fingerprint confirms the event)",
             ),
-            400: OpenApiResponse(description="Invalid input; nothing was written"),
-            403: OpenApiResponse(description="Signup denied (code signup_denied)"),
-            503: OpenApiResponse(description="Fingerprint unavailable and policy is deny"),
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description="Invalid input (invalid_input, parse_error); nothing was written",
+            ),
+            403: OpenApiResponse(ErrorSerializer, description="Signup denied (signup_denied)"),
+            413: OpenApiResponse(
+                ErrorSerializer, description="Body over 256 KiB (payload_too_large)"
+            ),
+            415: OpenApiResponse(ErrorSerializer, description="Not application/json"),
+            429: OpenApiResponse(ErrorSerializer, description="Throttled (throttled)"),
+            503: OpenApiResponse(
+                ErrorSerializer,
+                description="Fingerprint unavailable and policy is deny (fingerprint_unavailable)",
+            ),
         }
     )
     def post(self, request):
@@ -69,7 +89,7 @@ class SignupView(APIView):
                     {
                         "code": "fingerprint_unavailable",
                         "message": "We could not verify your device right now. Try again shortly.",
-                        "reference": attempt.pk,
+                        "reference": attempt.reference,
                     },
                     status=status.HTTP_503_SERVICE_UNAVAILABLE,
                     headers={"Retry-After": str(RETRY_AFTER_S)},
@@ -79,7 +99,7 @@ class SignupView(APIView):
                 {
                     "code": "signup_denied",
                     "message": "We could not create your account.",
-                    "reference": attempt.pk,
+                    "reference": attempt.reference,
                 },
                 status=status.HTTP_403_FORBIDDEN,
             )
@@ -87,7 +107,7 @@ class SignupView(APIView):
             {
                 "status": "created" if attempt.decision == rules.ALLOW else "pending_review",
                 "account": AccountSerializer(result.account).data,
-                "reference": attempt.pk,
+                "reference": attempt.reference,
             },
             status=status.HTTP_201_CREATED,
         )

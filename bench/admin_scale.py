@@ -130,7 +130,7 @@ FROM risk_device WHERE platform = 'android';
 
 INSERT INTO risk_signupattempt (created_at, username, email, client_ip, origin, event_id,
     claimed_event_id, fingerprint_event_id, device_id, visitor_id, decision, reasons, checks,
-    account_id, endpoint, fingerprint_error, review_status, drn_snapshot_id)
+    account_id, endpoint, fingerprint_error, review_status, drn_snapshot_id, reference)
 SELECT e.timestamp, 'user' || e.id, 'user' || e.id || '@example.com', e.ip,
        'https://app.example.com', e.event_id, e.event_id, e.id, e.device_id, e.visitor_id,
        a.decision, a.reasons,
@@ -141,7 +141,10 @@ SELECT e.timestamp, 'user' || e.id, 'user' || e.id || '@example.com', e.ip,
        CASE WHEN a.decision <> 'review' THEN ''
             WHEN e.id % 20 < 10 THEN 'pending'
             WHEN e.id % 2 = 0 THEN 'approved' ELSE 'rejected' END,
-       (SELECT s.id FROM risk_drnsnapshot s WHERE s.device_id = e.device_id LIMIT 1)
+       (SELECT s.id FROM risk_drnsnapshot s WHERE s.device_id = e.device_id LIMIT 1),
+       -- an opaque reference of the app's shape (16 base32 letters), unique per row
+       translate(substr(md5(e.id::text || random()::text), 1, 16), '0123456789abcdef',
+                 'ABCDEFGHIJKLMNOP')
 FROM risk_fingerprintevent e
 CROSS JOIN LATERAL (
   SELECT CASE WHEN e.bot = 'bad' THEN 'deny' WHEN e.device_id <= @FARMS@ THEN 'deny'
@@ -255,6 +258,7 @@ def main() -> None:
         ("queue, filter score 20+ & pending", f"{queue}?score=20%2B"),
         ("queue, filter last 7 days", f"{queue}?status=all&when=7d"),
         ("queue, search IP", f"{queue}?status=all&q=192.0.2.1"),
+        ("queue, search reference", f"{queue}?status=all&q={sample.reference}"),
         ("queue, search event id", f"{queue}?status=all&q={sample.event_id}"),
         ("queue, search visitor id", f"{queue}?status=all&q={sample.visitor_id}"),
         ("queue, search email", f"{queue}?status=all&q={sample.email}"),

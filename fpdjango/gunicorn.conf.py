@@ -23,7 +23,10 @@ def _float(name: str, default: float) -> float:
 
 CORES = os.cpu_count() or 1
 
-bind = os.environ.get("GUNICORN_BIND", "").strip() or f"0.0.0.0:{_int('PORT', 8000)}"
+# Loopback by default: X-Forwarded-For is trusted (TRUSTED_PROXY_COUNT), so a client that could
+# reach gunicorn directly would choose its own IP. Only the proxy on this host may connect; set
+# GUNICORN_BIND (e.g. a private address, or 0.0.0.0 inside a container) on purpose.
+bind = os.environ.get("GUNICORN_BIND", "").strip() or f"127.0.0.1:{_int('PORT', 8000)}"
 worker_class = "gthread"
 # Two processes per core keep both cores busy while some threads hold the GIL.
 workers = _int("GUNICORN_WORKERS", 2 * CORES)

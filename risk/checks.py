@@ -8,12 +8,16 @@ risk.E004 a URL that is not http(s)        risk.W003 no key, an API URL set, in 
 risk.E005 an entry that is not an origin
 risk.E006 a sealed-result key that is not a base64 32-byte key
 risk.E007 the hard device limit below the soft one
+With `check --deploy` (bin/serve runs it):
+risk.E010 the sandbox installed in production  risk.W010 no origin allow-list in production
+risk.E011 a sandbox key or none, with an API URL, in production (opt out for benchmarks with
+          FINGERPRINT_SANDBOX_IN_PRODUCTION=1)
 """
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
-from risk.conf import SETTINGS
+from risk.conf import SANDBOX_SECRET_API_KEY, SETTINGS
 from risk.fingerprint.origins import normalise_origin
 from risk.fingerprint.sealed import SealedResultError, decode_key
 
@@ -183,4 +187,60 @@ def check_fingerprint_settings(app_configs=None, **kwargs):
         *check_allowed_origins(),
         *check_sealed_keys(),
         *check_device_limits(),
+    ]
+
+
+# --- deployment checks (`manage.py check --deploy`, run by bin/serve) --------------------------
+
+
+@register(Tags.security, deploy=True)
+def check_sandbox_not_in_production(app_configs=None, **kwargs):
+    """The sandbox is a fake Fingerprint that answers whatever it is told."""
+    if getattr(settings, "SANDBOX_ENABLED", False) and not settings.DEBUG:
+        return [
+            Error(
+                "SANDBOX_ENABLED is on while DJANGO_DEBUG is off: the Fingerprint simulator "
+                "is installed in a production configuration.",
+                hint="Unset SANDBOX_ENABLED (it follows DJANGO_DEBUG by default).",
+                id="risk.E010",
+            )
+        ]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def check_allowed_origins_in_production(app_configs=None, **kwargs):
+    """Without an allow-list, an event made on any site (an attacker's copy of the signup
+    page) passes the origin check."""
+    if not settings.DEBUG and not getattr(settings, "RISK_ALLOWED_ORIGINS", []):
+        return [
+            Warning(
+                "RISK_ALLOWED_ORIGINS is empty: events identified on any website are accepted.",
+                hint="Set it to the origins of your signup pages, e.g. https://example.com.",
+                id="risk.W010",
+            )
+        ]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def check_real_key_in_production(app_configs=None, **kwargs):
+    """No key (or the sandbox's public one) with an API URL means signups are checked by a
+    sandbox: fine for a benchmark that says so, never for production (risk.W003 otherwise)."""
+    key = getattr(settings, "FINGERPRINT_SECRET_API_KEY", "")
+    if settings.DEBUG or not getattr(settings, "FINGERPRINT_API_URL", ""):
+        return []  # development, or no URL (risk.E001 already covers a missing key)
+    if key and key != SANDBOX_SECRET_API_KEY:
+        return []
+    if getattr(settings, "FINGERPRINT_SANDBOX_IN_PRODUCTION", False):
+        return []
+    return [
+        Error(
+            "FINGERPRINT_SECRET_API_KEY is missing (or is the sandbox's public test key) while "
+            f"FINGERPRINT_API_URL is set ({settings.FINGERPRINT_API_URL}): signups would be "
+            "checked by a sandbox, not by Fingerprint.",
+            hint="Set your workspace's secret key. For a benchmark against the sandbox, set "
+            "FINGERPRINT_SANDBOX_IN_PRODUCTION=1.",
+            id="risk.E011",
+        )
     ]

@@ -123,6 +123,12 @@ SETTINGS: tuple[Setting, ...] = (
        "secret of the Fingerprint webhook; events POSTed to `/api/fingerprint/webhook` with a "
        "valid `FPJS-Event-Signature` are stored", field="webhook_secret", secret=True,
        doc_default="empty = webhook off"),
+    _s("FINGERPRINT_WEBHOOK_MAX_BYTES", "int", 512 * 1024,
+       "largest webhook body accepted; a larger one is refused with 413 before it is read",
+       field="webhook_max_bytes", minimum=1024),
+    _s("FINGERPRINT_SANDBOX_IN_PRODUCTION", "bool", False,
+       "`1` lets production settings talk to a sandbox without failing check `risk.E011` "
+       "(benchmarks only)"),
     # --- Device Reputation Network ------------------------------------------------------
     _s("FINGERPRINT_DRN_API_URL", "str", "",
        "Device Reputation Network root; with no secret key (or the sandbox's key) the "
@@ -226,6 +232,7 @@ class RiskSettings:
     max_retries: int
     failure_policy: str
     webhook_secret: str
+    webhook_max_bytes: int
     drn_cache_s: int
     drn_rps: float
     drn_signup_budget_s: float

@@ -11,11 +11,20 @@ Evidence is never rewritten: once stored, a FingerprintEvent's `raw` stays what 
 saw; later copies of the event (webhook, backfill) go to FingerprintEventVersion beside it.
 """
 
+import base64
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from risk.rules import Decision  # one enum for the rules and the models
+
+
+def attempt_reference_new() -> str:
+    """The public reference of an attempt: 80 random bits, base32 (16 characters, A-Z and 2-7,
+    easy to read out to support). Sequential ids would tell anyone how many signups we have."""
+    return base64.b32encode(secrets.token_bytes(10)).decode()
 
 
 class ReviewStatus(models.TextChoices):
@@ -121,6 +130,10 @@ class SignupAttempt(models.Model):
     """Every signup attempt, whatever its outcome. Never holds a password."""
 
     created_at = models.DateTimeField(auto_now_add=True)
+    # Opaque public reference: what the API returns and support quotes (unique, indexed).
+    reference = models.CharField(
+        max_length=16, unique=True, default=attempt_reference_new, editable=False
+    )
     username = models.CharField(max_length=150)
     email = models.EmailField(blank=True)
     client_ip = models.GenericIPAddressField(null=True, blank=True)

@@ -42,6 +42,7 @@ CLUSTER_LIMIT = 200  # rows of a device's cluster shown on one page
 SAME_IP_WINDOW = timedelta(hours=24)
 EVENT_ID_SHAPE = re.compile(r"^\d{13}\.[A-Za-z0-9]{6}$")
 VISITOR_ID_SHAPE = re.compile(r"^[A-Za-z0-9]{20}$")
+REFERENCE_SHAPE = re.compile(r"^[A-Za-z2-7]{16}$")  # models.attempt_reference_new (base32)
 
 
 # --- queue ---------------------------------------------------------------------------------
@@ -70,6 +71,10 @@ def attempt_search_q(*, term: str) -> Q | None:
         return Q(event_id=term)
     if VISITOR_ID_SHAPE.match(term):
         return Q(visitor_id=term)  # an OR with username would scan: usernames lack an index
+    if REFERENCE_SHAPE.match(term):
+        # The reference a user quotes to support; a 16-letter username is possible too (both
+        # columns are indexed, so the OR stays two index lookups).
+        return Q(reference=term.upper()) | Q(username=term)
     return Q(username=term)
 
 

@@ -1,24 +1,33 @@
 """Fingerprint webhook receiver: events pushed by Fingerprint are stored like fetched ones."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.parsers import PayloadTooLarge, announced_length, read_bounded
+from accounts.serializers import ErrorSerializer
 from risk import services
 from risk.conf import risk_settings
 from risk.fingerprint.events import EventFormatError
 from risk.fingerprint.webhooks import webhook_signature_valid
 
 
+def webhook_max_bytes() -> int:
+    """FINGERPRINT_WEBHOOK_MAX_BYTES: Fingerprint's events are a few KiB (tens with
+    raw_device_attributes); more is not one of them."""
+    return risk_settings().webhook_max_bytes
+
+
 class RawBodyParser(BaseParser):
-    """Keep the exact bytes: the signature is computed over them."""
+    """Keep the exact bytes (the signature is computed over them), at most the cap: a body
+    without Content-Length (chunked) is read up to one byte past it, then refused."""
 
     media_type = "*/*"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        return stream.read()
+        return read_bounded(stream, limit=webhook_max_bytes())
 
 
 class FingerprintWebhookView(APIView):
@@ -29,10 +38,14 @@ class FingerprintWebhookView(APIView):
     @extend_schema(
         request={"application/json": dict},
         responses={
-            200: OpenApiResponse(description="Event stored"),
-            400: OpenApiResponse(description="Not a Fingerprint event (invalid_event)"),
-            401: OpenApiResponse(description="Bad signature (invalid_signature)"),
-            404: OpenApiResponse(description="Webhook disabled (webhook_disabled)"),
+            200: OpenApiResponse(
+                inline_serializer("WebhookStored", {"event_id": serializers.CharField()}),
+                description="Event stored",
+            ),
+            400: OpenApiResponse(ErrorSerializer, description="Not a Fingerprint event"),
+            401: OpenApiResponse(ErrorSerializer, description="Bad signature (invalid_signature)"),
+            404: OpenApiResponse(ErrorSerializer, description="Webhook off (webhook_disabled)"),
+            413: OpenApiResponse(ErrorSerializer, description="Over the cap (payload_too_large)"),
         },
     )
     def post(self, request):
@@ -42,6 +55,10 @@ class FingerprintWebhookView(APIView):
                 {"code": "webhook_disabled", "message": "FINGERPRINT_WEBHOOK_SECRET is not set."},
                 status=status.HTTP_404_NOT_FOUND,
             )
+        # Refuse an announced oversize body before reading a byte of it (the parser bounds
+        # bodies that announce no length).
+        if announced_length(request.META) > webhook_max_bytes():
+            raise PayloadTooLarge()
         body = request.data if isinstance(request.data, bytes) else b""
         header = request.headers.get("FPJS-Event-Signature", "")
         if not webhook_signature_valid(header=header, body=body, secret=secret):

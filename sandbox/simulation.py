@@ -277,7 +277,7 @@ class Attempt:
     username: str
     status: int | None
     outcome: str
-    reference: Any = None  # the API's opaque reference of the attempt
+    reference: str | None = None  # the API's opaque reference of the attempt
     event_id: str = ""
     victim: bool = False  # the owner's own signup before a stolen-event replay (not counted)
 
@@ -302,7 +302,7 @@ class SimulationReport:
         return table
 
     @property
-    def references(self) -> list[Any]:
+    def references(self) -> list[str]:
         return [a.reference for a in self.counted if a.reference is not None]
 
 
@@ -421,7 +421,13 @@ class _Runner:
         reference = body.get("reference") if isinstance(body, dict) else None
         outcome = _outcome(response.status_code, body)
         return Attempt(
-            kind, signup.username, response.status_code, outcome, reference, event_id, victim
+            kind,
+            signup.username,
+            response.status_code,
+            outcome,
+            reference if isinstance(reference, str) else None,
+            event_id,
+            victim,
         )
 
 
@@ -497,7 +503,7 @@ def signups_simulate(
     return report
 
 
-def attempts_by_reason(references: list[int]) -> dict[str, Counter[str]] | None:
+def attempts_by_reason(references: list[str]) -> dict[str, Counter[str]] | None:
     """decision -> "reason, reason" (all that fired on an attempt) -> count, read from the
     database for the attempts the API reported. None when this database does not hold them
     (the API writes to another one)."""
@@ -507,7 +513,7 @@ def attempts_by_reason(references: list[int]) -> dict[str, Counter[str]] | None:
     found = 0
     for start in range(0, len(references), 500):
         chunk = references[start : start + 500]
-        rows = SignupAttempt.objects.filter(pk__in=chunk).values_list("decision", "reasons")
+        rows = SignupAttempt.objects.filter(reference__in=chunk).values_list("decision", "reasons")
         for decision, reasons in rows:
             found += 1
             table.setdefault(decision, Counter())[", ".join(reasons or []) or "-"] += 1

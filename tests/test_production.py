@@ -31,6 +31,7 @@ def production_env(**extra: str) -> dict[str, str]:
         DJANGO_DEBUG="0",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
         FINGERPRINT_SECRET_API_KEY="test-secret-key",
+        RISK_ALLOWED_ORIGINS="https://signup.example.com",  # empty is risk.W010
         LOG_LEVEL="WARNING",
     )
     env.update(extra)
@@ -90,7 +91,7 @@ def load_conf(monkeypatch, **env: str) -> dict:
 def test_gunicorn_defaults_fit_io_bound_signups(monkeypatch):
     conf = load_conf(monkeypatch)
     assert conf["worker_class"] == "gthread"
-    assert conf["bind"] == "0.0.0.0:8000"
+    assert conf["bind"] == "127.0.0.1:8000"
     assert conf["accesslog"] is None
     # Many requests in flight per core: signups mostly wait on Fingerprint.
     assert conf["workers"] * conf["threads"] >= 16 * (os.cpu_count() or 1)
@@ -143,7 +144,7 @@ def test_gunicorn_settings_follow_the_environment(monkeypatch):
     assert conf["bind"] == "127.0.0.1:9001"
     assert conf["accesslog"] == "-"
     assert conf["max_requests"] == 100 and 0 < conf["max_requests_jitter"] < 100
-    assert load_conf(monkeypatch, PORT="8123")["bind"] == "0.0.0.0:8123"
+    assert load_conf(monkeypatch, PORT="8123")["bind"] == "127.0.0.1:8123"
 
 
 def test_gunicorn_accepts_the_config_file():

@@ -42,7 +42,9 @@ class SignupAttemptAdmin(EvidenceAdmin):
     list_per_page = 50
     ordering = ("-created_at",)
     search_fields = ("username",)  # shows the box; get_search_results does exact lookups
-    search_help_text = "Exact match: username, email, visitor id, event id or IP address."
+    search_help_text = (
+        "Exact match: reference, username, email, visitor id, event id or IP address."
+    )
     actions = [*actions.REVIEW_ACTIONS, privacy.erase_people]
     action_form = BulkDecisionActionForm
 

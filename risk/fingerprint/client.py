@@ -67,13 +67,15 @@ class FingerprintClient:
 
     # --- public API ------------------------------------------------------------------------
 
-    def get_event(self, event_id: str) -> Event:
-        """Fetch one event by its event_id (v4) or requestId (v3) and normalise it."""
+    def get_event(self, event_id: str, *, retry_rate_limited: bool = True) -> Event:
+        """Fetch one event by its event_id (v4) or requestId (v3) and normalise it.
+
+        `retry_rate_limited=False`: a 429 raises RateLimitedError at once (no retry)."""
         if not event_id:
             raise NotFoundError("empty event id", status=404, code="event_not_found")
         quoted = quote(event_id, safe="")
         path = f"/v4/events/{quoted}" if self.api_version == "v4" else f"/events/{quoted}"
-        body = self._send("GET", path)
+        body = self._send("GET", path, retry_rate_limited=retry_rate_limited)
         try:
             event = normalise_event(body)
         except EventFormatError as exc:

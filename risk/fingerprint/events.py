@@ -147,17 +147,27 @@ class EventFormatError(ValueError):
     """The payload is not a Fingerprint event of any known shape."""
 
 
+# Fingerprint's ids are about 20 characters; our columns hold 64. Longer is not an event of theirs.
+MAX_ID_LENGTH = 64
+
+
 def normalise_event(raw: Any) -> Event:
-    """Normalise any supported event payload; raises EventFormatError when it is none of them."""
+    """Normalise any supported event payload; raises EventFormatError when it is none of them
+    (or when its ids are longer than any Fingerprint id)."""
     if not isinstance(raw, dict):
         raise EventFormatError("event payload is not a JSON object")
     if isinstance(raw.get("products"), dict):
-        return _from_v3(raw, products=raw["products"], wrapped=True)
-    if "event_id" in raw:
-        return _from_v4(raw)
-    if "requestId" in raw:  # v3 webhook: identification fields and signals at the top level
-        return _from_v3(raw, products=raw, wrapped=False)
-    raise EventFormatError("event payload has neither event_id, requestId nor products")
+        event = _from_v3(raw, products=raw["products"], wrapped=True)
+    elif "event_id" in raw:
+        event = _from_v4(raw)
+    elif "requestId" in raw:  # v3 webhook: identification fields and signals at the top level
+        event = _from_v3(raw, products=raw, wrapped=False)
+    else:
+        raise EventFormatError("event payload has neither event_id, requestId nor products")
+    for name in ("event_id", "visitor_id"):
+        if len(getattr(event, name)) > MAX_ID_LENGTH:
+            raise EventFormatError(f"event {name} is longer than {MAX_ID_LENGTH} characters")
+    return event
 
 
 def _from_v4(raw: dict) -> Event:

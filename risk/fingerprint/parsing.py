@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,6 +44,36 @@ def as_int(value: Any, *, text_ok: bool = False) -> int | None:
     if number is None or not number.is_integer():  # also rejects inf and nan
         return None
     return int(number)
+
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+def clamp_int32(value: int | None) -> int | None:
+    """Fit a number into a 32-bit integer column (the exact value stays in the raw JSON)."""
+    return value if value is None else max(INT32_MIN, min(INT32_MAX, value))
+
+
+class NonStandardJSONError(ValueError):
+    """NaN, Infinity or a number too large for a double: valid for Python, not for JSON (and
+    PostgreSQL's jsonb refuses them)."""
+
+
+def _reject_constant(name: str) -> float:
+    raise NonStandardJSONError(f"non-standard JSON number {name}")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):  # 1e400
+        raise NonStandardJSONError(f"JSON number {text[:20]} does not fit a double")
+    return number
+
+
+def strict_json_loads(data: str | bytes) -> Any:
+    """`json.loads` that refuses NaN/Infinity/overflowing numbers (NonStandardJSONError, a
+    ValueError like every other malformed input)."""
+    return json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 def parse_iso(value: Any) -> datetime | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import zlib
 from collections.abc import Iterable
 
@@ -17,6 +16,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from risk.fingerprint.events import Event, EventFormatError, normalise_event
+from risk.fingerprint.parsing import strict_json_loads
 
 SEALED_HEADER = bytes.fromhex("9E85DCED")
 _NONCE_LEN = 12
@@ -55,7 +55,7 @@ def unseal_payload(blob: str, keys: Iterable[bytes | str]) -> dict:
         except InvalidTag:
             continue
         try:
-            payload = json.loads(zlib.decompress(compressed, -15))
+            payload = strict_json_loads(zlib.decompress(compressed, -15))
         except (zlib.error, ValueError) as exc:
             raise SealedResultError("sealed result does not hold compressed JSON") from exc
         if not isinstance(payload, dict):

@@ -4,6 +4,7 @@ One pooled `requests.Session` per client (keep-alive to Fingerprint matters: a T
 costs more than the lookup). Every call has a total time budget: attempts use what is left of
 it as their read timeout, and retries (connection errors, 5xx, 429) follow urllib3's `Retry`
 policy for counting and jittered exponential backoff, but never start when the budget is spent.
+A caller that must not spend more quota (the signup path) turns off retrying 429s per call.
 Read timeouts are not retried: a slow Fingerprint gets slower when hammered. An optional
 client-side rate limiter gives out a slot before every attempt, retries included.
 """
@@ -28,6 +29,7 @@ from risk.fingerprint.errors import (
     RequestError,
     UnavailableError,
 )
+from risk.fingerprint.parsing import NonStandardJSONError, strict_json_loads
 from risk.fingerprint.rate_limit import RateLimiter
 
 logger = logging.getLogger(__name__)
@@ -86,8 +88,19 @@ class BudgetedTransport:
     def close(self) -> None:
         self._session.close()
 
-    def request(self, method: str, path: str, *, budget_s: float, **kwargs: Any) -> dict:
-        """Send, retrying inside the budget; return the JSON body or raise a FingerprintError."""
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        budget_s: float,
+        retry_rate_limited: bool = True,
+        **kwargs: Any,
+    ) -> dict:
+        """Send, retrying inside the budget; return the JSON body or raise a FingerprintError.
+
+        With `retry_rate_limited=False` a 429 is final: retrying it spends more of the quota
+        that is already exhausted (and an attacker's flood of made-up ids would triple it)."""
         url = self.base_url + path
         deadline = time.monotonic() + budget_s
         retry = self._retry
@@ -129,7 +142,10 @@ class BudgetedTransport:
                     f"request to {self.service} failed: {type(exc).__name__}"
                 ) from exc
 
-            if response is not None and response.status_code not in RETRY_STATUSES:
+            if response is not None and (
+                response.status_code not in RETRY_STATUSES
+                or (response.status_code == 429 and not retry_rate_limited)
+            ):
                 return self._parse(response)
             try:
                 retry = retry.increment(
@@ -165,13 +181,22 @@ class BudgetedTransport:
 
     def _parse(self, response: requests.Response) -> dict:
         status = response.status_code
+        nonstandard = False
         try:
-            body = response.json()
-        except ValueError:
+            body = strict_json_loads(response.content) if response.content else None
+        except NonStandardJSONError:
+            body, nonstandard = None, True
+        except ValueError:  # includes UnicodeDecodeError
             body = None
         if 200 <= status < 300:
             if status == 204 or (body is None and not response.content):
                 return {}
+            if nonstandard:  # NaN/Infinity: jsonb would refuse to store it
+                raise UnavailableError(
+                    f"{self.service} answered with non-standard JSON (NaN or Infinity)",
+                    status=status,
+                    code="nonstandard_json",
+                )
             if not isinstance(body, dict):
                 raise UnavailableError(
                     f"{self.service} answered with a non-JSON body", status=status

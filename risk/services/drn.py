@@ -21,6 +21,7 @@ from risk.conf import risk_settings
 from risk.fingerprint.drn import DrnResult
 from risk.fingerprint.errors import AuthError, FingerprintError, NotFoundError
 from risk.fingerprint.events import ANDROID, Event
+from risk.fingerprint.parsing import clamp_int32
 from risk.models import Device, DrnSnapshot, DrnStatus, SignupAttempt
 from risk.selectors import device_is_android, drn_snapshot_cached
 from risk.services.devices import device_ensure_one
@@ -33,8 +34,10 @@ def drn_snapshot_fields(result: DrnResult) -> dict:
         "raw": result.raw,
         "countries": [country.as_dict() for country in result.countries or ()],
         "location_masked": result.location_masked,
-        "min_suspect_score": result.min_score.value if result.min_score else None,
-        "max_suspect_score": result.max_score.value if result.max_score else None,
+        # 32-bit columns: an absurd score is clamped (still "very high" for the rules and the
+        # console), never a DataError that would leave backfill_drn retrying the device forever.
+        "min_suspect_score": clamp_int32(result.min_score.value if result.min_score else None),
+        "max_suspect_score": clamp_int32(result.max_score.value if result.max_score else None),
         "max_percentile": result.max_percentile,
         "first_seen_at": result.first_seen_at,
         "last_seen_at": result.last_seen_at,

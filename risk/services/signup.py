@@ -20,7 +20,13 @@ from risk import rules
 from risk.client_ip import clean_ip
 from risk.clients import fingerprint_client
 from risk.conf import risk_settings
-from risk.fingerprint.errors import UNAVAILABLE, AuthError, FingerprintError, fetch_failure
+from risk.fingerprint.errors import (
+    UNAVAILABLE,
+    AuthError,
+    FingerprintError,
+    RateLimitedError,
+    fetch_failure,
+)
 from risk.fingerprint.events import Event
 from risk.fingerprint.sealed import SealedResultError, unseal_event
 from risk.models import (
@@ -50,14 +56,26 @@ def event_fetch(*, event_id: str, sealed_result: str = "") -> FetchResult:
     if sealed_result and keys:
         return _event_unseal(event_id=event_id, sealed_result=sealed_result, keys=keys)
     try:
-        return FetchResult(event=fingerprint_client().get_event(event_id))
+        # No 429 retry here: each retry spends quota that is already gone (see security.md).
+        return FetchResult(event=fingerprint_client().get_event(event_id, retry_rate_limited=False))
     except FingerprintError as exc:
         failure = fetch_failure(exc)
+        error = str(exc)
         if isinstance(exc, AuthError):
             logger.error("Fingerprint rejected our credentials or region: %s", exc)
+        elif isinstance(exc, RateLimitedError):
+            # Our own key's quota (or our client-side limit) is spent: an outage we cause, and
+            # maybe a flood of made-up ids. Said apart so alerts tell it from Fingerprint down.
+            logger.error(
+                "Fingerprint quota exhausted (our key is rate limited) for event %s: %s",
+                event_id,
+                exc,
+                extra={"fingerprint_error_kind": "quota_exhausted"},
+            )
+            error = f"quota: {exc}"
         elif failure == UNAVAILABLE:
             logger.warning("Fingerprint unavailable for event %s: %s", event_id, exc)
-        return FetchResult(event=None, failure=failure, error=str(exc)[:255])
+        return FetchResult(event=None, failure=failure, error=error[:255])
 
 
 def _event_unseal(*, event_id: str, sealed_result: str, keys: tuple[str, ...]) -> FetchResult:

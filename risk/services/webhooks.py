@@ -1,10 +1,9 @@
 """Store events that Fingerprint pushes to our webhook."""
 
-import json
-
 from django.db import transaction
 
 from risk.fingerprint.events import EventFormatError, normalise_event
+from risk.fingerprint.parsing import NonStandardJSONError, strict_json_loads
 from risk.models import FingerprintEvent
 from risk.services.devices import device_ensure
 from risk.services.event_store import snapshots_keep
@@ -17,7 +16,9 @@ def event_webhook_store(*, body: bytes) -> FingerprintEvent:
     for it (signups taken while the Server API was unreachable) are linked by
     `manage.py backfill_events`, which finds it here."""
     try:
-        payload = json.loads(body)
+        payload = strict_json_loads(body)
+    except NonStandardJSONError as exc:
+        raise EventFormatError(f"webhook body is not standard JSON: {exc}") from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise EventFormatError("webhook body is not JSON") from exc
     event = normalise_event(payload)

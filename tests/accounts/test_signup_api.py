@@ -12,6 +12,7 @@ from risk.models import Device, FingerprintEvent, SignupAttempt
 pytestmark = pytest.mark.django_db
 User = get_user_model()
 PASSWORD = "correct-horse-battery-9"
+WELL_FORMED_ID = "1700000000000.abcdef"  # the shape of a Fingerprint id, never created
 
 
 @pytest.fixture
@@ -58,7 +59,7 @@ def test_human_signs_up_and_everything_is_stored(api, sandbox, hash_calls):
     assert user.password.startswith("argon2$argon2id$")
     assert user.check_password(PASSWORD)
     assert user.device.visitor_id == event["identification"]["visitor_id"]
-    attempt = SignupAttempt.objects.get(pk=body["reference"])
+    attempt = SignupAttempt.objects.get(reference=body["reference"])
     assert attempt.decision == "allow" and attempt.account == user
     assert attempt.checks["event_found"] == "passed" and attempt.checks["ip"] == "passed"
     snapshot = FingerprintEvent.objects.get(event_id=event["event_id"])
@@ -73,7 +74,7 @@ def test_second_account_from_a_household_device_is_held_not_denied(api, sandbox,
     second = new_event(sandbox, visitor_id=first["identification"]["visitor_id"])
     response = signup(api, second["event_id"], username="alice2")
     assert response.status_code == 201 and response.json()["status"] == "pending_review"
-    attempt = SignupAttempt.objects.get(pk=response.json()["reference"])
+    attempt = SignupAttempt.objects.get(reference=response.json()["reference"])
     assert attempt.reasons == ["device_shared"] and attempt.review_status == "pending"
     assert attempt.facts["device_accounts"] == 1 and attempt.facts["same_network"] is True
     assert not User.objects.get(username="alice2").is_active
@@ -97,7 +98,7 @@ def test_second_account_from_another_network_is_denied_without_hashing(
     body = response.json()
     assert body["code"] == "signup_denied" and body["reference"]
     assert "device_limit" not in str(body)  # reasons are for staff only
-    attempt = SignupAttempt.objects.get(pk=body["reference"])
+    attempt = SignupAttempt.objects.get(reference=body["reference"])
     assert attempt.reasons == ["device_limit"]
     assert attempt.facts["farm_signals"] == ["network_changed"]
     assert not User.objects.filter(username="alice2").exists()
@@ -113,7 +114,9 @@ def test_strict_mode_denies_the_second_account_like_the_seed(api, sandbox, setti
     second = new_event(sandbox, visitor_id=first["identification"]["visitor_id"])
     response = signup(api, second["event_id"], username="alice2")
     assert response.status_code == 403
-    assert SignupAttempt.objects.get(pk=response.json()["reference"]).reasons == ["device_limit"]
+    assert SignupAttempt.objects.get(reference=response.json()["reference"]).reasons == [
+        "device_limit"
+    ]
     assert hash_calls == []
 
 
@@ -130,7 +133,7 @@ def test_reused_event_id_is_refused(api, sandbox):
     assert signup(api, event["event_id"]).status_code == 201
     response = signup(api, event["event_id"], username="mallory")
     assert response.status_code == 403
-    reused = SignupAttempt.objects.get(pk=response.json()["reference"])
+    reused = SignupAttempt.objects.get(reference=response.json()["reference"])
     assert "event_reused" in reused.reasons
     assert FingerprintEvent.objects.count() == 1
 
@@ -139,7 +142,9 @@ def test_event_id_burnt_even_when_first_attempt_was_denied(api, sandbox):
     event = new_event(sandbox, "bad_bot")
     assert signup(api, event["event_id"]).status_code == 403
     response = signup(api, event["event_id"], username="bob")
-    assert "event_reused" in SignupAttempt.objects.get(pk=response.json()["reference"]).reasons
+    assert (
+        "event_reused" in SignupAttempt.objects.get(reference=response.json()["reference"]).reasons
+    )
 
 
 def test_replayed_event_is_refused(api, sandbox):
@@ -222,20 +227,24 @@ def assert_nothing_written():
             "event_id",
             "invalid_event_id",
         ),
-        ({"event_id": "1.a", "password": PASSWORD}, "username", "required"),
-        ({"event_id": "1.a", "username": "da ve!", "password": PASSWORD}, "username", "invalid"),
+        ({"event_id": WELL_FORMED_ID, "password": PASSWORD}, "username", "required"),
         (
-            {"event_id": "1.a", "username": "dave", "password": "123"},
+            {"event_id": WELL_FORMED_ID, "username": "da ve!", "password": PASSWORD},
+            "username",
+            "invalid",
+        ),
+        (
+            {"event_id": WELL_FORMED_ID, "username": "dave", "password": "123"},
             "password",
             "password_too_short",
         ),
         (
-            {"event_id": "1.a", "username": "dave", "password": "password"},
+            {"event_id": WELL_FORMED_ID, "username": "dave", "password": "password"},
             "password",
             "password_too_common",
         ),
         (
-            {"event_id": "1.a", "username": "dave", "password": PASSWORD, "email": "no"},
+            {"event_id": WELL_FORMED_ID, "username": "dave", "password": PASSWORD, "email": "no"},
             "email",
             "invalid",
         ),
@@ -312,7 +321,7 @@ def test_policy_review_accepts_the_signup_unverified(api, sandbox, settings, fau
     assert not User.objects.get().is_active
     again = signup(api, event["event_id"], username="alice_again")
     assert again.status_code == 403
-    assert SignupAttempt.objects.get(pk=again.json()["reference"]).reasons == [
+    assert SignupAttempt.objects.get(reference=again.json()["reference"]).reasons == [
         "fingerprint_unavailable",
         "event_reused",
     ]

@@ -46,7 +46,7 @@ def test_android_signup_stores_and_links_the_snapshot(api, sandbox):
     assert response.status_code == 201, response.json()
     assert response.json()["status"] == "created"
     assert drn_calls(sandbox) - before == 1
-    attempt = SignupAttempt.objects.get(pk=response.json()["reference"])
+    attempt = SignupAttempt.objects.get(reference=response.json()["reference"])
     snapshot = attempt.drn_snapshot
     assert snapshot is not None and snapshot.status == "ok"
     assert snapshot.device == attempt.device
@@ -62,7 +62,7 @@ def test_brand_new_android_device_goes_to_review(api, sandbox):
     event = android_signup_event(sandbox, known_for_days=None)
     response = signup(api, event["event_id"])
     assert response.status_code == 201 and response.json()["status"] == "pending_review"
-    attempt = SignupAttempt.objects.get(pk=response.json()["reference"])
+    attempt = SignupAttempt.objects.get(reference=response.json()["reference"])
     assert attempt.reasons == ["drn_new_device"]
     assert attempt.drn_snapshot.device_age_at_signup < timedelta(minutes=2)
 
@@ -79,7 +79,7 @@ def test_masked_location_and_top_percentile_go_to_review(api, sandbox):
     )
     response = signup(api, event["event_id"])
     assert response.json()["status"] == "pending_review"
-    attempt = SignupAttempt.objects.get(pk=response.json()["reference"])
+    attempt = SignupAttempt.objects.get(reference=response.json()["reference"])
     assert attempt.reasons == ["drn_location_masked", "drn_high_percentile"]
     assert attempt.drn_snapshot.location_masked is True
 
@@ -90,7 +90,7 @@ def test_browser_signup_makes_no_drn_call(api, sandbox):
     response = signup(api, event["event_id"], username="browser")
     assert response.status_code == 201
     assert drn_calls(sandbox) == before
-    attempt = SignupAttempt.objects.get(pk=response.json()["reference"])
+    attempt = SignupAttempt.objects.get(reference=response.json()["reference"])
     assert attempt.drn_snapshot is None
     assert not DrnSnapshot.objects.exists()
     assert attempt.device.drn_lookup_pending is False
@@ -110,7 +110,7 @@ def test_slow_drn_never_slows_the_signup_beyond_its_budget(api, sandbox, setting
     # The budget plus a margin for the event fetch and hashing on a busy CI box; DRN would
     # have taken 2 s.
     assert elapsed < 0.3 + 1.0, elapsed
-    attempt = SignupAttempt.objects.get(pk=response.json()["reference"])
+    attempt = SignupAttempt.objects.get(reference=response.json()["reference"])
     assert attempt.drn_snapshot.status == "error"
     assert "did not answer within 0.3s" in attempt.drn_snapshot.error
     assert attempt.decision == "allow"  # a missing DRN answer fires no rule
@@ -123,7 +123,7 @@ def test_failing_drn_never_fails_the_signup(api, sandbox):
     sandbox.set_faults(target="drn", status=500)
     response = signup(api, event["event_id"])
     assert response.status_code == 201 and response.json()["status"] == "created"
-    attempt = SignupAttempt.objects.get(pk=response.json()["reference"])
+    attempt = SignupAttempt.objects.get(reference=response.json()["reference"])
     assert attempt.drn_snapshot.status == "error"
     assert Device.objects.get(pk=attempt.device_id).drn_lookup_pending is True
 
@@ -135,7 +135,7 @@ def test_zero_budget_leaves_the_lookup_to_the_backfill(api, sandbox, settings):
     response = signup(api, event["event_id"])
     assert response.status_code == 201
     assert drn_calls(sandbox) == before
-    attempt = SignupAttempt.objects.get(pk=response.json()["reference"])
+    attempt = SignupAttempt.objects.get(reference=response.json()["reference"])
     assert attempt.drn_snapshot is None
     assert attempt.device.drn_lookup_pending is True
 

@@ -70,7 +70,7 @@ def seed_demo(live_server, sandbox) -> dict[str, SignupAttempt]:
             timeout=30,
         )
         assert response.status_code in (201, 403), response.text
-        attempts[username] = SignupAttempt.objects.get(pk=response.json()["reference"])
+        attempts[username] = SignupAttempt.objects.get(reference=response.json()["reference"])
     return attempts
 
 

@@ -77,7 +77,7 @@ def test_person_signs_up_then_a_second_signup_is_held_or_refused(
     third = SignupAttempt.objects.get(username="alice3")
     status = page.get_by_role("status")
     assert status.get_by_text("We could not create your account").is_visible()
-    assert status.get_by_text(f"Reference: {third.pk}").is_visible()
+    assert status.get_by_text(f"Reference: {third.reference}").is_visible()
     assert "device_limit" not in status.inner_text()  # rules are for staff only
     save_screenshot(page, "signup-refused-same-device")
     assert third.decision == "deny" and third.reasons == ["device_limit"]

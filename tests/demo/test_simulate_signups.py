@@ -100,7 +100,7 @@ def test_custom_mix_only_runs_the_kinds_asked_for_and_reruns_are_new_devices(
         assert Counter(a.kind for a in report.attempts) == {"ordinary": 5, "bad_bot": 5}
         assert Counter(a.outcome for a in report.attempts) == {"created": 5, "denied": 5}
         references.update(report.references)
-    assert references == set(SignupAttempt.objects.values_list("pk", flat=True))
+    assert references == set(SignupAttempt.objects.values_list("reference", flat=True))
     assert len(references) == 20
 
 

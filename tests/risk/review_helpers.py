@@ -45,7 +45,7 @@ def signup(sandbox, profile: str = "human", *, visitor_id: str | None = None, **
         format="json",
     )
     assert response.status_code in (201, 403), response.content
-    attempt = SignupAttempt.objects.get(pk=response.json()["reference"])
+    attempt = SignupAttempt.objects.get(reference=response.json()["reference"])
     return response, attempt
 
 

@@ -39,7 +39,7 @@ def android_signup(sandbox) -> SignupAttempt:
         format="json",
     )
     assert response.status_code == 201, response.json()
-    return SignupAttempt.objects.get(pk=response.json()["reference"])
+    return SignupAttempt.objects.get(reference=response.json()["reference"])
 
 
 def test_attempt_page_shows_the_drn_panel(sandbox, staff_client):

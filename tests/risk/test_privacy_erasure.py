@@ -51,7 +51,7 @@ def signup(sandbox, *, username, email, ip, visitor_id):
         format="json",
     )
     assert response.status_code in (201, 403), response.content
-    return SignupAttempt.objects.get(pk=response.json()["reference"]), event
+    return SignupAttempt.objects.get(reference=response.json()["reference"]), event
 
 
 @pytest.fixture

@@ -1,0 +1,104 @@
+"""Replays: a sealed result used twice or too late, and one event id raced from 20 threads."""
+
+import base64
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+from risk.models import FingerprintEvent, SignupAttempt
+from sandbox.sealed import seal
+
+PASSWORD = "correct-horse-battery-9"
+KEY = os.urandom(32)
+
+
+@pytest.fixture
+def sealed_keys(settings):
+    settings.FINGERPRINT_SEALED_KEYS = [base64.b64encode(KEY).decode()]
+
+
+def signup(event_id, sealed_result="", username="replayer"):
+    return APIClient(REMOTE_ADDR="127.0.0.1").post(
+        "/api/signup",
+        {
+            "event_id": event_id,
+            "sealed_result": sealed_result,
+            "username": username,
+            "password": PASSWORD,
+        },
+        format="json",
+    )
+
+
+@pytest.mark.django_db
+def test_a_replayed_sealed_result_is_denied(sandbox, sealed_keys):
+    """The blob is valid and opens: only the claim on its event id stops the second use."""
+    event = sandbox.create_event(profile="human", ip="127.0.0.1")
+    blob = seal(event, KEY)
+    first = signup(event["event_id"], blob, username="first")
+    again = signup(event["event_id"], blob, username="second")
+    assert first.status_code == 201
+    assert again.status_code == 403 and again.json()["code"] == "signup_denied"
+    replay = SignupAttempt.objects.get(username="second")
+    assert "event_reused" in replay.reasons and replay.claimed_event_id is None
+    assert SignupAttempt.objects.get(username="first").claimed_event_id == event["event_id"]
+    assert list(get_user_model().objects.values_list("username", flat=True)) == ["first"]
+
+
+@pytest.mark.django_db
+def test_a_sealed_result_older_than_the_limit_is_denied(sandbox, sealed_keys, settings):
+    settings.RISK_MAX_EVENT_AGE_S = 60
+    stale = sandbox.create_event(profile="human", ip="127.0.0.1", age_s=120)
+    response = signup(stale["event_id"], seal(stale, KEY))
+    assert response.status_code == 403
+    assert "event_stale" in SignupAttempt.objects.get().reasons
+    assert not get_user_model().objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_sealed_result_within_the_limit_passes(sandbox, sealed_keys, settings):
+    settings.RISK_MAX_EVENT_AGE_S = 60
+    recent = sandbox.create_event(profile="human", ip="127.0.0.1", age_s=30)
+    assert signup(recent["event_id"], seal(recent, KEY)).status_code == 201
+
+
+@pytest.mark.django_db
+def test_sandbox_replayed_flag_in_a_sealed_result_is_denied(sandbox, sealed_keys):
+    """Fingerprint's own `replayed` (the identification was replayed to it) is honoured too."""
+    event = sandbox.create_event(profile="human", ip="127.0.0.1", replayed=True)
+    assert signup(event["event_id"], seal(event, KEY)).status_code == 403
+    assert "event_replayed" in SignupAttempt.objects.get().reasons
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_event_id_from_20_threads_is_claimed_exactly_once(live_server, sandbox, settings):
+    """Real threads against the live server (one connection each); run on PostgreSQL in CI."""
+    settings.RISK_MAX_ACCOUNTS_PER_DEVICE = 50  # only the claim can stop them, not the limit
+    event = sandbox.create_event(profile="human", ip="127.0.0.1")
+    barrier = threading.Barrier(20)
+
+    def attempt(index: int) -> int:
+        barrier.wait()
+        response = requests.post(
+            f"{live_server.url}/api/signup",
+            json={"event_id": event["event_id"], "username": f"racer{index}", "password": PASSWORD},
+            timeout=60,
+        )
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(pool.map(attempt, range(20)))
+
+    assert sorted(statuses) == [201] + [403] * 19, statuses
+    attempts = SignupAttempt.objects.filter(event_id=event["event_id"])
+    assert attempts.count() == 20
+    claimed = attempts.exclude(claimed_event_id=None)
+    assert claimed.count() == 1 and claimed.get().account is not None
+    assert all("event_reused" in a.reasons for a in attempts.filter(claimed_event_id=None))
+    assert get_user_model().objects.count() == 1
+    assert FingerprintEvent.objects.filter(event_id=event["event_id"]).count() == 1
