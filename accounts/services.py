@@ -10,7 +10,9 @@ from django.db import IntegrityError, transaction
 from risk import rules
 from risk import services as risk_services
 from risk.models import Device, SignupAttempt
+from risk.observability import SignupTiming, signup_decision_record
 from risk.services.drn import drn_signup_lookup
+from risk.throttles import VisitorThrottledError, signup_visitor_throttle
 
 
 class UsernameTakenError(Exception):
@@ -57,12 +59,18 @@ def account_signup(
     Denied attempts never reach `account_create`, so a bot flood costs no password hashing.
     Accounts sent to review are created inactive until a reviewer approves them.
     """
-    fetched = risk_services.event_fetch(event_id=event_id, sealed_result=sealed_result)
+    timing = SignupTiming()
+    with timing.upstream():
+        fetched = risk_services.event_fetch(event_id=event_id, sealed_result=sealed_result)
+    # Per-device throttle: as soon as the visitor id is known, before DRN and any write.
+    if fetched.event is not None and (wait := signup_visitor_throttle(fetched.event.visitor_id)):
+        raise VisitorThrottledError(wait)
     # Android only, bounded by FINGERPRINT_DRN_SIGNUP_BUDGET_S, never raises; network, so
     # before the transaction.
-    drn = drn_signup_lookup(event=fetched.event)
+    with timing.upstream():
+        drn = drn_signup_lookup(event=fetched.event)
     try:
-        with transaction.atomic():
+        with timing.database(), transaction.atomic():
             attempt = risk_services.signup_assess(
                 event_id=event_id,
                 fetched=fetched,
@@ -88,4 +96,5 @@ def account_signup(
         if "username" in str(exc).lower():
             raise UsernameTakenError(username) from exc
         raise
+    signup_decision_record(attempt=attempt, upstream_ms=timing.upstream_ms, db_ms=timing.db_ms)
     return SignupResult(attempt=attempt, account=account)

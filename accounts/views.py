@@ -1,7 +1,7 @@
 """The signup API: parse input, call one service, map the decision to an HTTP answer."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -10,6 +10,7 @@ from accounts.serializers import AccountSerializer, CreateAccountSerializer, Sig
 from risk import rules
 from risk.client_ip import client_ip_from_meta
 from risk.conf import risk_settings
+from risk.throttles import SignupIpThrottle, VisitorThrottledError
 
 RETRY_AFTER_S = 5
 
@@ -19,13 +20,14 @@ class SignupView(APIView):
 
     serializer_class = SignupSerializer
     endpoint = "signup"
-    throttle_scope = "signup"
+    throttle_classes = [SignupIpThrottle]
 
     @extend_schema(
         responses={
             201: OpenApiResponse(description="Account created (status created or pending_review)"),
             400: OpenApiResponse(description="Invalid input; nothing was written"),
             403: OpenApiResponse(description="Signup denied (code signup_denied)"),
+            429: OpenApiResponse(description="Too many signups from this IP or device (throttled)"),
             503: OpenApiResponse(description="Fingerprint unavailable and policy is deny"),
         }
     )
@@ -46,6 +48,8 @@ class SignupView(APIView):
                 endpoint=self.endpoint,
                 sealed_result=data.get("sealed_result", ""),
             )
+        except VisitorThrottledError as exc:
+            raise exceptions.Throttled(wait=exc.retry_after) from exc
         except services.UsernameTakenError:
             return Response(
                 {

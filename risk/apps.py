@@ -8,3 +8,6 @@ class RiskConfig(AppConfig):
 
     def ready(self) -> None:
         from risk import checks  # noqa: F401  (registers the system checks)
+        from risk.observability import install
+
+        install()

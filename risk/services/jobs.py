@@ -12,8 +12,8 @@ from typing import Protocol
 
 from django.utils import timezone
 
-from risk.fingerprint.rate_limit import shared_limiter
 from risk.models import BackfillCheckpoint
+from risk.shared_limits import limiter as shared_limiter
 
 Progress = Callable[[int], None]
 

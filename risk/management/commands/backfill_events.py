@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
+from celery import group
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from risk.management.job_output import job_errors, summary_write
-from risk.services import backfill, jobs
+from risk.services import backfill, backfill_chunks, jobs
+from risk.tasks import backfill_events_chunk_task
+
+# Chunks per worker: small chunks spread evenly and lose little when a worker dies.
+CHUNKS_PER_WORKER = 4
+
+
+def backfill_chunks_run(*, workers: int, rps: float, batch_size: int, out) -> jobs.Tally:
+    """Enqueue the missing-snapshot backfill as chunks for Celery workers and wait for them."""
+    plan = backfill_chunks.missing_chunks_plan(
+        chunks=workers * CHUNKS_PER_WORKER, min_size=batch_size
+    )
+    out.write(f"enqueued {len(plan)} chunk(s) for Celery workers")
+    if not plan:
+        return jobs.Tally()
+    result = group(
+        backfill_events_chunk_task.s(phase, after, upto, rps) for phase, after, upto in plan
+    ).apply_async()
+    counts: Counter = Counter()
+    for chunk in result.get(disable_sync_subtasks=False):
+        counts.update(chunk)
+    return jobs.Tally(counts)
 
 
 class Command(BaseCommand):
@@ -33,7 +58,12 @@ class Command(BaseCommand):
             "limit). Leave room for live signups on the same API key.",
         )
         parser.add_argument(
-            "--workers", type=int, default=1, help="threads fetching events by id (default 1)"
+            "--workers",
+            type=int,
+            default=1,
+            help="default 1. With a Celery broker (REDIS_URL) and N > 1, the missing-snapshot "
+            "backfill is cut into chunks that Celery workers run (the command waits for them); "
+            "without a broker, N threads fetch events by id in this process",
         )
         parser.add_argument("--batch-size", type=int, default=100, help="rows per commit")
         parser.add_argument(
@@ -67,6 +97,13 @@ class Command(BaseCommand):
                     )
             elif options["dry_run"]:
                 tally = backfill.events_missing_preview()
+            elif options["workers"] > 1 and not settings.CELERY_TASK_ALWAYS_EAGER:
+                tally = backfill_chunks_run(
+                    workers=options["workers"],
+                    rps=options["rps"],
+                    batch_size=options["batch_size"],
+                    out=self.stdout,
+                )
             else:
                 missing = backfill.missing_events_count()
                 total = missing["attempts"] + missing["accounts"]

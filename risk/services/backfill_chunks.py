@@ -1,0 +1,84 @@
+"""`backfill_events --workers N` on Celery: the missing-snapshot backfill cut into chunks.
+
+A chunk is a primary-key range (`after`, `upto`] of attempts or accounts; Celery workers run
+them in parallel (risk.tasks.backfill_events_chunk_task). A chunk is safe to run twice or to
+die half-way: it only looks at rows still missing their snapshot, and storing is an upsert
+by event_id with "unset -> set" links (risk.services.backfill.events_store). So a worker
+killed mid-chunk loses nothing (the broker delivers the chunk again, CELERY_TASK_ACKS_LATE)
+and duplicates nothing. The Server API budget (`--rps`) is the Redis-shared limiter, so it
+holds for all workers together.
+
+Relies on risk.services.backfill: `_missing_attempts(after)`, `_missing_accounts(after)`
+(querysets in pk order), `events_fetch_by_id(event_ids=, limiter=, workers=)`,
+`events_store(events=, tally=)` and `_snapshots_link(event_ids, tally=)`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from django.db import transaction
+
+from risk.models import FingerprintEvent
+from risk.services import backfill
+from risk.services.jobs import RateLimiter, Tally
+
+logger = logging.getLogger(__name__)
+
+PHASES = ("attempts", "accounts")
+
+
+def _rows(phase: str, after: int, upto: int, limit: int) -> list[tuple[int, str]]:
+    if phase == "attempts":
+        query = backfill._missing_attempts(after).filter(pk__lte=upto)
+        return list(query.values_list("pk", "event_id")[:limit])
+    query = backfill._missing_accounts(after).filter(pk__lte=upto)
+    return list(query.values_list("pk", "signup_event_id")[:limit])
+
+
+def missing_chunks_plan(*, chunks: int, min_size: int = 100) -> list[tuple[str, int, int]]:
+    """About `chunks` ranges (phase, after, upto) covering every row missing its snapshot."""
+    plan = []
+    for phase in PHASES:
+        missing = backfill._missing_attempts if phase == "attempts" else backfill._missing_accounts
+        pks = list(missing(0).values_list("pk", flat=True).iterator(chunk_size=10_000))
+        if not pks:
+            continue
+        size = max(min_size, math.ceil(len(pks) / max(1, chunks)))
+        after = 0
+        for start in range(0, len(pks), size):
+            upto = pks[min(start + size, len(pks)) - 1]
+            plan.append((phase, after, upto))
+            after = upto
+    return plan
+
+
+def events_backfill_range(
+    *, phase: str, after: int, upto: int, limiter: RateLimiter, batch_size: int = 100
+) -> Tally:
+    """Fetch and store the snapshots missing in one range; counts by outcome."""
+    if phase not in PHASES:
+        raise ValueError(f"unknown phase {phase!r}")
+    tally = Tally()
+    while rows := _rows(phase, after, upto, batch_size):
+        event_ids = list(dict.fromkeys(event_id for _, event_id in rows))
+        stored = set(
+            FingerprintEvent.objects.filter(event_id__in=event_ids).values_list(
+                "event_id", flat=True
+            )
+        )
+        outcomes = backfill.events_fetch_by_id(
+            event_ids=[e for e in event_ids if e not in stored], limiter=limiter
+        )
+        with transaction.atomic():
+            if stored:
+                tally.add("already_stored", len(stored))
+                backfill._snapshots_link(stored, tally=tally)
+            for outcome in outcomes:
+                tally.add(outcome.outcome)
+                if outcome.outcome == "unavailable":
+                    logger.warning("event %s unavailable: %s", outcome.event_id, outcome.error)
+            backfill.events_store(events=[o.event for o in outcomes if o.event], tally=tally)
+        after = rows[-1][0]
+    return tally
