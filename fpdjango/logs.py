@@ -20,7 +20,13 @@ request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 # Attributes every LogRecord has: everything else was passed with `extra=` and is logged.
-_RECORD_FIELDS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "request_id"}
+# (`request`, which django.request attaches, is an object: its id is logged instead.)
+_RECORD_FIELDS = set(logging.makeLogRecord({}).__dict__) | {
+    "message",
+    "asctime",
+    "request_id",
+    "request",
+}
 
 
 class RequestIdMiddleware:
@@ -43,7 +49,9 @@ class RequestIdMiddleware:
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
-            record.request_id = request_id_var.get()
+            # django.request logs after the middleware has returned, with the request attached.
+            request = getattr(record, "request", None)
+            record.request_id = getattr(request, "request_id", None) or request_id_var.get()
         return True
 
 

@@ -181,6 +181,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_S", default=600)
 }
 CELERY_TIMEZONE = "UTC"
+# Queue the app sends to and workers read (`celery -A fpdjango worker -Q <name>`).
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 # How often beat runs the verification of signups accepted while Fingerprint was down.
 VERIFY_UNVERIFIED_EVERY_S = env.int("VERIFY_UNVERIFIED_EVERY_S", default=60)
 CELERY_BEAT_SCHEDULE = {
