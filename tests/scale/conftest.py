@@ -76,24 +76,34 @@ def subprocess_env(*, redis_url: str, prefix: str, extra: dict | None = None) ->
     return env
 
 
+def celery_caches_reset() -> None:
+    """Forget what the app derived from its config: queues, router, producer pool (eager
+    tasks open one too, to the default broker) and broker connections."""
+    celery_app.__dict__.pop("amqp", None)
+    celery_app._pool = None  # (kombu's global registry keeps the pools; they are not closed)
+    celery_app._backend_cache = None  # the result backend, rebuilt on next use
+    celery_app._local.__dict__.pop("backend", None)
+
+
 @pytest.fixture
 def celery_broker(redis_settings, redis_url, redis_prefix):
     """This process sends tasks to Redis (queue named by the prefix) instead of running them."""
-    saved = {
-        key: celery_app.conf[key]
-        for key in ("broker_url", "result_backend", "task_always_eager", "task_default_queue")
-    }
+    # (Keys carry the CELERY_ namespace: the app reads its config from Django's settings.)
+    keys = ("BROKER_URL", "RESULT_BACKEND", "TASK_ALWAYS_EAGER", "TASK_DEFAULT_QUEUE")
+    saved = {f"CELERY_{key}": celery_app.conf.get(f"CELERY_{key}") for key in keys}
     redis_settings.CELERY_BROKER_URL = redis_url
     redis_settings.CELERY_TASK_ALWAYS_EAGER = False
     redis_settings.CELERY_TASK_DEFAULT_QUEUE = redis_prefix
     celery_app.conf.update(
-        broker_url=redis_url,
-        result_backend=redis_url,
-        task_always_eager=False,
-        task_default_queue=redis_prefix,
+        CELERY_BROKER_URL=redis_url,
+        CELERY_RESULT_BACKEND=redis_url,
+        CELERY_TASK_ALWAYS_EAGER=False,
+        CELERY_TASK_DEFAULT_QUEUE=redis_prefix,
     )
+    celery_caches_reset()
     yield redis_settings
     celery_app.conf.update(saved)
+    celery_caches_reset()
     client = redis.Redis.from_url(redis_url)
     client.delete(redis_prefix)
 
