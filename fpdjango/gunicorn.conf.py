@@ -71,6 +71,14 @@ forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,
 SWITCH_INTERVAL_MS = _float("GUNICORN_SWITCH_INTERVAL_MS", 1.0)
 
 
+def child_exit(server, worker):
+    # prometheus-client multiprocess mode: a dead worker's live gauges stop counting.
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
 def post_fork(server, worker):
     import sys
 

@@ -37,20 +37,18 @@ def _rows(phase: str, after: int, upto: int, limit: int) -> list[tuple[int, str]
     return list(query.values_list("pk", "signup_event_id")[:limit])
 
 
-def missing_chunks_plan(*, chunks: int, min_size: int = 100) -> list[tuple[str, int, int]]:
-    """About `chunks` ranges (phase, after, upto) covering every row missing its snapshot."""
-    plan = []
-    for phase in PHASES:
-        missing = backfill._missing_attempts if phase == "attempts" else backfill._missing_accounts
-        pks = list(missing(0).values_list("pk", flat=True).iterator(chunk_size=10_000))
-        if not pks:
-            continue
-        size = max(min_size, math.ceil(len(pks) / max(1, chunks)))
-        after = 0
-        for start in range(0, len(pks), size):
-            upto = pks[min(start + size, len(pks)) - 1]
-            plan.append((phase, after, upto))
-            after = upto
+def missing_chunks_plan(*, phase: str, chunks: int, min_size: int = 100) -> list[tuple[int, int]]:
+    """About `chunks` ranges (after, upto] covering the phase's rows missing their snapshot.
+    Plan (and run) the accounts after the attempts: storing an attempt's event also links its
+    account, so most accounts are done by then and their events are not fetched twice."""
+    missing = backfill._missing_attempts if phase == "attempts" else backfill._missing_accounts
+    pks = list(missing(0).values_list("pk", flat=True).iterator(chunk_size=10_000))
+    size = max(min_size, math.ceil(len(pks) / max(1, chunks)))
+    plan, after = [], 0
+    for start in range(0, len(pks), size):
+        upto = pks[min(start + size, len(pks)) - 1]
+        plan.append((after, upto))
+        after = upto
     return plan
 
 

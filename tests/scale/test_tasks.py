@@ -141,12 +141,14 @@ def test_backfill_events_workers_spreads_chunks_over_celery(
     assert SignupAttempt.objects.filter(fingerprint_event__isnull=True).count() == 12
     celery_worker_factory(extra_env=worker_env(sandbox_server))
     celery_worker_factory(extra_env=worker_env(sandbox_server))
+    fetches = sandbox.stats()["requests"].get("v4_get_event", 0)
     out = io.StringIO()
     call_command("backfill_events", workers=2, batch_size=2, rps=0, no_progress=True, stdout=out)
     assert "enqueued" in out.getvalue()
     assert SignupAttempt.objects.filter(fingerprint_event__isnull=True).count() == 0
     stored = FingerprintEvent.objects.filter(event_id__in=[e["event_id"] for e in events])
     assert stored.count() == 12
+    assert sandbox.stats()["requests"].get("v4_get_event", 0) - fetches == 12  # each once
     # Running it again finds nothing to do and changes nothing.
     call_command("backfill_events", workers=2, rps=0, no_progress=True, stdout=io.StringIO())
     assert FingerprintEvent.objects.count() == 12

@@ -18,19 +18,21 @@ CHUNKS_PER_WORKER = 4
 
 
 def backfill_chunks_run(*, workers: int, rps: float, batch_size: int, out) -> jobs.Tally:
-    """Enqueue the missing-snapshot backfill as chunks for Celery workers and wait for them."""
-    plan = backfill_chunks.missing_chunks_plan(
-        chunks=workers * CHUNKS_PER_WORKER, min_size=batch_size
-    )
-    out.write(f"enqueued {len(plan)} chunk(s) for Celery workers")
-    if not plan:
-        return jobs.Tally()
-    result = group(
-        backfill_events_chunk_task.s(phase, after, upto, rps) for phase, after, upto in plan
-    ).apply_async()
+    """Enqueue the missing-snapshot backfill as chunks for Celery workers and wait for them,
+    attempts first, then the accounts still missing theirs."""
     counts: Counter = Counter()
-    for chunk in result.get(disable_sync_subtasks=False):
-        counts.update(chunk)
+    for phase in backfill_chunks.PHASES:
+        plan = backfill_chunks.missing_chunks_plan(
+            phase=phase, chunks=workers * CHUNKS_PER_WORKER, min_size=batch_size
+        )
+        out.write(f"{phase}: enqueued {len(plan)} chunk(s) for Celery workers")
+        if not plan:
+            continue
+        result = group(
+            backfill_events_chunk_task.s(phase, after, upto, rps) for after, upto in plan
+        ).apply_async()
+        for chunk in result.get(disable_sync_subtasks=False):
+            counts.update(chunk)
     return jobs.Tally(counts)
 
 
