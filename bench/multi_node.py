@@ -310,6 +310,8 @@ def proof_backfill_kill(stack: Stack, control: SandboxControl, args) -> dict:
             "2",
             "--rps",
             str(args.backfill_rps),
+            "--batch-size",
+            "10",  # chunks commit every 10 rows: the kill lands mid-chunk
             "--no-progress",
         ],
         cwd=ROOT,

@@ -57,10 +57,16 @@ def attempts_verify_due_task(self, limit: int = 100) -> dict[str, int]:
 
 
 @shared_task
-def backfill_events_chunk_task(phase: str, after: int, upto: int, rps: float) -> dict[str, int]:
-    """One chunk of `backfill_events --workers N` (risk.services.backfill_chunks)."""
+def backfill_events_chunk_task(
+    phase: str, after: int, upto: int, rps: float, batch_size: int = 100
+) -> dict[str, int]:
+    """One chunk of `backfill_events --workers N` (risk.services.backfill_chunks); commits
+    every `batch_size` rows."""
     from risk.services import jobs
     from risk.services.backfill_chunks import events_backfill_range
 
     limiter = jobs.rate_limiter_build(rps=rps)
-    return events_backfill_range(phase=phase, after=after, upto=upto, limiter=limiter).as_dict()
+    tally = events_backfill_range(
+        phase=phase, after=after, upto=upto, limiter=limiter, batch_size=batch_size
+    )
+    return tally.as_dict()

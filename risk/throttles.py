@@ -22,6 +22,7 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.checks import Error, register
 from rest_framework.throttling import BaseThrottle
 
 from risk import observability
@@ -87,6 +88,18 @@ def signup_visitor_throttle(visitor_id: str) -> float | None:
     if not visitor_id:
         return None
     return _hit("visitor", visitor_id, getattr(settings, "SIGNUP_THROTTLE_VISITOR_RATE", ""))
+
+
+@register()
+def check_throttle_rates(app_configs=None, **kwargs) -> list[Error]:
+    """A bad rate is reported at startup (`manage.py check`), not as a 500 at the first signup."""
+    errors = []
+    for name in ("SIGNUP_THROTTLE_RATE", "SIGNUP_THROTTLE_VISITOR_RATE"):
+        try:
+            rate_parse(getattr(settings, name, ""))
+        except ValueError as exc:
+            errors.append(Error(f"{name}: {exc}.", id="risk.E020", obj=name))
+    return errors
 
 
 class SignupIpThrottle(BaseThrottle):

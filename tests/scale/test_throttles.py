@@ -29,6 +29,15 @@ def test_rate_parse():
             rate_parse(bad)
 
 
+def test_a_bad_rate_is_a_startup_error(settings):
+    from risk.throttles import check_throttle_rates
+
+    assert check_throttle_rates() == []
+    settings.SIGNUP_THROTTLE_VISITOR_RATE = "lots"
+    errors = check_throttle_rates()
+    assert [(e.id, e.obj) for e in errors] == [("risk.E020", "SIGNUP_THROTTLE_VISITOR_RATE")]
+
+
 def check_ip_throttle(settings):
     settings.SIGNUP_THROTTLE_RATE = "3/hour"
     api = APIClient(REMOTE_ADDR="203.0.113.7")

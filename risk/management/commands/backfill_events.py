@@ -29,7 +29,8 @@ def backfill_chunks_run(*, workers: int, rps: float, batch_size: int, out) -> jo
         if not plan:
             continue
         result = group(
-            backfill_events_chunk_task.s(phase, after, upto, rps) for after, upto in plan
+            backfill_events_chunk_task.s(phase, after, upto, rps, batch_size)
+            for after, upto in plan
         ).apply_async()
         for chunk in result.get(disable_sync_subtasks=False):
             counts.update(chunk)
