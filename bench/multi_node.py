@@ -75,7 +75,9 @@ class Stack:
             "SANDBOX_ENABLED": "0",
             "LOG_LEVEL": "WARNING",
             "GUNICORN_WORKERS": "2",
-            "GUNICORN_THREADS": "8",
+            "GUNICORN_THREADS": "4",
+            # Connections closed after each request: the PostgreSQL is shared with others.
+            "DB_CONN_MAX_AGE": "0",
         }
 
     def spawn(self, name: str, cmd: list[str], env: dict | None = None) -> subprocess.Popen:

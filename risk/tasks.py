@@ -10,6 +10,7 @@ import logging
 
 from celery import shared_task
 from django.core.cache import cache
+from django.db import OperationalError
 
 from risk.fingerprint.errors import UnavailableError
 
@@ -56,7 +57,10 @@ def attempts_verify_due_task(self, limit: int = 100) -> dict[str, int]:
     return counts
 
 
-@shared_task
+# The database briefly unreachable (restart, connection limit): the chunk is safe to rerun.
+@shared_task(
+    autoretry_for=(OperationalError,), retry_backoff=2, retry_backoff_max=60, max_retries=8
+)
 def backfill_events_chunk_task(
     phase: str, after: int, upto: int, rps: float, batch_size: int = 100
 ) -> dict[str, int]:

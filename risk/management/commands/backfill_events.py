@@ -32,7 +32,15 @@ def backfill_chunks_run(*, workers: int, rps: float, batch_size: int, out) -> jo
             backfill_events_chunk_task.s(phase, after, upto, rps, batch_size)
             for after, upto in plan
         ).apply_async()
-        for chunk in result.get(disable_sync_subtasks=False):
+        try:
+            chunks = result.get(disable_sync_subtasks=False)
+        except Exception as exc:  # a chunk failed for good (after its retries)
+            raise jobs.BackfillError(
+                "chunk_failed",
+                f"a chunk failed on a worker ({type(exc).__name__}: {exc}); rows stored so "
+                "far are kept, run the command again to finish",
+            ) from exc
+        for chunk in chunks:
             counts.update(chunk)
     return jobs.Tally(counts)
 
