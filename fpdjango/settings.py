@@ -181,6 +181,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_S", default=600)
 }
 CELERY_TIMEZONE = "UTC"
+# Workers log through LOGGING below (JSON lines in production), not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Queue the app sends to and workers read (`celery -A fpdjango worker -Q <name>`).
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 # How often beat runs the verification of signups accepted while Fingerprint was down.
