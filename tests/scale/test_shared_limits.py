@@ -79,3 +79,9 @@ def test_drn_client_uses_the_shared_limiter(redis_settings, sandbox):
     from risk.clients import drn_client
 
     assert isinstance(drn_client().limiter, RedisRateLimiter)
+
+
+def test_backfill_budget_is_the_shared_limiter(redis_settings):
+    from risk.services import jobs
+
+    assert isinstance(jobs.rate_limiter_build(rps=2), RedisRateLimiter)

@@ -152,3 +152,13 @@ def test_backfill_events_workers_spreads_chunks_over_celery(
     # Running it again finds nothing to do and changes nothing.
     call_command("backfill_events", workers=2, rps=0, no_progress=True, stdout=io.StringIO())
     assert FingerprintEvent.objects.count() == 12
+
+
+@pytest.mark.django_db
+def test_deferred_lookup_already_done_is_not_repeated(sandbox):
+    from tests.conftest import drn_calls
+
+    device = Device.objects.create(visitor_id="done-already", platform="android")
+    before = drn_calls(sandbox)
+    assert tasks.drn_lookup_task.delay(device.pk).get() == "done"
+    assert drn_calls(sandbox) == before
