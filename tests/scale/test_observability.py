@@ -174,3 +174,32 @@ def test_production_logging_is_json_lines(tmp_path):
     line = json.loads(result.stderr.strip().splitlines()[-1])
     assert line["message"] == "hello world" and line["attempt_id"] == 7
     assert line["level"] == "WARNING" and line["request_id"] == "-"
+
+
+def test_gunicorn_workers_counters_are_summed(tmp_path):
+    """With PROMETHEUS_MULTIPROC_DIR (bin/serve sets it) every process's counters add up."""
+    import subprocess
+    import sys
+
+    from tests.scale.conftest import ROOT
+
+    bump = (
+        "import django; django.setup(); from risk import observability as o; "
+        "o.throttled_record(scope='visitor'); o.throttled_record(scope='visitor')"
+    )
+    read = (
+        "import django; django.setup(); from prometheus_client import CollectorRegistry, "
+        "generate_latest, multiprocess; r = CollectorRegistry(); "
+        "multiprocess.MultiProcessCollector(r); print(generate_latest(r).decode())"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "fpdjango.test_settings",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+    }
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", bump], cwd=ROOT, env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", read], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    ).stdout
+    assert 'fpdjango_throttled_requests_total{scope="visitor"} 4.0' in out
