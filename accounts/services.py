@@ -10,7 +10,9 @@ from django.db import IntegrityError, transaction
 from risk import rules
 from risk import services as risk_services
 from risk.models import Device, SignupAttempt
+from risk.observability import SignupTiming, signup_decision_record
 from risk.services.drn import drn_signup_lookup
+from risk.throttles import VisitorThrottledError, signup_visitor_throttle
 
 
 class UsernameTakenError(Exception):
@@ -61,35 +63,46 @@ def account_signup(
     inactive. The attempt is kept whatever happens to the account: a username taken by a
     concurrent signup leaves it denied with `username_taken`.
     """
-    fetched = risk_services.event_fetch(event_id=event_id, sealed_result=sealed_result)
+    timing = SignupTiming()
+    with timing.upstream():
+        fetched = risk_services.event_fetch(event_id=event_id, sealed_result=sealed_result)
+    # Per-device throttle: as soon as the visitor id is known, before DRN and any write.
+    if fetched.event is not None and (wait := signup_visitor_throttle(fetched.event.visitor_id)):
+        raise VisitorThrottledError(wait)
     # Android only, bounded by FINGERPRINT_DRN_SIGNUP_BUDGET_S, never raises; network, so
     # before any transaction.
-    drn = drn_signup_lookup(event=fetched.event)
-    attempt = risk_services.signup_assess(
-        event_id=event_id,
-        fetched=fetched,
-        drn=drn,
-        username=username,
-        email=email,
-        client_ip=client_ip,
-        origin=origin,
-        endpoint=endpoint,
-    )
-    if attempt.decision == rules.DENY:
-        return SignupResult(attempt=attempt, account=None)
-    try:
-        account = account_create(
-            username=username,
-            password=password,
-            email=email,
-            device=attempt.device,
+    with timing.upstream():
+        drn = drn_signup_lookup(event=fetched.event)
+    with timing.database():
+        attempt = risk_services.signup_assess(
             event_id=event_id,
-            active=attempt.decision == rules.ALLOW,
+            fetched=fetched,
+            drn=drn,
+            username=username,
+            email=email,
+            client_ip=client_ip,
+            origin=origin,
+            endpoint=endpoint,
         )
-    except IntegrityError as exc:
-        if "username" not in str(exc).lower():
-            raise
-        risk_services.attempt_account_failed(attempt=attempt)
-        raise UsernameTakenError(username) from exc
-    risk_services.attempt_attach_account(attempt=attempt, account=account)
+    account = None
+    if attempt.decision != rules.DENY:
+        try:
+            account = account_create(
+                username=username,
+                password=password,
+                email=email,
+                device=attempt.device,
+                event_id=event_id,
+                active=attempt.decision == rules.ALLOW,
+            )
+        except IntegrityError as exc:
+            if "username" not in str(exc).lower():
+                raise
+            risk_services.attempt_account_failed(attempt=attempt)
+            signup_decision_record(
+                attempt=attempt, upstream_ms=timing.upstream_ms, db_ms=timing.db_ms
+            )
+            raise UsernameTakenError(username) from exc
+        risk_services.attempt_attach_account(attempt=attempt, account=account)
+    signup_decision_record(attempt=attempt, upstream_ms=timing.upstream_ms, db_ms=timing.db_ms)
     return SignupResult(attempt=attempt, account=account)

@@ -1,7 +1,7 @@
 """The signup API: parse input, call one service, map the decision to an HTTP answer."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -17,6 +17,7 @@ from accounts.serializers import (
 from risk import rules
 from risk.client_ip import client_ip_from_meta
 from risk.conf import risk_settings
+from risk.throttles import SignupIpThrottle, VisitorThrottledError
 
 RETRY_AFTER_S = 5
 
@@ -26,7 +27,7 @@ class SignupView(APIView):
 
     serializer_class = SignupSerializer
     endpoint = "signup"
-    throttle_scope = "signup"
+    throttle_classes = [SignupIpThrottle]
     parser_classes = [BoundedJSONParser]  # 413 over SIGNUP_MAX_BODY_BYTES, before reading
 
     @extend_schema(
@@ -45,7 +46,10 @@ class SignupView(APIView):
                 ErrorSerializer, description="Body over 256 KiB (payload_too_large)"
             ),
             415: OpenApiResponse(ErrorSerializer, description="Not application/json"),
-            429: OpenApiResponse(ErrorSerializer, description="Throttled (throttled)"),
+            429: OpenApiResponse(
+                ErrorSerializer,
+                description="Too many signups from this IP or device (throttled)",
+            ),
             503: OpenApiResponse(
                 ErrorSerializer,
                 description="Fingerprint unavailable and policy is deny (fingerprint_unavailable)",
@@ -69,6 +73,8 @@ class SignupView(APIView):
                 endpoint=self.endpoint,
                 sealed_result=data.get("sealed_result", ""),
             )
+        except VisitorThrottledError as exc:
+            raise exceptions.Throttled(wait=exc.retry_after) from exc
         except services.UsernameTakenError:
             return Response(
                 {

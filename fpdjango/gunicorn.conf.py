@@ -23,7 +23,7 @@ def _float(name: str, default: float) -> float:
 
 CORES = os.cpu_count() or 1
 
-# Loopback by default: X-Forwarded-For is trusted (TRUSTED_PROXY_COUNT), so a client that could
+# Loopback by default: X-Forwarded-For is trusted (RISK_TRUSTED_PROXY_COUNT), so a client that could
 # reach gunicorn directly would choose its own IP. Only the proxy on this host may connect; set
 # GUNICORN_BIND (e.g. a private address, or 0.0.0.0 inside a container) on purpose.
 bind = os.environ.get("GUNICORN_BIND", "").strip() or f"127.0.0.1:{_int('PORT', 8000)}"
@@ -72,6 +72,14 @@ forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,
 # Python hands the GIL over every 5 ms by default: a thread back from the database waits that
 # long for a busy sibling. 1 ms measured ~20% more refusals/s on 2 cores (docs/benchmarks.md).
 SWITCH_INTERVAL_MS = _float("GUNICORN_SWITCH_INTERVAL_MS", 1.0)
+
+
+def child_exit(server, worker):
+    # prometheus-client multiprocess mode: a dead worker's live gauges stop counting.
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
 
 
 def post_fork(server, worker):

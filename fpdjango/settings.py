@@ -52,6 +52,7 @@ if SANDBOX_ENABLED:
     INSTALLED_APPS.append("sandbox")
 
 MIDDLEWARE = [
+    "fpdjango.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -145,6 +146,61 @@ STORAGES = {
     },
 }
 
+# --- Redis: the one switch for the shared cache, the shared limits and the Celery broker ---
+# Unset: the database cache (shared by every process, no server needed); the DRN limiter and
+# the backfill budget then hold per process only, and Celery tasks run inline.
+REDIS_URL = env.str("REDIS_URL", default="")
+# Prefix of every key we write (cache, throttles, limiters): several deployments can share a Redis.
+REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="fpdjango")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": REDIS_KEY_PREFIX,
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "fpdjango_cache",
+            "KEY_PREFIX": REDIS_KEY_PREFIX,
+        }
+    }
+
+# --- Celery (fpdjango/celery.py): broker = REDIS_URL; no broker = tasks run inline ---------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL) or None
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+# A task is acknowledged when done, not when received: a worker killed mid-task leaves it to
+# be delivered again (every task here is idempotent).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis redelivers a task unacknowledged this long (a killed worker's); keep it above the
+# longest task (a backfill chunk).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_S", default=600)
+}
+CELERY_TIMEZONE = "UTC"
+# Workers log through LOGGING below (JSON lines in production), not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Queue the app sends to and workers read (`celery -A fpdjango worker -Q <name>`).
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
+# How often beat runs the verification of signups accepted while Fingerprint was down.
+VERIFY_UNVERIFIED_EVERY_S = env.int("VERIFY_UNVERIFIED_EVERY_S", default=60)
+CELERY_BEAT_SCHEDULE = {
+    "verify-unverified-signups": {
+        "task": "risk.tasks.attempts_verify_due_task",
+        "schedule": float(VERIFY_UNVERIFIED_EVERY_S),
+    }
+}
+
+# --- Metrics: /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset = 404 --
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
@@ -154,19 +210,34 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "accounts.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    # Per-IP limit on the signup endpoints; unset = off (Fingerprint's rules do the real work).
-    "NUM_PROXIES": RISK_TRUSTED_PROXY_COUNT,  # noqa: F821 (assigned from risk/conf.py)
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"signup": env.str("SIGNUP_THROTTLE_RATE", default="") or None},
+    # Throttles are set on the signup views (risk/throttles.py): client IP from
+    # risk/client_ip.py, counters in the shared cache.
+    "DEFAULT_THROTTLE_CLASSES": [],
 }
+# Signup throttles, shared by every process through CACHES; empty = off. Generous per IP (a
+# carrier NAT puts many people on one address), tighter per device.
+SIGNUP_THROTTLE_RATE = env.str("SIGNUP_THROTTLE_RATE", default="300/hour")
+SIGNUP_THROTTLE_VISITOR_RATE = env.str("SIGNUP_THROTTLE_VISITOR_RATE", default="10/hour")
 SPECTACULAR_SETTINGS = {"TITLE": "fpdjango signup API", "VERSION": "1.0.0"}
 
-# --- Logging: plain and to stderr; the Fingerprint client never logs its key ----------------
+# --- Logging: to stderr, JSON lines in production, plain text for development -------------
+# Every line carries the request id (fpdjango/logs.py); the Fingerprint client never logs its key.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "fpdjango.logs.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"},
+        "json": {"()": "fpdjango.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }

@@ -22,3 +22,11 @@ STORAGES = {
 # Live-server threads must not keep connections open past a test (PostgreSQL drops the test
 # database at the end and refuses while sessions remain).
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+
+# Throttles are on by default in production; the suite's many signups from 127.0.0.1 would
+# trip them, so tests that are about throttling turn them on (tests/risk/test_throttles.py).
+SIGNUP_THROTTLE_RATE = ""
+SIGNUP_THROTTLE_VISITOR_RATE = ""
+# Plain log lines in test output; the JSON formatter has its own tests.
+LOG_FORMAT = "plain"
+LOGGING["handlers"]["console"]["formatter"] = "plain"  # noqa: F405

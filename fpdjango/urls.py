@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from accounts import pages
-from fpdjango import health
+from fpdjango import health, metrics
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -11,5 +11,6 @@ urlpatterns = [
     path("api/", include("risk.urls")),
     path("api/schema", SpectacularAPIView.as_view(), name="api-schema"),
     path("healthz", health.healthz, name="healthz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("signup", pages.signup_page, name="signup"),
 ]

@@ -7,4 +7,10 @@ class RiskConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from risk import checks  # noqa: F401  (registers the system checks)
+        from risk import (
+            checks,  # noqa: F401  (registers the system checks)
+            throttles,  # noqa: F401  (registers the throttle rate check)
+        )
+        from risk.observability import install
+
+        install()

@@ -9,10 +9,12 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
+from django.conf import settings
+
 from risk.conf import risk_settings
 from risk.fingerprint.client import FingerprintClient
 from risk.fingerprint.drn import DrnClient
-from risk.fingerprint.rate_limit import shared_limiter
+from risk.shared_limits import limiter as shared_limiter
 
 T = TypeVar("T")
 _lock = threading.Lock()
@@ -63,6 +65,7 @@ def drn_client() -> DrnClient:
             cfg.drn_api_url,
             cfg.secret_api_key,
             cfg.drn_rps,
+            getattr(settings, "REDIS_URL", ""),  # the limiter is shared through it when set
             cfg.timeout_s,
             cfg.connect_timeout_s,
             cfg.max_retries,

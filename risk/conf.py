@@ -138,11 +138,13 @@ SETTINGS: tuple[Setting, ...] = (
        "a device's DRN answer is reused this long (0 = always ask)", field="drn_cache_s",
        minimum=0),
     _s("FINGERPRINT_DRN_RPS", "float", 5.0,
-       "client-side limit on DRN requests per second", field="drn_rps", minimum=0.01,
-       maximum=1000),
+       "client-side limit on DRN requests per second for the whole deployment (every process "
+       "and machine, through Redis; per process without `REDIS_URL`)", field="drn_rps",
+       minimum=0.01, maximum=1000),
     _s("FINGERPRINT_DRN_SIGNUP_BUDGET_S", "float", 0.5,
-       "time an Android signup may spend on DRN; slower or failing lookups are queued for "
-       "`backfill_drn` (0 = always queue)", field="drn_signup_budget_s", minimum=0,
+       "time an Android signup may spend on DRN; slower or failing lookups are deferred to a "
+       "Celery worker (without a broker: to `backfill_drn`) (0 = always defer)",
+       field="drn_signup_budget_s", minimum=0,
        maximum=10),
     # --- Checks ---------------------------------------------------------------------------
     _s("RISK_MAX_EVENT_AGE_S", "int", 60, "older events are refused (`event_stale`)",

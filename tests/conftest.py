@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 
 from sandbox.control import SandboxControl
 from sandbox.server import SandboxServer
@@ -16,6 +17,13 @@ SANDBOX_KEY = "sandbox-secret-key"
 def vendor_fixture(name: str) -> dict:
     """A vendor example payload, read in place from ../shared/fixtures/fingerprint/."""
     return json.loads((FIXTURES / name).read_text())
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database also gets the cache table (the default cache without REDIS_URL)."""
+    with django_db_blocker.unblock():
+        call_command("createcachetable")
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -36,6 +37,10 @@ logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 USER_AGENT = "fpdjango/1.0 (+https://github.com/fpdjango)"
+
+# Called after every request with (service, seconds, FingerprintError or None); the app
+# registers its metrics here (risk/observability.py) so this package stays free of them.
+CALL_OBSERVERS: list[Callable[[str, float, Exception | None], None]] = []
 
 
 class BudgetedTransport:
@@ -98,9 +103,32 @@ class BudgetedTransport:
         **kwargs: Any,
     ) -> dict:
         """Send, retrying inside the budget; return the JSON body or raise a FingerprintError.
+        Every call (its duration and error, if any) is reported to CALL_OBSERVERS (metrics).
 
         With `retry_rate_limited=False` a 429 is final: retrying it spends more of the quota
         that is already exhausted (and an attacker's flood of made-up ids would triple it)."""
+        started = time.monotonic()
+        error: FingerprintError | None = None
+        try:
+            return self._request(
+                method, path, budget_s=budget_s, retry_rate_limited=retry_rate_limited, **kwargs
+            )
+        except FingerprintError as exc:
+            error = exc
+            raise
+        finally:
+            for observe in CALL_OBSERVERS:
+                observe(self.service, time.monotonic() - started, error)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        budget_s: float,
+        retry_rate_limited: bool = True,
+        **kwargs: Any,
+    ) -> dict:
         url = self.base_url + path
         deadline = time.monotonic() + budget_s
         retry = self._retry

@@ -71,6 +71,36 @@ def _rows(phase: str, after: int, limit: int) -> list[tuple[int, str]]:
     return list(rows[:limit])
 
 
+def missing_batch_fetch(
+    *, rows: list[tuple[int, str]], limiter: RateLimiter, workers: int = 1
+) -> tuple[set[str], list[FetchOutcome]]:
+    """For a batch of (pk, event_id) rows: the ids already stored, and the others fetched
+    (network only: call it outside any transaction)."""
+    event_ids = list(dict.fromkeys(event_id for _, event_id in rows))
+    stored = selectors.events_stored(event_ids=event_ids)
+    outcomes = events_fetch_by_id(
+        event_ids=[e for e in event_ids if e not in stored], limiter=limiter, workers=workers
+    )
+    return stored, outcomes
+
+
+def missing_batch_store(*, stored: set[str], outcomes: list[FetchOutcome], tally: Tally) -> None:
+    """Link what was stored, store what was fetched, remember what Fingerprint does not know
+    (inside the batch's transaction)."""
+    if stored:
+        tally.add("already_stored", len(stored))
+        snapshots_link(event_ids=stored, tally=tally)
+    for outcome in outcomes:
+        tally.add(outcome.outcome)
+        if outcome.outcome == "unavailable":
+            logger.warning("event %s unavailable: %s", outcome.event_id, outcome.error)
+    unknown = [o.event_id for o in outcomes if o.outcome == NOT_FOUND]
+    UnknownEvent.objects.bulk_create(
+        [UnknownEvent(event_id=e) for e in unknown], ignore_conflicts=True
+    )
+    events_store(events=[o.event for o in outcomes if o.event], source="backfill", tally=tally)
+
+
 def events_backfill_missing(
     *,
     limiter: RateLimiter,
@@ -100,27 +130,10 @@ def events_backfill_missing(
             if phase == PHASES[-1]:
                 return None
             phase, after = PHASES[PHASES.index(phase) + 1], 0
-        event_ids = list(dict.fromkeys(event_id for _, event_id in rows))
-        stored = selectors.events_stored(event_ids=event_ids)
-        outcomes = events_fetch_by_id(
-            event_ids=[e for e in event_ids if e not in stored], limiter=limiter, workers=workers
-        )
+        stored, outcomes = missing_batch_fetch(rows=rows, limiter=limiter, workers=workers)
 
         def write(_: dict) -> dict:
-            if stored:
-                tally.add("already_stored", len(stored))
-                snapshots_link(event_ids=stored, tally=tally)
-            for outcome in outcomes:
-                tally.add(outcome.outcome)
-                if outcome.outcome == "unavailable":
-                    logger.warning("event %s unavailable: %s", outcome.event_id, outcome.error)
-            unknown = [o.event_id for o in outcomes if o.outcome == NOT_FOUND]
-            UnknownEvent.objects.bulk_create(
-                [UnknownEvent(event_id=e) for e in unknown], ignore_conflicts=True
-            )
-            events_store(
-                events=[o.event for o in outcomes if o.event], source="backfill", tally=tally
-            )
+            missing_batch_store(stored=stored, outcomes=outcomes, tally=tally)
             return {"phase": phase, "after": rows[-1][0], "counts": tally.as_dict()}
 
         return Batch(size=len(rows), write=write)

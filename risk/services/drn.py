@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -108,9 +109,52 @@ def _fetch_and_store(*, device: Device, budget_s: float | None) -> DrnSnapshot:
 
 
 def drn_device_queue(*, device: Device) -> None:
-    """Leave the lookup to the backfill (e.g. no time for it at signup)."""
+    """Leave the lookup for later (e.g. no time for it at signup): a Celery worker does it
+    (`drn_lookup_defer`); the flag keeps it owed to `backfill_drn` until it is done."""
     Device.objects.filter(pk=device.pk).update(drn_lookup_pending=True)
     device.drn_lookup_pending = True
+    drn_lookup_defer(device_id=device.pk)
+
+
+# Seconds a deferred lookup waits in the queue, so that the signup's attempt (written right
+# after the lookup was deferred) exists when the worker links the answer to it.
+DRN_DEFER_COUNTDOWN_S = 2
+
+
+def drn_lookup_defer(*, device_id: int) -> None:
+    """Enqueue the device's lookup for a Celery worker (after the current transaction commits).
+    With no broker configured the flag alone stands and `backfill_drn` does it: running it
+    inline would make the signup wait past its DRN budget, which is why it was deferred."""
+    from django.conf import settings
+
+    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", True):
+        return
+    from risk.tasks import drn_lookup_task
+
+    def enqueue() -> None:
+        try:
+            drn_lookup_task.apply_async((device_id,), countdown=DRN_DEFER_COUNTDOWN_S)
+        except Exception:  # broker down: the flag keeps it for backfill_drn
+            logger.warning("could not enqueue the DRN lookup of device %s", device_id)
+
+    transaction.on_commit(enqueue)
+
+
+def drn_lookup_deferred(*, device_id: int) -> str:
+    """The worker's side of `drn_lookup_defer`: look the device up unless that was done
+    meanwhile (by the backfill or an earlier delivery of the task) and make the answer the
+    evidence of its latest attempt that has none. Returns the snapshot status, or "done"."""
+    device = Device.objects.filter(pk=device_id, drn_lookup_pending=True).first()
+    if device is None:
+        return "done"
+    attempt = (
+        SignupAttempt.objects.filter(device=device)
+        .exclude(drn_snapshot__status__in=(DrnStatus.OK, DrnStatus.NOT_FOUND))
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    snapshot = drn_lookup(device=device, attempt=attempt)
+    return snapshot.status if snapshot is not None else "not_android"
 
 
 def drn_signup_lookup(*, event: Event | None) -> DrnSnapshot | None:
@@ -127,4 +171,7 @@ def drn_signup_lookup(*, event: Event | None) -> DrnSnapshot | None:
     if budget <= 0:
         drn_device_queue(device=device)
         return None
-    return drn_lookup(device=device, budget_s=budget)
+    snapshot = drn_lookup(device=device, budget_s=budget)
+    if snapshot is not None and snapshot.status == DrnStatus.ERROR:
+        drn_lookup_defer(device_id=device.pk)  # no answer in the budget: a worker retries
+    return snapshot

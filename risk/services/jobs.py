@@ -14,8 +14,8 @@ from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
-from risk.fingerprint.rate_limit import shared_limiter
 from risk.models import BackfillCheckpoint
+from risk.shared_limits import limiter as shared_limiter
 
 Progress = Callable[[int], None]
 

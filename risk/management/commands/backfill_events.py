@@ -2,11 +2,50 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
+from celery import group
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from risk.management.job_output import job_errors, summary_write
-from risk.services import backfill_missing, backfill_search, jobs
+from risk.services import backfill_chunks, backfill_missing, backfill_search, jobs
+from risk.services.verification import attempts_verify_due
+from risk.tasks import backfill_events_chunk_task
+
+# Chunks per worker: small chunks spread evenly and lose little when a worker dies.
+CHUNKS_PER_WORKER = 4
+
+
+def backfill_chunks_run(*, workers: int, rps: float, batch_size: int, out) -> jobs.Tally:
+    """Enqueue the missing-snapshot backfill as chunks for Celery workers and wait for them,
+    attempts first, then the accounts still missing theirs."""
+    counts: Counter = Counter()
+    # Signups accepted while Fingerprint was down are decided by the rules first, here.
+    counts.update({f"verified_{k}": n for k, n in attempts_verify_due(limit=10_000).items()})
+    for phase in backfill_chunks.PHASES:
+        plan = backfill_chunks.missing_chunks_plan(
+            phase=phase, chunks=workers * CHUNKS_PER_WORKER, min_size=batch_size
+        )
+        out.write(f"{phase}: enqueued {len(plan)} chunk(s) for Celery workers")
+        if not plan:
+            continue
+        result = group(
+            backfill_events_chunk_task.s(phase, after, upto, rps, batch_size)
+            for after, upto in plan
+        ).apply_async()
+        try:
+            chunks = result.get(disable_sync_subtasks=False)
+        except Exception as exc:  # a chunk failed for good (after its retries)
+            raise jobs.BackfillError(
+                "chunk_failed",
+                f"a chunk failed on a worker ({type(exc).__name__}: {exc}); rows stored so "
+                "far are kept, run the command again to finish",
+            ) from exc
+        for chunk in chunks:
+            counts.update(chunk)
+    return jobs.Tally(counts)
 
 
 class Command(BaseCommand):
@@ -35,7 +74,12 @@ class Command(BaseCommand):
             "limit). Leave room for live signups on the same API key.",
         )
         parser.add_argument(
-            "--workers", type=int, default=1, help="threads fetching events by id (default 1)"
+            "--workers",
+            type=int,
+            default=1,
+            help="default 1. With a Celery broker (REDIS_URL) and N > 1, the missing-snapshot "
+            "backfill is cut into chunks that Celery workers run (the command waits for them); "
+            "without a broker, N threads fetch events by id in this process",
         )
         parser.add_argument("--batch-size", type=int, default=100, help="rows per commit")
         parser.add_argument(
@@ -67,6 +111,13 @@ class Command(BaseCommand):
                     )
             elif options["dry_run"]:
                 tally = backfill_missing.events_missing_preview()
+            elif options["workers"] > 1 and not settings.CELERY_TASK_ALWAYS_EAGER:
+                tally = backfill_chunks_run(
+                    workers=options["workers"],
+                    rps=options["rps"],
+                    batch_size=options["batch_size"],
+                    out=self.stdout,
+                )
             else:
                 missing = backfill_missing.missing_events_count()
                 total = missing["attempts"] + missing["accounts"]

@@ -1,0 +1,69 @@
+"""`backfill_events --workers N` on Celery: the missing-snapshot backfill cut into chunks.
+
+A chunk is a primary-key range (`after`, `upto`] of attempts or accounts; Celery workers run
+them in parallel (risk.tasks.backfill_events_chunk_task). A chunk is safe to run twice or to
+die half-way: it only looks at rows still missing their snapshot, and storing is an upsert
+by event_id with "unset -> set" links (risk.services.event_store). So a worker
+killed mid-chunk loses nothing (the broker delivers the chunk again, CELERY_TASK_ACKS_LATE)
+and duplicates nothing. The Server API budget (`--rps`) is the Redis-shared limiter, so it
+holds for all workers together.
+
+A chunk walks the same rows (risk.selectors) and does the same batch work
+(risk.services.backfill_missing) as the inline job.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from django.db import transaction
+
+from risk import selectors
+from risk.services.backfill_missing import missing_batch_fetch, missing_batch_store
+from risk.services.jobs import RateLimiter, Tally
+
+logger = logging.getLogger(__name__)
+
+PHASES = ("attempts", "accounts")
+
+
+def _rows(phase: str, after: int, upto: int, limit: int) -> list[tuple[int, str]]:
+    if phase == "attempts":
+        query = selectors.attempts_missing_snapshot(after=after).filter(pk__lte=upto)
+        return list(query.values_list("pk", "event_id")[:limit])
+    query = selectors.accounts_missing_snapshot(after=after).filter(pk__lte=upto)
+    return list(query.values_list("pk", "signup_event_id")[:limit])
+
+
+def missing_chunks_plan(*, phase: str, chunks: int, min_size: int = 100) -> list[tuple[int, int]]:
+    """About `chunks` ranges (after, upto] covering the phase's rows missing their snapshot.
+    Plan (and run) the accounts after the attempts: storing an attempt's event also links its
+    account, so most accounts are done by then and their events are not fetched twice."""
+    if phase == "attempts":
+        missing = selectors.attempts_missing_snapshot()
+    else:
+        missing = selectors.accounts_missing_snapshot()
+    pks = list(missing.values_list("pk", flat=True).iterator(chunk_size=10_000))
+    size = max(min_size, math.ceil(len(pks) / max(1, chunks)))
+    plan, after = [], 0
+    for start in range(0, len(pks), size):
+        upto = pks[min(start + size, len(pks)) - 1]
+        plan.append((after, upto))
+        after = upto
+    return plan
+
+
+def events_backfill_range(
+    *, phase: str, after: int, upto: int, limiter: RateLimiter, batch_size: int = 100
+) -> Tally:
+    """Fetch and store the snapshots missing in one range; counts by outcome."""
+    if phase not in PHASES:
+        raise ValueError(f"unknown phase {phase!r}")
+    tally = Tally()
+    while rows := _rows(phase, after, upto, batch_size):
+        stored, outcomes = missing_batch_fetch(rows=rows, limiter=limiter)
+        with transaction.atomic():
+            missing_batch_store(stored=stored, outcomes=outcomes, tally=tally)
+        after = rows[-1][0]
+    return tally

@@ -1,0 +1,76 @@
+"""Celery tasks (`celery -A fpdjango worker`). Each is idempotent: the broker may deliver a
+task again after a worker dies (CELERY_TASK_ACKS_LATE). With no broker they run inline.
+
+Tasks stay thin: they call one service and decide about retries.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.core.cache import cache
+from django.db import OperationalError
+
+from risk.fingerprint.errors import UnavailableError
+
+logger = logging.getLogger(__name__)
+
+VERIFY_LOCK_KEY = "lock:attempts-verify-due"
+
+
+def backoff_s(retries: int, *, base: float = 15.0, cap: float = 600.0) -> float:
+    """15 s, 30 s, 1 min, ... capped at 10 min."""
+    return min(cap, base * 2**retries)
+
+
+@shared_task(bind=True, max_retries=8)
+def drn_lookup_task(self, device_id: int) -> str:
+    """The DRN lookup a signup could not make in its budget; retried with backoff while DRN
+    fails (the device stays queued for `backfill_drn` meanwhile)."""
+    from risk.services.drn import drn_lookup_deferred
+
+    status = drn_lookup_deferred(device_id=device_id)
+    if status == "error":
+        raise self.retry(countdown=backoff_s(self.request.retries, base=5.0))
+    return status
+
+
+@shared_task(bind=True, max_retries=6)
+def attempts_verify_due_task(self, limit: int = 100) -> dict[str, int]:
+    """Verify signups accepted while Fingerprint was down (beat runs it every
+    VERIFY_UNVERIFIED_EVERY_S). Fingerprint still down: retried with backoff."""
+    from risk.services.verification import attempts_verify_due
+
+    # One run at a time across all workers: beat and retries must not verify the same rows twice.
+    if not cache.add(VERIFY_LOCK_KEY, 1, timeout=300):
+        return {"skipped_running": 1}
+    try:
+        counts = attempts_verify_due(limit=limit)
+    except UnavailableError as exc:
+        counts = {"unavailable": 1}
+        logger.warning("verification deferred, Fingerprint unavailable: %s", exc)
+    finally:
+        cache.delete(VERIFY_LOCK_KEY)
+    if counts.get("unavailable"):
+        raise self.retry(countdown=backoff_s(self.request.retries))
+    return counts
+
+
+# The database briefly unreachable (restart, connection limit): the chunk is safe to rerun.
+@shared_task(
+    autoretry_for=(OperationalError,), retry_backoff=2, retry_backoff_max=60, max_retries=8
+)
+def backfill_events_chunk_task(
+    phase: str, after: int, upto: int, rps: float, batch_size: int = 100
+) -> dict[str, int]:
+    """One chunk of `backfill_events --workers N` (risk.services.backfill_chunks); commits
+    every `batch_size` rows."""
+    from risk.services import jobs
+    from risk.services.backfill_chunks import events_backfill_range
+
+    limiter = jobs.rate_limiter_build(rps=rps)
+    tally = events_backfill_range(
+        phase=phase, after=after, upto=upto, limiter=limiter, batch_size=batch_size
+    )
+    return tally.as_dict()

@@ -1,0 +1,164 @@
+"""Celery tasks: wiring in eager mode (unit), and real work done by a real worker subprocess."""
+
+import io
+import sys
+import types
+
+import pytest
+from celery.exceptions import MaxRetriesExceededError
+from django.core.cache import cache
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+from fpdjango.celery import app as celery_app
+from risk import tasks
+from risk.fingerprint.errors import UnavailableError
+from risk.models import Device, FingerprintEvent, SignupAttempt
+from tests.conftest import SANDBOX_KEY
+from tests.scale.conftest import wait_until
+
+PASSWORD = "correct-horse-battery-9"
+
+
+@pytest.fixture
+def fake_verification(monkeypatch):
+    """Stands in for risk.services.verification (written by the lead in parallel; the real
+    test comes with it): answers from a script of results."""
+    module = types.ModuleType("risk.services.verification")
+    module.calls = []
+    module.script = []
+
+    def attempts_verify_due(*, limit=100):
+        module.calls.append(limit)
+        result = module.script.pop(0)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    module.attempts_verify_due = attempts_verify_due
+    monkeypatch.setitem(sys.modules, "risk.services.verification", module)
+    # Eager retries run in place (as a worker would run them later) instead of raising Retry.
+    # (Keys carry the CELERY_ namespace: the app reads its config from Django's settings.)
+    monkeypatch.setitem(celery_app.conf, "CELERY_TASK_EAGER_PROPAGATES", False)
+    return module
+
+
+def test_beat_runs_the_verification_periodically(settings):
+    entry = celery_app.conf.beat_schedule["verify-unverified-signups"]
+    assert entry["task"] == tasks.attempts_verify_due_task.name
+    assert entry["schedule"] == float(settings.VERIFY_UNVERIFIED_EVERY_S)
+    assert tasks.attempts_verify_due_task.name in celery_app.tasks
+
+
+def test_backoff_grows_and_is_capped():
+    assert [tasks.backoff_s(n) for n in range(4)] == [15, 30, 60, 120]
+    assert tasks.backoff_s(20) == 600
+
+
+@pytest.mark.django_db
+def test_verification_retries_while_fingerprint_is_down(fake_verification):
+    fake_verification.script = [
+        {"verified": 0, "unavailable": 3},
+        UnavailableError("down", code="timeout"),
+        {"verified": 3, "unavailable": 0},
+    ]
+    result = tasks.attempts_verify_due_task.delay(limit=50).get()
+    assert result == {"verified": 3, "unavailable": 0}
+    assert fake_verification.calls == [50, 50, 50]
+    assert cache.get(tasks.VERIFY_LOCK_KEY) is None  # released
+
+
+@pytest.mark.django_db
+def test_verification_gives_up_after_max_retries(fake_verification):
+    fake_verification.script = [{"unavailable": 1}] * 10
+    with pytest.raises(MaxRetriesExceededError):
+        tasks.attempts_verify_due_task.delay().get()
+    assert len(fake_verification.calls) == tasks.attempts_verify_due_task.max_retries + 1
+
+
+@pytest.mark.django_db
+def test_verification_runs_once_at_a_time(fake_verification):
+    cache.add(tasks.VERIFY_LOCK_KEY, 1, timeout=60)  # another worker is on it
+    assert tasks.attempts_verify_due_task.delay().get() == {"skipped_running": 1}
+    assert fake_verification.calls == []
+
+
+@pytest.mark.django_db
+def test_without_a_broker_deferred_drn_lookups_wait_for_backfill_drn(settings, sandbox):
+    settings.FINGERPRINT_DRN_SIGNUP_BUDGET_S = 0
+    event = sandbox.create_event("android", ip="127.0.0.1")
+    response = APIClient(REMOTE_ADDR="127.0.0.1").post(
+        "/api/signup",
+        {"event_id": event["event_id"], "username": "droid-nobroker", "password": PASSWORD},
+        format="json",
+    )
+    assert response.status_code == 201
+    device = Device.objects.get(visitor_id=event["identification"]["visitor_id"])
+    assert device.drn_lookup_pending  # inline would wait past the budget: backfill_drn does it
+
+
+def worker_env(sandbox_server) -> dict:
+    return {
+        "FINGERPRINT_API_URL": sandbox_server.url,
+        "FINGERPRINT_SECRET_API_KEY": SANDBOX_KEY,
+        "FINGERPRINT_MAX_RETRIES": "0",
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_does_the_drn_lookup_a_signup_deferred(
+    celery_broker, celery_worker_factory, sandbox, sandbox_server
+):
+    celery_broker.FINGERPRINT_DRN_SIGNUP_BUDGET_S = 0  # every Android lookup is deferred
+    celery_worker_factory(extra_env=worker_env(sandbox_server))
+    event = sandbox.create_event("android", ip="127.0.0.1")
+    response = APIClient(REMOTE_ADDR="127.0.0.1").post(
+        "/api/signup",
+        {"event_id": event["event_id"], "username": "droid-deferred", "password": PASSWORD},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    attempt = SignupAttempt.objects.get(reference=response.json()["reference"])
+    assert attempt.drn_snapshot is None and attempt.device.drn_lookup_pending
+
+    def done():
+        attempt.refresh_from_db()
+        return attempt.drn_snapshot_id is not None
+
+    assert wait_until(done, timeout=30), "the worker did not do the deferred lookup"
+    assert attempt.drn_snapshot.status == "ok"
+    attempt.device.refresh_from_db()
+    assert attempt.device.drn_lookup_pending is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_backfill_events_workers_spreads_chunks_over_celery(
+    celery_broker, celery_worker_factory, sandbox, sandbox_server
+):
+    from tests.risk.test_command_backfill_events import outage_signups
+
+    events = outage_signups(sandbox, celery_broker, 12)
+    assert SignupAttempt.objects.filter(fingerprint_event__isnull=True).count() == 12
+    celery_worker_factory(extra_env=worker_env(sandbox_server))
+    celery_worker_factory(extra_env=worker_env(sandbox_server))
+    fetches = sandbox.stats()["requests"].get("v4_get_event", 0)
+    out = io.StringIO()
+    call_command("backfill_events", workers=2, batch_size=2, rps=0, no_progress=True, stdout=out)
+    assert "enqueued" in out.getvalue()
+    assert SignupAttempt.objects.filter(fingerprint_event__isnull=True).count() == 0
+    stored = FingerprintEvent.objects.filter(event_id__in=[e["event_id"] for e in events])
+    assert stored.count() == 12
+    assert sandbox.stats()["requests"].get("v4_get_event", 0) - fetches == 12  # each once
+    # Running it again finds nothing to do and changes nothing.
+    call_command("backfill_events", workers=2, rps=0, no_progress=True, stdout=io.StringIO())
+    assert FingerprintEvent.objects.count() == 12
+
+
+@pytest.mark.django_db
+def test_deferred_lookup_already_done_is_not_repeated(sandbox):
+    from tests.conftest import drn_calls
+
+    device = Device.objects.create(visitor_id="done-already", platform="android")
+    before = drn_calls(sandbox)
+    assert tasks.drn_lookup_task.delay(device.pk).get() == "done"
+    assert drn_calls(sandbox) == before
