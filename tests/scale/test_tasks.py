@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from fpdjango.celery import app as celery_app
 from risk import tasks
 from risk.fingerprint.errors import UnavailableError
-from risk.models import Device, FingerprintEvent, SignupAttempt
+from risk.models import Device, FingerprintEvent, ReviewDecision, SignupAttempt
 from tests.conftest import SANDBOX_KEY
 from tests.scale.conftest import wait_until
 
@@ -162,3 +162,21 @@ def test_deferred_lookup_already_done_is_not_repeated(sandbox):
     before = drn_calls(sandbox)
     assert tasks.drn_lookup_task.delay(device.pk).get() == "done"
     assert drn_calls(sandbox) == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_verifies_signups_accepted_while_fingerprint_was_down(
+    celery_broker, celery_worker_factory, sandbox, sandbox_server
+):
+    """The real verification on a real worker: unverified signups are decided by the live
+    rules once Fingerprint answers again, with an audit row each."""
+    from tests.risk.test_command_backfill_events import outage_signups
+
+    outage_signups(sandbox, celery_broker, 3)
+    assert SignupAttempt.objects.filter(decision="unverified").count() == 3
+    celery_worker_factory(extra_env=worker_env(sandbox_server))
+    result = tasks.attempts_verify_due_task.delay(limit=10)
+    assert result.get(timeout=60) == {"allow": 3}
+    assert SignupAttempt.objects.filter(decision="allow").count() == 3
+    assert set(SignupAttempt.objects.values_list("account__is_active", flat=True)) == {True}
+    assert ReviewDecision.objects.filter(action="verify", actor=None).count() == 3
