@@ -12,6 +12,11 @@ EVENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class SignupSerializer(serializers.Serializer):
+    """Shape and password rules only. A taken username is answered by the database's
+    case-insensitive unique constraint when the account is inserted (400 username_taken, the
+    attempt rolled back with it): a refusal, the common case under attack, skips the lookup,
+    and usernames cannot be probed without an event that Fingerprint allows."""
+
     event_id = serializers.CharField(max_length=64, trim_whitespace=True)
     username = serializers.CharField(
         max_length=150, min_length=3, validators=[UnicodeUsernameValidator()]
@@ -27,13 +32,6 @@ class SignupSerializer(serializers.Serializer):
         if not EVENT_ID_RE.match(value):
             raise serializers.ValidationError(
                 "Not a Fingerprint event id.", code="invalid_event_id"
-            )
-        return value
-
-    def validate_username(self, value: str) -> str:
-        if get_user_model().objects.filter(username__iexact=value).exists():
-            raise serializers.ValidationError(
-                "This username is already taken.", code="username_taken"
             )
         return value
 

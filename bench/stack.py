@@ -215,7 +215,8 @@ class Stack:
         self.procs.append(proc)
         return proc
 
-    def start(self) -> None:
+    def start_sandbox(self) -> None:
+        """A fresh, migrated database and the sandbox; `start` adds gunicorn."""
         fresh_database(self.args.database_url)
         subprocess.run(
             [PY, "manage.py", "migrate", "--no-input", "-v", "0"],
@@ -232,6 +233,9 @@ class Stack:
         )
         wait_for(f"{self.sandbox_url}/healthz", sandbox)
         self.sandbox_pid = sandbox.pid
+
+    def start(self) -> None:
+        self.start_sandbox()
         gunicorn = self._spawn(
             "gunicorn",
             [

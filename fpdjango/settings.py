@@ -193,9 +193,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"signup_4xx": {"()": "fpdjango.log_filters.DropSignupClientErrors"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # refusals are recorded as attempts; a warning line each is noise under a flood
+        "django.request": {"filters": ["signup_4xx"]},
+    },
 }
 
 # --- Production hardening (active when DEBUG is off) -----------------------------------------
