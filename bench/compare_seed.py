@@ -26,11 +26,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import os
 import platform
+import re
 import sys
 from dataclasses import asdict
+from pathlib import Path
 
 from load import EventFeed, Probe, Target, fire, generator_ceiling, run_path, seed_duplicate_device
 from report import print_comparison
@@ -46,6 +49,8 @@ FPDJANGO_EXPECT = {
     "bot": (403, b"signup_denied"),
     "accept": (201, b'"created"'),
 }
+# Events made ahead, topped up as they go: a slow run must not reach RISK_MAX_EVENT_AGE_S (60 s)
+FRESH_CHUNK = 64
 # (upstream latency ms, clients, paths)
 SCENARIOS = [(0, 32, ("dup", "bot", "accept")), (100, 64, ("dup", "bot"))]
 
@@ -60,8 +65,9 @@ def flood_run(target: Target, sandbox_url: str, latency_ms: int, args) -> dict:
             total,
             visitor_id=target.dup_visitor if path == "dup" else "",
             id_field=target.id_field,
+            chunk=FRESH_CHUNK,
         )
-        feed.prefill(min(total or 10**9, 2000))
+        feed.prefill(min(total or 10**9, FRESH_CHUNK * 2))
         return feed
 
     def source(feed: EventFeed, path: str, stop=None):
@@ -121,6 +127,16 @@ def flood_run(target: Target, sandbox_url: str, latency_ms: int, args) -> dict:
     flood.close()
     legit.close()
     return {"alone": asdict(alone), "flooded": asdict(flooded), "flood": asdict(flood_result)}
+
+
+def logged_errors(log: Path) -> dict:
+    """Exception lines in fpdjango's log (the cause of any 5xx), counted."""
+    found = collections.Counter(
+        line.strip()[:200]
+        for line in log.read_text(errors="replace").splitlines()
+        if re.match(r"^[\w.]+(Error|Exception): ", line)
+    )
+    return dict(found.most_common(10))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -207,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
                         concurrency=clients,
                         requests=args.requests,
                         duration=args.max_seconds,
+                        chunk=FRESH_CHUNK,
                     )
                     results.append(asdict(result))
         set_latency(sandbox_url, args.flood_latency_ms)
@@ -227,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
             "argon2": argon2,
             "results": results,
             "flood": floods,
+            "fpdjango_errors": logged_errors(stack.logdir / "gunicorn.log"),
             "uptime_end": uptime(),
         }
     finally:

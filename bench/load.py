@@ -49,9 +49,11 @@ class EventFeed:
         total: int | None,
         visitor_id: str = "",
         id_field: str = "event_id",
+        chunk: int = CHUNK,
     ):
         self.control = SandboxControl(sandbox_url, timeout=120)
         self.id_field = id_field
+        self.chunk = chunk  # events kept ahead: small keeps them fresh (RISK_MAX_EVENT_AGE_S)
         self.profile = PATHS[path][0]
         self.visitor_id = visitor_id
         self.remaining = total  # None: unlimited (duration runs)
@@ -85,8 +87,8 @@ class EventFeed:
 
     def _top_up(self) -> None:
         while not self._stop.is_set():
-            if len(self.bodies) < CHUNK and (self.remaining is None or self.remaining > 0):
-                count = CHUNK if self.remaining is None else min(CHUNK, self.remaining)
+            if len(self.bodies) < self.chunk and (self.remaining is None or self.remaining > 0):
+                count = self.chunk if self.remaining is None else min(self.chunk, self.remaining)
                 self._fill(count)
                 if self.remaining is not None:
                     self.remaining -= count
@@ -100,7 +102,7 @@ class EventFeed:
             body = self.bodies.popleft()
         except IndexError:
             return None
-        if len(self.bodies) < CHUNK:
+        if len(self.bodies) < self.chunk:
             self._wake.set()
         return body
 
@@ -240,6 +242,7 @@ def run_path(
     concurrency: int,
     requests: int | None = None,
     duration: float | None = None,
+    chunk: int = CHUNK,
 ) -> RunResult:
     """`requests` signups on `path` (or for `duration` s); with both, whichever ends first."""
     expected, marker = target.expect[path]
@@ -249,8 +252,9 @@ def run_path(
         requests,
         visitor_id=target.dup_visitor if path == "dup" else "",
         id_field=target.id_field,
+        chunk=chunk,
     )
-    feed.prefill(min(requests or 10**9, max(CHUNK * 2, concurrency * 4)))
+    feed.prefill(min(requests or 10**9, max(chunk * 2, concurrency * 4)))
 
     def check(status: int, body: bytes) -> bool:
         return status == expected and marker in body

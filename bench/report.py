@@ -135,6 +135,8 @@ def print_comparison(report: dict) -> None:
         fivexx[r["target"]] = fivexx.get(r["target"], 0) + _5xx(r)
     checks.append(fivexx.get("fpdjango", 0) == 0)
     print(f"\n5xx answers: {fivexx}")
+    for line, count in (report.get("fpdjango_errors") or {}).items():
+        print(f"  fpdjango log: {count} x {line}")
     bad = [r for r in everything if r["ok"] != r["requests"] and r["path"] != "flood"]
     for r in bad:
         print(f"  {r['target']} {r['path']} {r['latency_ms']} ms: statuses {r['statuses']}")
