@@ -37,7 +37,7 @@ from pathlib import Path
 
 from load import EventFeed, Probe, Target, fire, generator_ceiling, run_path, seed_duplicate_device
 from report import print_comparison
-from stack import SeedServer, Stack, argon2_timing, gunicorn_config, set_latency, uptime
+from stack import SEED_DIR, SeedServer, Stack, argon2_timing, gunicorn_config, set_latency, uptime
 
 SEED_EXPECT = {
     "dup": (429, b"Operation failed"),
@@ -147,6 +147,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the seed venv's python (its README: /tmp/seedvenv)",
     )
     parser.add_argument(
+        "--seed-dir", default=str(SEED_DIR), help="the seed quickstart (run in place)"
+    )
+    parser.add_argument(
         "--database-url",
         default=os.environ.get(
             "COMPARE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/fpdjango_compare_seed"
@@ -176,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         log(f"starting sandbox + gunicorn on {args.database_url}, and the seed")
         stack.start()
-        seed = SeedServer(args.seed_python, stack.sandbox_url)
+        seed = SeedServer(args.seed_python, stack.sandbox_url, Path(args.seed_dir))
         seed.start()
         sandbox_url = stack.sandbox_url
         targets = [

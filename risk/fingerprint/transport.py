@@ -91,7 +91,8 @@ class BudgetedTransport:
         }
         # Proxy settings come from the environment (HTTPS_PROXY, NO_PROXY...), read once.
         pool_kw = {"maxsize": pool_size, "block": False, "ca_certs": certifi.where()}
-        proxy = get_environ_proxies(self.base_url).get(self.base_url.split(":", 1)[0])
+        proxies = get_environ_proxies(self.base_url)  # {} when NO_PROXY covers the host
+        proxy = proxies.get(self.base_url.split(":", 1)[0]) or proxies.get("all")
         self._pool = (
             urllib3.ProxyManager(proxy, num_pools=2, **pool_kw)
             if proxy
