@@ -226,7 +226,11 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "fpdjango.logs.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "fpdjango.logs.RequestIdFilter"},
+        # A refused signup is the product working, not a server problem: no warning per 4xx.
+        "signup_4xx": {"()": "fpdjango.log_filters.DropSignupClientErrors"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"},
         "json": {"()": "fpdjango.logs.JsonFormatter"},
@@ -239,7 +243,11 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # refusals are recorded as attempts; a warning line each is noise under a flood
+        "django.request": {"filters": ["signup_4xx"]},
+    },
 }
 
 # --- Production hardening (active when DEBUG is off) -----------------------------------------

@@ -185,14 +185,16 @@ def to_v3(event: dict[str, Any]) -> dict[str, Any]:
         seconds = int(event["factory_reset_timestamp"] or 0)
         products["factoryReset"] = {"data": {"time": iso(seconds * 1000), "timestamp": seconds}}
     if "velocity" in event:
-        products["velocity"] = {
-            "data": {
-                camel(metric): {
-                    "intervals": {VELOCITY_WINDOWS.get(k, k): v for k, v in windows.items()}
-                }
-                for metric, windows in event["velocity"].items()
+        velocity = {
+            camel(metric): {
+                "intervals": {VELOCITY_WINDOWS.get(k, k): v for k, v in windows.items()}
             }
+            for metric, windows in event["velocity"].items()
         }
+        # v3 always sends the linked-id metrics, empty without a linked id (the SDK requires them)
+        for metric in ("distinctLinkedId", "distinctIpByLinkedId", "distinctVisitorIdByLinkedId"):
+            velocity.setdefault(metric, {})
+        products["velocity"] = {"data": velocity}
     if "suspect_score" in event:
         products["suspectScore"] = {"data": {"result": int(event["suspect_score"])}}
     return {"products": products}

@@ -41,3 +41,12 @@ def test_v3_search_pages_and_filters(control, server, http) -> None:
     no_limit = get(http, server, "/events/search")
     assert no_limit.status_code == 400
     assert no_limit.json()["error"]["code"] == "RequestCannotBeParsed"
+
+
+def test_v3_velocity_always_has_the_linked_id_metrics(control, server, http) -> None:
+    # v3 sends them as {} without a linked id; Fingerprint's Python SDK (v8) rejects their absence
+    event_id = control.create_event("human")["event_id"]
+    velocity = get(http, server, f"/events/{event_id}").json()["products"]["velocity"]["data"]
+    for metric in ("distinctLinkedId", "distinctIpByLinkedId", "distinctVisitorIdByLinkedId"):
+        assert velocity[metric] == {}
+    assert velocity["distinctIp"]["intervals"]["5m"] >= 1

@@ -1,0 +1,153 @@
+"""Profile refusals in one process: the whole WSGI path, middleware to response (pyinstrument).
+
+    .venv/bin/python bench/profile_refusal.py                  # 400 duplicate-device refusals
+    .venv/bin/python bench/profile_refusal.py --path bot --requests 1000 --html /tmp/p.html
+
+Starts its own sandbox and PostgreSQL database (`--database-url`, dropped and migrated), like
+signup_load.py, with production settings; then calls fpdjango's WSGI application directly
+(no gunicorn, no sockets on our side) with `POST /api/create-account` bodies, one thread, so
+the profile is the refusal's own work plus its Fingerprint and database round trips. Prints
+the CPU per refusal (process time) and pyinstrument's call tree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import sys
+import time
+
+from load import EventFeed
+from stack import ROOT, Stack, set_latency
+
+
+def environ_for(body: bytes) -> dict:
+    return {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/api/create-account",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "127.0.0.1:8000",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+        "HTTP_ACCEPT": "application/json",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "wsgi.version": (1, 0),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--path", default="dup", choices=["dup", "bot"])
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "PROFILE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/fpdjango_profile"
+        ),
+    )
+    parser.add_argument("--html", help="also write pyinstrument's HTML report here")
+    parser.add_argument("--no-profile", action="store_true", help="time only, no profiler")
+    parser.add_argument(
+        "--cpu", action="store_true", help="cProfile on CPU time (process_time) instead"
+    )
+    args = parser.parse_args()
+    args.workers = args.threads = None
+    stack = Stack(args)
+    stack.start_sandbox()
+    try:
+        set_latency(stack.sandbox_url, 0)
+        os.environ.update(stack.env)
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fpdjango.settings")
+        sys.path.insert(0, str(ROOT))
+        import django
+        from pyinstrument import Profiler
+
+        django.setup()
+        from django.core.wsgi import get_wsgi_application
+
+        app = get_wsgi_application()
+        answers: list[str] = []
+
+        def call(body: bytes) -> None:
+            out = app(environ_for(body), lambda status, headers: answers.append(status))
+            b"".join(out)
+            out.close()
+
+        visitor = ""
+        if args.path == "dup":
+            first = EventFeed(stack.sandbox_url, "accept", 1, id_field="requestId")
+            first.prefill(1)
+            call(first.pop())
+            first.close()
+            if not answers[-1].startswith("201"):
+                raise SystemExit(f"first account not created: {answers[-1]}")
+            from risk.models import Device
+
+            visitor = Device.objects.order_by("-pk").values_list("visitor_id", flat=True)[0]
+        warm = 50
+        feed = EventFeed(
+            stack.sandbox_url,
+            args.path,
+            args.requests + warm,
+            visitor_id=visitor,
+            id_field="requestId",
+        )
+        feed.prefill(args.requests + warm)
+        for _ in range(warm):
+            call(feed.pop())
+        answers.clear()
+        if args.no_profile:
+            profiler = None
+        elif args.cpu:  # CPU only: the waits on PostgreSQL and the sandbox do not count
+            profiler = cProfile.Profile(time.process_time)
+            profiler.start = profiler.enable
+            profiler.stop = profiler.disable
+        else:
+            profiler = Profiler(interval=0.0005)
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        if profiler:
+            profiler.start()
+        for _ in range(args.requests):
+            call(feed.pop())
+        if profiler:
+            profiler.stop()
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        feed.close()
+        statuses = {s: answers.count(s) for s in set(answers)}
+        print(
+            f"{args.requests} {args.path} refusals in one thread: {statuses}; "
+            f"{cpu * 1000 / args.requests:.2f} ms CPU and {wall * 1000 / args.requests:.2f} ms "
+            f"wall per refusal (profiler {'on' if profiler else 'off'})"
+        )
+        if profiler and args.cpu:
+            stats = pstats.Stats(profiler)
+            stats.sort_stats("cumulative").print_stats(
+                r"fpdjango|accounts/|risk/|rest_framework|"
+                r"requests/sessions|psycopg/cursor|"
+                r"django/core/handlers|json/",
+                60,
+            )
+        elif profiler:
+            print(profiler.output_text(unicode=True, color=False, show_all=False))
+            if args.html:
+                with open(args.html, "w") as fh:
+                    fh.write(profiler.output_html())
+    finally:
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
