@@ -36,7 +36,14 @@ from signup_load import SANDBOX_KEY, Stack  # noqa: E402
 
 from sandbox import simulation  # noqa: E402
 
-OUTCOMES = {"created": "allowed", "pending_review": "held", "denied": "denied"}
+# A throttled signup (429) is refused too: no account, and the device or address was told to
+# wait (SIGNUP_THROTTLE_*_RATE); it counts as denied.
+OUTCOMES = {
+    "created": "allowed",
+    "pending_review": "held",
+    "denied": "denied",
+    "throttled": "denied",
+}
 TARGETS = {
     "legitimate denied": ("<=", 1.0),
     "no-doubt people allowed": (">=", 98.0),
