@@ -1,8 +1,9 @@
 """Generate internally consistent v4 events from a device profile.
 
-Pure functions: no I/O. Device traits (browser, phone model, home city) are derived from the
-visitor id, so every event of one visitor describes the same device. Fields a platform does not
-support are left out, as Fingerprint does.
+Pure functions: no I/O. A profile is data (`Traits`: platform, network, the signals it shows).
+Device traits (browser, phone model, home city) are derived from the visitor id, so every event
+of one visitor describes the same device. Fields a platform does not support are left out, as
+Fingerprint does. The suspect score is the product's own reading of the signals.
 """
 
 from __future__ import annotations
@@ -13,23 +14,45 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
+from risk.fingerprint.events import normalise_event
 from risk.fingerprint.suspect_score import suspect_score
 
-PROFILES: dict[str, str] = {
-    # profile -> sdk.platform
-    "human": "js",
-    "bad_bot": "js",
-    "good_bot": "js",
-    "vpn": "js",
-    "tor": "js",
-    "tampering": "js",
-    "incognito": "js",
-    "android": "android",
-    "android_emulator": "android",
-    "android_rooted": "android",
-    "farm": "android",
-    "ios": "ios",
-}
+
+@dataclass(frozen=True)
+class Traits:
+    """A device profile as data: the device, its network and the signals it shows. Anything
+    else (a VM, Frida, a proxy flag...) is an `overrides` away on the event itself."""
+
+    platform: str  # sdk.platform: js | android | ios
+    network: str = "home"  # home | hosting (a datacenter) | tor (an exit node) | crawler
+    browser: str = ""  # js only: "" a common browser | headless | crawler
+    bot: str = "not_detected"  # js only
+    bot_type: str = ""
+    confidence: float = 0.99
+    vpn: bool = False
+    tampering: bool = False  # an anti-detect browser
+    incognito: bool = False
+    emulator: bool = False
+    root_apps: bool = False
+    high_activity: bool = False
+
+
+PROFILES: dict[str, Traits] = {
+    "human": Traits("js"),
+    "bad_bot": Traits("js", network="hosting", browser="headless", bot="bad",
+                      bot_type="headless_chrome", confidence=0.5),
+    "good_bot": Traits("js", network="crawler", browser="crawler", bot="good",
+                       bot_type="search_engine"),
+    "vpn": Traits("js", network="hosting", vpn=True),
+    "tor": Traits("js", network="tor"),
+    "tampering": Traits("js", tampering=True, confidence=0.5),
+    "incognito": Traits("js", incognito=True),
+    "android": Traits("android"),
+    "android_emulator": Traits("android", emulator=True),
+    "android_rooted": Traits("android", root_apps=True),
+    "farm": Traits("android", emulator=True, root_apps=True, high_activity=True),
+    "ios": Traits("ios"),
+}  # fmt: skip
 
 SDK_VERSIONS = {"js": "3.11.10", "android": "2.7.0", "ios": "2.7.0"}
 DEFAULT_URLS = {
@@ -239,25 +262,6 @@ def _details(row: tuple[str, ...]) -> dict[str, str]:
 # --- the event -------------------------------------------------------------------------------
 
 
-# v4 boolean fields that are suspect-score signals under the same name
-BOOLEAN_SIGNALS = (
-    "tampering",
-    "vpn",
-    "proxy",
-    "virtual_machine",
-    "emulator",
-    "frida",
-    "root_apps",
-    "cloned_app",
-    "location_spoofing",
-    "jailbroken",
-    "developer_tools",
-    "high_activity_device",
-    "privacy_settings",
-    "incognito",
-)
-
-
 @dataclass
 class History:
     """What the store knows about the visitor before this event."""
@@ -266,21 +270,9 @@ class History:
     last_seen_at: int | None = None
 
 
-def present_signals(event: dict[str, Any]) -> set[str]:
-    """Names (as in SIGNAL_WEIGHTS) of the suspicious signals present in a v4 event."""
-    present = {name for name in BOOLEAN_SIGNALS if event.get(name) is True}
-    if event.get("bot") == "bad":  # a good bot (search crawler) is not suspicious
-        present.add("bot")
-    blocklist = event.get("ip_blocklist") or {}
-    if blocklist.get("tor_node"):
-        present.add("tor")
-    if blocklist.get("email_spam") or blocklist.get("attack_source"):
-        present.add("ip_blocklist")
-    return present
-
-
 def compute_suspect_score(event: dict[str, Any]) -> int:
-    return suspect_score(present_signals(event))
+    """The weighted sum of the event's suspicious signals, read as the product reads them."""
+    return suspect_score(normalise_event(event).present_signals())
 
 
 def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -317,20 +309,23 @@ def build_event(
     velocity: dict[str, dict[str, int]] | None = None,
 ) -> dict[str, Any]:
     """A v4 event for `profile`; raises KeyError for an unknown profile."""
-    platform = PROFILES[profile]
+    traits = PROFILES[profile]
+    platform = traits.platform
     rng = random.Random(visitor_id)  # device traits stay stable per visitor
     home = rng.choice(HOMES)
     place = home
-    if profile in ("vpn", "tor", "bad_bot"):
-        place = HOSTING[2] if profile == "tor" else rng.choice(HOSTING)
-    elif profile == "good_bot":
+    if traits.network == "tor":
+        place = HOSTING[2]
+    elif traits.network == "hosting":
+        place = rng.choice(HOSTING)
+    elif traits.network == "crawler":
         place = CRAWLER
     # Always draw the default address so the rng sequence (hence the device) does not depend
     # on whether the caller chose an IP.
     default_ip = f"{place.prefix}.{rng.randrange(0, 256)}.{rng.randrange(1, 255)}"
     if ip is None:
         ip = default_ip
-    elif profile not in ("vpn", "tor"):
+    elif not (traits.vpn or traits.network == "tor"):
         place = place_for_ip(ip)
     history = history or History()
     first_seen = history.first_seen_at if history.first_seen_at is not None else timestamp
@@ -347,15 +342,11 @@ def build_event(
 
     if platform == "js":
         row = rng.choice(BROWSERS)
-        if profile == "bad_bot":
-            row = HEADLESS
-        elif profile == "good_bot":
-            row = CRAWLER_UA
+        row = {"headless": HEADLESS, "crawler": CRAWLER_UA}.get(traits.browser, row)
         ua = user_agent or row[0]
         details = _details(row) if ua == row[0] else browser_details(ua)
     elif platform == "android":
-        emulated = profile in ("android_emulator", "farm")
-        model, version, build = EMULATOR_PHONE if emulated else rng.choice(PHONES)
+        model, version, build = EMULATOR_PHONE if traits.emulator else rng.choice(PHONES)
         ua = user_agent or f"Dalvik/2.1.0 (Linux; U; Android {version}; {model} Build/{build})"
         details = {
             "browser_name": "Android",
@@ -381,7 +372,7 @@ def build_event(
     event["identification"] = {
         "visitor_id": visitor_id,
         "confidence": {
-            "score": 0.5 if profile in ("bad_bot", "tampering") else 0.99,
+            "score": traits.confidence,
             "version": "1.1",
         },
         "visitor_found": history.first_seen_at is not None,
@@ -392,12 +383,11 @@ def build_event(
     event["replayed"] = replayed
 
     if platform == "js":
-        event["bot"] = {"bad_bot": "bad", "good_bot": "good"}.get(profile, "not_detected")
-        if event["bot"] != "not_detected":
-            default_type = "headless_chrome" if profile == "bad_bot" else "search_engine"
-            event["bot_type"] = bot_type or default_type
+        event["bot"] = traits.bot
+        if traits.bot != "not_detected":
+            event["bot_type"] = bot_type or traits.bot_type
 
-    is_vpn = profile == "vpn"
+    is_vpn = traits.vpn
     event["vpn"] = is_vpn
     event["vpn_confidence"] = "high"
     event["vpn_origin_country"] = home.country_code if is_vpn else "unknown"
@@ -412,7 +402,7 @@ def build_event(
     }
     event["proxy"] = False
     event["proxy_confidence"] = "high"
-    tampered = profile == "tampering"
+    tampered = traits.tampering
     event["tampering"] = tampered
     event["tampering_confidence"] = "high"
     event["tampering_details"] = {
@@ -422,19 +412,18 @@ def build_event(
     event["ip_blocklist"] = {
         "email_spam": False,
         "attack_source": False,
-        "tor_node": profile == "tor",
+        "tor_node": traits.network == "tor",
     }
     event["ip_info"] = ip_info(ip, place)
 
     if platform == "js":
-        event["incognito"] = profile == "incognito"
+        event["incognito"] = traits.incognito
         event["privacy_settings"] = False
         event["virtual_machine"] = False
         event["developer_tools"] = False
     elif platform == "android":
-        emulated = profile in ("android_emulator", "farm")
-        event["root_apps"] = profile in ("android_rooted", "farm")
-        event["emulator"] = emulated
+        event["root_apps"] = traits.root_apps
+        event["emulator"] = traits.emulator
         event["cloned_app"] = False
         event["frida"] = False
         event["factory_reset_timestamp"] = 0
@@ -448,6 +437,6 @@ def build_event(
         event["location_spoofing"] = False
 
     event["velocity"] = velocity or default_velocity()
-    event["high_activity_device"] = profile == "farm"
+    event["high_activity_device"] = traits.high_activity
     event["suspect_score"] = compute_suspect_score(event)
     return event

@@ -63,7 +63,7 @@ def identify(app: SandboxApp, req: Request) -> Response:
     profile = "bad_bot" if is_bot else "human"
     forced = body.get("profile")  # sandbox-only: lets automated browsers act as humans
     if forced is not None:
-        if forced not in PROFILES or PROFILES[forced] != "js":
+        if forced not in PROFILES or PROFILES[forced].platform != "js":
             return error(400, "request_cannot_be_parsed", f"not a browser profile: {forced}")
         profile = forced
     ip = req.client_ip

@@ -61,7 +61,7 @@ def test_v4_event_matches_vendor_shape(control, v4, profile: str) -> None:
                 "ip_info", "suspect_score", "velocity", "replayed"):  # fmt: skip
         assert key in event, key
     platform = event["sdk"]["platform"]
-    assert platform == PROFILES[profile]
+    assert platform == PROFILES[profile].platform
     keys = set(event)
     if platform == "js":
         assert keys >= JS_ONLY and not (ANDROID_ONLY | IOS_ONLY) & keys
