@@ -195,7 +195,12 @@ CELERY_BEAT_SCHEDULE = {
     "verify-unverified-signups": {
         "task": "risk.tasks.attempts_verify_due_task",
         "schedule": float(VERIFY_UNVERIFIED_EVERY_S),
-    }
+    },
+    # The retention purge (RISK_SNAPSHOT_RETENTION_DAYS), once a day.
+    "purge-expired-snapshots": {
+        "task": "risk.tasks.snapshots_purge_task",
+        "schedule": 86_400.0,
+    },
 }
 
 # --- Metrics: /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset = 404 --

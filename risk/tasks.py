@@ -74,3 +74,23 @@ def backfill_events_chunk_task(
         phase=phase, after=after, upto=upto, limiter=limiter, batch_size=batch_size
     )
     return tally.as_dict()
+
+
+# Two purges never run at once (they would walk the same checkpoint); a crashed one resumes.
+PURGE_LOCK_KEY = "lock:snapshots-purge"
+
+
+@shared_task(
+    autoretry_for=(OperationalError,), retry_backoff=60, retry_backoff_max=3600, max_retries=5
+)
+def snapshots_purge_task() -> dict[str, int]:
+    """The daily retention purge (RISK_SNAPSHOT_RETENTION_DAYS; beat runs it once a day):
+    resumable, so a worker killed half-way leaves a checkpoint the next run continues from."""
+    from risk.services.privacy import snapshots_purge_expired
+
+    if not cache.add(PURGE_LOCK_KEY, 1, timeout=6 * 3600):
+        return {"skipped_running": 1}
+    try:
+        return snapshots_purge_expired().as_dict()
+    finally:
+        cache.delete(PURGE_LOCK_KEY)

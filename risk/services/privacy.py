@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -40,14 +41,7 @@ from risk.models import (
     ReviewStatus,
     SignupAttempt,
 )
-from risk.services.jobs import (
-    BackfillError,
-    Progress,
-    Tally,
-    checkpoint_clear,
-    checkpoint_load,
-    checkpoint_save,
-)
+from risk.services.jobs import BackfillError, Batch, Progress, Tally, job_run
 
 logger = logging.getLogger(__name__)
 
@@ -509,11 +503,11 @@ def snapshots_purge_expired(
     days: int | None = None,
     batch_size: int = 1000,
     progress: Progress | None = None,
-    after_batch: Callable[[dict], None] | None = None,
 ) -> Tally:
     """Strip raw snapshots, DRN answers and IP addresses older than the retention window
-    from evidence no reviewer is waiting on. Batches commit with a checkpoint: an interrupted
-    run, run again, continues where it stopped with the same cutoff. days=0: keep forever.
+    from evidence no reviewer is waiting on. A resumable job (risk.services.jobs.job_run): an
+    interrupted run, run again, continues where it stopped with the same cutoff.
+    days=0: keep forever.
 
     Every UPDATE re-checks its conditions, so an attempt that became held meanwhile (rescore)
     keeps its evidence. Kept: the extracted signal columns, decisions and reasons.
@@ -524,36 +518,33 @@ def snapshots_purge_expired(
     tally = Tally()
     if days == 0:
         return tally
-    state = checkpoint_load(name=PURGE_CHECKPOINT)
-    if state is None:
-        cutoff = timezone.now() - timedelta(days=days)
-        state = {"cutoff": cutoff.isoformat(), "phase": 0, "after": 0, "counts": {}}
-    tally.counts.update(state["counts"])
-    cutoff = datetime.fromisoformat(state["cutoff"])
-    phases = _purge_phases(cutoff)
-    for number, (name, rows, values) in enumerate(phases):
-        if number < state["phase"]:
-            continue
-        after = state["after"] if number == state["phase"] else 0
-        while True:
+    cutoff = timezone.now() - timedelta(days=days)
+
+    def next_batch(state: dict) -> Batch | None:
+        tally.counts = Counter(state["counts"])
+        phases = _purge_phases(datetime.fromisoformat(state["cutoff"]))
+        number, after = state["phase"], state["after"]
+        while number < len(phases):
+            name, rows, values = phases[number]
             ids = list(
                 rows.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:batch_size]
             )
-            if not ids:
+            if ids:
                 break
-            after = ids[-1]
-            with transaction.atomic():
-                tally.add(f"{name}_stripped", rows.filter(pk__in=ids).update(**values))
-                state = {
-                    "cutoff": state["cutoff"],
-                    "phase": number,
-                    "after": after,
-                    "counts": tally.as_dict(),
-                }
-                checkpoint_save(name=PURGE_CHECKPOINT, state=state)
-            if progress:
-                progress(len(ids))
-            if after_batch:
-                after_batch(state)
-    checkpoint_clear(name=PURGE_CHECKPOINT)
+            number, after = number + 1, 0
+        else:
+            return None
+
+        def write(state: dict) -> dict:
+            tally.add(f"{name}_stripped", rows.filter(pk__in=ids).update(**values))
+            return {**state, "phase": number, "after": ids[-1], "counts": tally.as_dict()}
+
+        return Batch(size=len(ids), write=write)
+
+    job_run(
+        name=PURGE_CHECKPOINT,
+        initial={"cutoff": cutoff.isoformat(), "phase": 0, "after": 0, "counts": {}},
+        next_batch=next_batch,
+        progress=progress,
+    )
     return tally

@@ -92,23 +92,26 @@ def test_purge_strips_old_evidence_and_leaves_held_and_recent_alone(attempts):
     assert rescore.attempt_context_rebuild(attempt=stripped, accounts_before=0) is None
 
 
-def test_purge_is_resumable(attempts):
-    batches = []
+def test_purge_is_resumable(attempts, crash_after_batches):
+    from risk.services.jobs import batch_committed
 
-    def stop_after_two(state):
-        batches.append(state)
-        if len(batches) == 2:
-            raise KeyboardInterrupt
-
+    batches = crash_after_batches(2)  # Ctrl-C right after the second batch commits
     with pytest.raises(KeyboardInterrupt):
-        privacy.snapshots_purge_expired(batch_size=1, after_batch=stop_after_two)
+        privacy.snapshots_purge_expired(batch_size=1)
+    batch_committed.disconnect(dispatch_uid="crash_after_batches")
     saved = BackfillCheckpoint.objects.get(name=privacy.PURGE_CHECKPOINT).state
     assert saved["phase"] == 0 and saved["counts"] == {"events_stripped": 2}
     stripped = FingerprintEvent.objects.filter(raw={}).count()
     assert stripped == 2
     # Run again: it continues after the saved row, with the saved cutoff, and its summary
     # counts the whole job (4 old events, 4 old DRN answers, 4 old attempts' IPs).
-    tally = privacy.snapshots_purge_expired(batch_size=1, after_batch=batches.append)
+    batch_committed.connect(
+        lambda sender, state, **kw: batches.append(state), weak=False, dispatch_uid="count"
+    )
+    try:
+        tally = privacy.snapshots_purge_expired(batch_size=1)
+    finally:
+        batch_committed.disconnect(dispatch_uid="count")
     assert tally.as_dict() == {
         "attempts_stripped": 4,
         "drn_snapshots_stripped": 4,
@@ -134,4 +137,15 @@ def test_retention_setting_and_bad_values(attempts, settings):
     with pytest.raises(CommandError, match="invalid_batch_size"):
         call_command("purge_snapshots", batch_size=0, no_progress=True, stdout=io.StringIO())
     call_command("purge_snapshots", days=30, no_progress=True, stdout=io.StringIO())
+    assert FingerprintEvent.objects.filter(raw={}).count() == 4
+
+
+def test_beat_runs_the_purge_daily_as_a_task(attempts):
+    from fpdjango.celery import app as celery_app
+    from risk import tasks
+
+    entry = celery_app.conf.beat_schedule["purge-expired-snapshots"]
+    assert entry["task"] == tasks.snapshots_purge_task.name and entry["schedule"] == 86_400
+    # no broker in unit tests: the task runs inline, and does what the command does
+    assert tasks.snapshots_purge_task.delay().get()["events_stripped"] == 4
     assert FingerprintEvent.objects.filter(raw={}).count() == 4
