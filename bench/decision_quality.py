@@ -6,7 +6,7 @@ beside the seed quickstart's rule on the same signups (docs/decision-quality.md)
     .venv/bin/python bench/decision_quality.py --set RISK_DEVICE_LIMIT_STRICT=1
 
 It starts its own stack with production settings (a fresh PostgreSQL database, the sandbox,
-gunicorn; see bench/signup_load.py) behind one trusted proxy (RISK_TRUSTED_PROXY_COUNT=1), and
+gunicorn; bench/stack.py) behind one trusted proxy (RISK_TRUSTED_PROXY_COUNT=1), and
 signs the population of `sandbox.simulation.KINDS` up through the real API over HTTP: each
 class sends its own network's address in X-Forwarded-For (homes, offices, one carrier-NAT
 address, datacenters, rotating proxies) and the sandbox makes its events on that address.
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from signup_load import SANDBOX_KEY, Stack  # noqa: E402
+from stack import SANDBOX_KEY, Stack  # noqa: E402
 
 from sandbox import simulation  # noqa: E402
 
@@ -154,9 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     stack = Stack(args)
     stack.env["RISK_TRUSTED_PROXY_COUNT"] = "1"  # the load generator is the trusted proxy
-    for pair in args.set:
-        name, _, value = pair.partition("=")
-        stack.env[name] = value
+    stack.env.update(pair.partition("=")[::2] for pair in args.set)
     started = time.monotonic()
     stack.start()
     try:
