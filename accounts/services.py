@@ -11,6 +11,7 @@ from risk import rules
 from risk import services as risk_services
 from risk.models import Device, SignupAttempt
 from risk.services.drn import drn_signup_lookup
+from risk.signals import signup_decided
 
 
 class UsernameTakenError(Exception):
@@ -88,4 +89,7 @@ def account_signup(
         if "username" in str(exc).lower():
             raise UsernameTakenError(username) from exc
         raise
+    transaction.on_commit(
+        lambda: signup_decided.send(SignupAttempt, attempt=attempt, account=account)
+    )
     return SignupResult(attempt=attempt, account=account)

@@ -187,6 +187,14 @@ RISK_CHECK_IP = env.bool("RISK_CHECK_IP", default=True)
 RISK_DRN_NEW_DEVICE_MINUTES = env.int("RISK_DRN_NEW_DEVICE_MINUTES", default=60)
 RISK_DRN_PERCENTILE_REVIEW = env.float("RISK_DRN_PERCENTILE_REVIEW", default=0.95)
 RISK_DRN_LOCATION_MASKED_REVIEW = env.bool("RISK_DRN_LOCATION_MASKED_REVIEW", default=True)
+# Review console: how long a reviewer's claim on an item lasts; email users on a decision.
+REVIEW_CLAIM_MINUTES = env.int("REVIEW_CLAIM_MINUTES", default=15)
+REVIEW_NOTIFY_USERS = env.bool("REVIEW_NOTIFY_USERS", default=True)
+# Outgoing email (django-environ URL): the console in development, SMTP on localhost otherwise.
+vars().update(
+    env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")
+)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="webmaster@localhost")
 
 # --- Logging: plain and to stderr; the Fingerprint client never logs its key ----------------
 LOGGING = {

@@ -178,7 +178,9 @@ def test_device_page_blocks_the_device(reviewer_client, sandbox):
     assert response.status_code == 302
     device.refresh_from_db()
     assert device.status == "blocked"
-    assert ReviewDecision.objects.get().device == device
+    assert ReviewDecision.objects.get(parent=None).device == device
+    # the cascade deactivated the device's active account, with its own audit row
+    assert ReviewDecision.objects.get(action="block_deactivate").attempt == attempt
     # attempt actions are not offered on a device page
     assert reviewer_client.post(url, {"reason": "approve:legitimate_user"}).status_code == 400
 
