@@ -28,7 +28,7 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "risk.apps.ReviewAdminConfig",  # django.contrib.admin with the review console's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -22,7 +22,7 @@ from django.utils import timezone
 from risk import rules
 from risk.fingerprint.events import EventFormatError, normalise_event
 from risk.fingerprint.suspect_score import score_breakdown
-from risk.models import Device, ReviewDecision, ReviewStatus, SignupAttempt
+from risk.models import Device, ReviewDecision, ReviewStatus, SignupAttempt, reversed_domain
 
 CLUSTER_LIMIT = 200  # rows of a device's cluster shown on one page
 SAME_IP_WINDOW = timedelta(hours=24)
@@ -50,6 +50,8 @@ def attempt_search_q(*, term: str) -> Q | None:
         return Q(client_ip=str(ipaddress.ip_address(term)))
     except ValueError:
         pass
+    if term.startswith("@"):  # "@example.com": the domain and its subdomains
+        return attempt_email_domain_q(domain=term)
     if "@" in term:
         return Q(email=term)
     if EVENT_ID_SHAPE.match(term):
@@ -59,17 +61,55 @@ def attempt_search_q(*, term: str) -> Q | None:
     return Q(username=term)
 
 
-def attempt_next_pending(*, after: SignupAttempt) -> SignupAttempt | None:
-    """The next item of the queue (pending, newest first) after `after`."""
-    return (
-        SignupAttempt.objects.filter(review_status=ReviewStatus.PENDING)
-        .filter(
-            Q(created_at__lt=after.created_at) | Q(created_at=after.created_at, pk__lt=after.pk)
+def attempt_email_domain_q(*, domain: str) -> Q:
+    """Emails at `domain` or any of its subdomains: an indexed prefix match on the reversed
+    domain ("com.example" or "com.example.%"), never LIKE '%example.com'."""
+    rev = reversed_domain(domain.strip().lstrip("@*."))
+    if not rev:
+        return Q(pk__in=[])
+    return Q(email_domain_rev=rev) | Q(email_domain_rev__startswith=rev + ".")
+
+
+def attempt_neighbour(
+    *,
+    queryset: QuerySet[SignupAttempt],
+    attempt: SignupAttempt,
+    newest_first: bool,
+    step: int,
+    skip_claimed_by_others_of=None,
+) -> SignupAttempt | None:
+    """The item after (step=1) or before (step=-1) `attempt` in `queryset` ordered by
+    (created_at, pk), oldest or newest first: a keyset seek on the queue's index, so it works
+    whether or not `attempt` is still in the selection (it was just decided). With a user,
+    items another reviewer holds a live claim on are skipped."""
+    forward = (step > 0) != newest_first  # towards later rows?
+    if forward:
+        seek = Q(created_at__gt=attempt.created_at) | Q(
+            created_at=attempt.created_at, pk__gt=attempt.pk
         )
-        .exclude(pk=after.pk)
-        .order_by("-created_at", "-pk")
-        .only("pk")
-        .first()
+        order = ("created_at", "pk")
+    else:
+        seek = Q(created_at__lt=attempt.created_at) | Q(
+            created_at=attempt.created_at, pk__lt=attempt.pk
+        )
+        order = ("-created_at", "-pk")
+    queryset = queryset.filter(seek)
+    user = skip_claimed_by_others_of
+    if user is not None:
+        queryset = queryset.exclude(
+            Q(claimed_until__gt=timezone.now()) & ~Q(claimed_by=user) & Q(claimed_by__isnull=False)
+        )
+    pk = queryset.order_by(*order).values_list("pk", flat=True).first()
+    return SignupAttempt(pk=pk) if pk is not None else None
+
+
+def attempt_next_pending(*, after: SignupAttempt) -> SignupAttempt | None:
+    """The next item of the default queue (pending, oldest first) after `after`."""
+    return attempt_neighbour(
+        queryset=SignupAttempt.objects.filter(review_status=ReviewStatus.PENDING),
+        attempt=after,
+        newest_first=False,
+        step=1,
     )
 
 

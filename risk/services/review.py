@@ -113,6 +113,35 @@ def device_actions(*, device: Device | None) -> tuple[str, ...]:
     return UNBLOCK_ACTIONS if device.status == DeviceStatus.BLOCKED else DEVICE_ACTIONS
 
 
+# The one-click buttons: the reason each records unless the reviewer picks another.
+QUICK_ACTIONS = (
+    ReviewAction.APPROVE,
+    ReviewAction.REJECT,
+    ReviewAction.BLOCK_DEVICE,
+    ReviewAction.TRUST_DEVICE,
+)
+
+
+def review_default_reason(*, action: str, attempt: SignupAttempt | None = None) -> str:
+    """A sensible reason for a one-click decision, from what fired on the attempt."""
+    reasons = set(getattr(attempt, "reasons", None) or ())
+    if action == ReviewAction.APPROVE:
+        return "vpn_legitimate" if reasons == {"vpn"} else "legitimate_user"
+    if action == ReviewAction.REJECT:
+        if reasons & {"bot_bad", "bot_good"}:
+            return "bot"
+        if reasons & {"device_limit", "device_blocked"}:
+            return "multi_accounting"
+        return "fake_identity"
+    if action == ReviewAction.BLOCK_DEVICE:
+        return "tampering" if "tampering" in reasons else "account_farm"
+    if action == ReviewAction.TRUST_DEVICE:
+        return "shared_device"
+    if action == ReviewAction.UNBLOCK_DEVICE:
+        return "blocked_by_mistake"
+    return ""
+
+
 def claim_minutes() -> int:
     return int(getattr(settings, "REVIEW_CLAIM_MINUTES", 15))
 
@@ -136,6 +165,10 @@ def attempt_claim(*, actor, attempt: SignupAttempt) -> SignupAttempt:
         raise ReviewError("forbidden", "You may not record review decisions.")
     now = timezone.now()
     until = now + timedelta(minutes=claim_minutes())
+    # A reviewer holds one item at a time: opening the next one gives back the previous.
+    SignupAttempt.objects.filter(claimed_by=actor).exclude(pk=attempt.pk).update(
+        claimed_by=None, claimed_until=None
+    )
     taken = SignupAttempt.objects.filter(
         Q(claimed_by__isnull=True) | Q(claimed_by=actor) | Q(claimed_until__lte=now),
         pk=attempt.pk,

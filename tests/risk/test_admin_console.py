@@ -136,14 +136,14 @@ def test_audit_rows_and_snapshots_are_read_only_even_for_superusers(client, demo
 def test_decision_form_approves_and_save_and_next_moves_on(reviewer_client, sandbox):
     _, older = signup(sandbox, "vpn", username="older")
     _, newer = signup(sandbox, "vpn", username="newer")
-    url = reverse("admin:risk_signupattempt_decide", args=[newer.pk])
+    url = reverse("admin:risk_signupattempt_decide", args=[older.pk])
     response = reviewer_client.post(
         url, {"reason": "approve:vpn_legitimate", "note": "checked", "_next": "1"}
     )
     assert response.status_code == 302
-    assert response["Location"] == attempt_url(older)  # next pending, newest first
-    newer.refresh_from_db()
-    assert newer.review_status == "approved" and User.objects.get(pk=newer.account_id).is_active
+    assert response["Location"] == attempt_url(newer)  # next pending, oldest first
+    older.refresh_from_db()
+    assert older.review_status == "approved" and User.objects.get(pk=older.account_id).is_active
     row = ReviewDecision.objects.get()
     assert (row.action, row.reason, row.note) == ("approve", "vpn_legitimate", "checked")
 
