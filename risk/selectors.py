@@ -96,8 +96,9 @@ def attempt_neighbour(
     queryset = queryset.filter(seek)
     user = skip_claimed_by_others_of
     if user is not None:
-        queryset = queryset.exclude(
-            Q(claimed_until__gt=timezone.now()) & ~Q(claimed_by=user) & Q(claimed_by__isnull=False)
+        # written as a filter: NULLs in an exclude() would drop unclaimed rows
+        queryset = queryset.filter(
+            Q(claimed_by__isnull=True) | Q(claimed_by=user) | Q(claimed_until__lte=timezone.now())
         )
     pk = queryset.order_by(*order).values_list("pk", flat=True).first()
     return SignupAttempt(pk=pk) if pk is not None else None

@@ -17,11 +17,24 @@ PASSWORD = "correct-horse-battery-9"
 _names = itertools.count(1)
 
 
-def signup(sandbox, profile: str = "human", *, visitor_id: str | None = None, **extra):
+def signup(
+    sandbox,
+    profile: str = "human",
+    *,
+    visitor_id: str | None = None,
+    country: str = "",
+    asn: str = "",
+    **extra,
+):
     """Create a sandbox event and POST /api/signup with it; returns (response, attempt)."""
     fields = {"ip": "127.0.0.1"}
     if visitor_id:
         fields["visitor_id"] = visitor_id
+    if country or asn:
+        block = {"geolocation": {"country_code": country}} if country else {}
+        if asn:
+            block["asn_name"] = asn
+        fields["overrides"] = {"ip_info": {"v4": block}}
     event = sandbox.create_event(profile=profile, **fields)
     username = extra.pop("username", f"user{next(_names)}")
     response = APIClient(REMOTE_ADDR="127.0.0.1").post(
