@@ -332,6 +332,76 @@ def stats_open_reviews() -> int:
     return SignupAttempt.objects.filter(review_status=ReviewStatus.PENDING).count()
 
 
+def stats_backlog() -> dict:
+    """Pending reviews and how long the oldest has waited (both on attempt_queue_idx)."""
+    pending = SignupAttempt.objects.filter(review_status=ReviewStatus.PENDING)
+    oldest = pending.order_by("created_at").values_list("created_at", flat=True).first()
+    return {
+        "size": pending.count(),
+        "oldest_at": oldest,
+        "oldest_age": (timezone.now() - oldest) if oldest else None,
+    }
+
+
+DECISION_SAMPLE = 5000  # the newest decisions the median is taken over
+
+
+def stats_time_to_decision(*, days: int = 30) -> dict:
+    """Median and 90th percentile of signup-to-decision time of the held attempts reviewers
+    decided in the last `days` days (the newest DECISION_SAMPLE; decision_created_idx)."""
+    since = timezone.now() - timedelta(days=days)
+    pairs = list(
+        ReviewDecision.objects.filter(
+            created_at__gte=since,
+            parent__isnull=True,
+            attempt__isnull=False,
+            previous__review_status=ReviewStatus.PENDING,
+        )
+        .order_by("-created_at")
+        .values_list("created_at", "attempt__created_at")[:DECISION_SAMPLE]
+    )
+    waits = sorted(decided - created for decided, created in pairs)
+    if not waits:
+        return {"count": 0, "median": None, "p90": None}
+    return {
+        "count": len(waits),
+        "median": waits[len(waits) // 2]
+        if len(waits) % 2
+        else (waits[len(waits) // 2 - 1] + waits[len(waits) // 2]) / 2,
+        "p90": waits[min(len(waits) - 1, int(len(waits) * 0.9))],
+    }
+
+
+def stats_reason_outcomes(*, days: int = 30) -> list[dict]:
+    """Per reason code, how reviewers decided the held attempts it fired on (attempts of the
+    last `days` days): approved vs rejected, and the approve rate, i.e. how often the rule
+    held someone a reviewer then let in (its false-positive rate)."""
+    since = timezone.now() - timedelta(days=days)
+    table = SignupAttempt._meta.db_table
+    if connection.vendor == "postgresql":
+        element = "jsonb_array_elements_text(reasons::jsonb) AS r"
+        code = "r"
+    else:
+        element = f"json_each({table}.reasons) AS j"
+        code = "j.value"
+    sql = (
+        f"SELECT {code}, review_status, COUNT(*) FROM {table}, {element} "  # noqa: S608
+        "WHERE created_at >= %s AND review_status IN (%s, %s) GROUP BY 1, 2"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [since, ReviewStatus.APPROVED, ReviewStatus.REJECTED])
+        rows = cursor.fetchall()
+    per_code: dict[str, dict] = {}
+    for reason, status, n in rows:
+        entry = per_code.setdefault(reason, {"code": reason, "approved": 0, "rejected": 0})
+        entry[status] = n
+    out = []
+    for entry in per_code.values():
+        decided = entry["approved"] + entry["rejected"]
+        out.append({**entry, "decided": decided, "approve_rate": entry["approved"] / decided})
+    return sorted(out, key=lambda e: (-e["decided"], e["code"]))
+
+
 DASHBOARD_CACHE_KEY = "risk:review-dashboard"
 DASHBOARD_MAX_AGE_S = 30
 
@@ -349,6 +419,9 @@ def _stats_dashboard() -> dict:
         "totals": {k: sum(d[k] for d in per_day) for k in ("allow", "review", "deny", "total")},
         "top_reasons": stats_top_reasons(),
         "open_reviews": stats_open_reviews(),
+        "backlog": stats_backlog(),
+        "time_to_decision": stats_time_to_decision(),
+        "reason_outcomes": stats_reason_outcomes(),
         "clusters": list(device_largest_clusters(by="accounts", limit=8)),
         "attempt_clusters": list(device_largest_clusters(by="attempts", limit=8)),
     }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.contrib import admin
@@ -17,6 +16,7 @@ from risk.admin.forms import BulkDecisionActionForm
 from risk.models import ReviewStatus, SignupAttempt
 from risk.selectors import attempt_search_q
 from risk.services.review import claim_holder
+from risk.templatetags.review import duration
 
 EMPTY = "\u2013"  # en dash: "no value"
 
@@ -110,7 +110,7 @@ class SignupAttemptAdmin(EvidenceAdmin):
         if obj.review_status != ReviewStatus.PENDING:
             return EMPTY
         return format_html(
-            '<span class="rv-wait">{}</span>', waited(timezone.now() - obj.created_at)
+            '<span class="rv-wait">{}</span>', duration(timezone.now() - obj.created_at)
         )
 
     @admin.display(description="Country")
@@ -207,15 +207,3 @@ class SignupAttemptAdmin(EvidenceAdmin):
             obj.claimed_by,
             until,
         )
-
-
-def waited(delta: timedelta) -> str:
-    """ "3 d 4 h", "5 h 12 min", "7 min": how long a held user has waited."""
-    minutes = max(int(delta.total_seconds() // 60), 0)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes} min"
-    return f"{minutes} min"

@@ -196,3 +196,36 @@ def test_unblock_is_offered_on_a_blocked_device(alice_client, sandbox, alice):
     )
     assert response.status_code == 302
     assert SignupAttempt.objects.get(pk=attempt.pk).review_status == "pending"
+
+
+def test_dashboard_backlog_time_to_decision_and_reason_outcomes(alice_client, sandbox, alice):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from risk.selectors import stats_reason_outcomes, stats_time_to_decision
+
+    a, b, c = held(sandbox), held(sandbox), held(sandbox)
+    _, tampering = signup(sandbox, "tampering")
+    assert tampering.review_status == "pending"
+    now = timezone.now()
+    SignupAttempt.objects.filter(pk=a.pk).update(created_at=now - timedelta(hours=3))
+    SignupAttempt.objects.filter(pk=b.pk).update(created_at=now - timedelta(hours=1))
+    SignupAttempt.objects.filter(pk=c.pk).update(created_at=now - timedelta(hours=5))
+    review_decide(actor=alice, action="approve", reason="vpn_legitimate", attempt=a)
+    review_decide(actor=alice, action="reject", reason="bot", attempt=b)
+    review_decide(actor=alice, action="reject", reason="bot", attempt=tampering)
+
+    timing = stats_time_to_decision()
+    assert timing["count"] == 3
+    assert timedelta(minutes=59) < timing["median"] < timedelta(minutes=61)  # 0, 1 h, 3 h
+    outcomes = {r["code"]: r for r in stats_reason_outcomes()}
+    assert (outcomes["vpn"]["approved"], outcomes["vpn"]["rejected"]) == (1, 1)
+    assert outcomes["vpn"]["approve_rate"] == 0.5
+    assert outcomes["tampering"]["approve_rate"] == 0.0
+
+    page = alice_client.get(reverse("admin:index"))
+    backlog = page.context["dashboard"]["backlog"]
+    assert backlog["size"] == 1 and timedelta(hours=5) < backlog["oldest_age"] < timedelta(hours=6)
+    html = page.content.decode()
+    assert "oldest waiting 5 h" in html and "Approve rate" in html and "50%" in html
