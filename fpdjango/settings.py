@@ -6,6 +6,7 @@ reads them from the environment so that one place knows their types.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -38,6 +39,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "accounts",
     "risk",
+    "axes",  # staff login lockout (after "risk": its admin registers on the review site)
+    "django_otp",
+    "django_otp.plugins.otp_totp",
 ]
 # The Fingerprint simulator is a development and test tool, never part of production.
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=DEBUG)
@@ -51,8 +55,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: answers a locked-out login
 ]
 
 ROOT_URLCONF = "fpdjango.urls"
@@ -140,6 +146,25 @@ STORAGES = {
 
 # Reverse proxies in front of the app that append to X-Forwarded-For (see README).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# --- Staff login protection (the review console) -------------------------------------------
+# django-axes: after AXES_FAILURE_LIMIT failed admin logins from one client IP (the trusted
+# one, risk/client_ip.py), that IP is locked out of the admin login for the cool-off time.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_CLIENT_IP_CALLABLE = "risk.client_ip.request_client_ip"
+AXES_ONLY_ADMIN_SITE = True
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "risk/review/lockout.html"
+# django-otp: when on, staff need a TOTP device (added in the admin) and its code to sign in.
+REVIEW_REQUIRE_OTP = env.bool("REVIEW_REQUIRE_OTP", default=False)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="fpdjango review console")
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -4,8 +4,10 @@ the default site by `risk.apps.ReviewAdminConfig` (in INSTALLED_APPS instead of
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import reverse
+from django_otp.admin import OTPAdminAuthenticationForm
 
 from risk import selectors
 
@@ -15,9 +17,27 @@ class ReviewAdminSite(admin.AdminSite):
     # The queue and evidence pages need the width more than a list of models does.
     enable_nav_sidebar = False
 
+    @property
+    def login_form(self):
+        return OTPAdminAuthenticationForm if _otp_required() else None
+
+    @property
+    def login_template(self):
+        return "otp/admin111/login.html" if _otp_required() else None
+
+    def has_permission(self, request):
+        """With REVIEW_REQUIRE_OTP, staff must also have passed a TOTP check this session."""
+        if not super().has_permission(request):
+            return False
+        return not _otp_required() or request.user.is_verified()
+
     def index(self, request, extra_context=None):
         extra = dict(extra_context or {})
         if request.user.has_perm("risk.view_signupattempt"):
             extra["dashboard"] = selectors.stats_dashboard()
             extra["queue_url"] = reverse("admin:risk_signupattempt_changelist")
         return super().index(request, extra_context=extra)
+
+
+def _otp_required() -> bool:
+    return bool(getattr(settings, "REVIEW_REQUIRE_OTP", False))

@@ -190,3 +190,25 @@ def test_block_cascade_and_its_reversal(browser, live_server, sandbox, settings)
         assert not User.objects.get(pk=attempt.account_id).is_active
     assert ReviewDecision.objects.filter(action="unblock_restore").count() == 3
     context.close()
+
+
+def test_staff_login_lockout(browser, live_server, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    make_reviewer("eve")
+    context = browser.new_context()
+    page = context.new_page()
+    for attempt in range(3):
+        page.goto(f"{live_server.url}/admin/login/")
+        page.fill("#id_username", "eve")
+        page.fill("#id_password", f"guess-{attempt}")
+        page.click("input[type=submit]")
+    assert page.locator("#lockout").is_visible()
+    save_screenshot(page, "team_login_lockout")
+    # the right password no longer helps from this address
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "eve")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    assert page.locator("#lockout").is_visible()
+    assert "/admin/login/" in page.url
+    context.close()
