@@ -215,6 +215,7 @@ RISK_DRN_LOCATION_MASKED_REVIEW = env.bool("RISK_DRN_LOCATION_MASKED_REVIEW", de
 # Review console: how long a reviewer's claim on an item lasts; email users on a decision.
 REVIEW_CLAIM_MINUTES = env.int("REVIEW_CLAIM_MINUTES", default=15)
 REVIEW_NOTIFY_USERS = env.bool("REVIEW_NOTIFY_USERS", default=True)
+REVIEW_DRN_LOOKUPS_PER_HOUR = env.int("REVIEW_DRN_LOOKUPS_PER_HOUR", default=30)
 # Outgoing email (django-environ URL): the console in development, SMTP on localhost otherwise.
 vars().update(
     env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")

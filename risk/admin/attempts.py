@@ -91,6 +91,11 @@ class SignupAttemptAdmin(EvidenceAdmin):
                 name="risk_signupattempt_export",
             ),
             path(
+                "<path:object_id>/drn/",
+                wrap(lambda request, object_id: views.attempt_drn_again(self, request, object_id)),
+                name="risk_signupattempt_drn",
+            ),
+            path(
                 "<path:object_id>/decide/",
                 wrap(lambda request, object_id: views.attempt_decide(self, request, object_id)),
                 name="risk_signupattempt_decide",

@@ -17,6 +17,7 @@ from django.urls import reverse
 from risk import selectors
 from risk.admin.forms import DecisionForm
 from risk.models import Device, ReviewAction, ReviewStatus, SignupAttempt
+from risk.services.drn import device_is_android
 from risk.services.review import (
     ATTEMPT_ACTIONS,
     QUICK_ACTIONS,
@@ -28,6 +29,7 @@ from risk.services.review import (
     review_decide,
     review_default_reason,
 )
+from risk.services.review_drn import drn_lookup_again
 
 
 def _attempt_url(pk, preserved: str = "") -> str:
@@ -130,6 +132,11 @@ def attempt_evidence(
         "queue_url": _queue_url(preserved),
         "nav": _neighbours(model_admin, request, attempt, preserved),
         "error": error,
+        "drn_again_url": (
+            reverse("admin:risk_signupattempt_drn", args=[attempt.pk])
+            if can_decide and attempt.device and device_is_android(attempt.device)
+            else ""
+        ),
     }
     return TemplateResponse(request, "risk/review/attempt_evidence.html", context)
 
@@ -197,6 +204,24 @@ def attempt_decide(model_admin, request, object_id):
         messages.info(request, "That was the last item of this selection.")
         return HttpResponseRedirect(_queue_url(preserved))
     return HttpResponseRedirect(_attempt_url(attempt.pk, preserved))
+
+
+def attempt_drn_again(model_admin, request, object_id):
+    """The DRN panel's "look up again" button."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    attempt = get_object_or_404(SignupAttempt.objects.select_related("device"), pk=object_id)
+    try:
+        snapshot = drn_lookup_again(actor=request.user, attempt=attempt)
+    except ReviewError as exc:
+        if exc.code == "forbidden":
+            raise PermissionDenied from exc
+        response = attempt_evidence(model_admin, request, object_id, error=exc)
+        response.status_code = 429 if exc.code == "rate_limited" else 400
+        return response
+    level = messages.success if snapshot.status != "error" else messages.warning
+    level(request, f"DRN looked up again: {snapshot.get_status_display()}.")
+    return HttpResponseRedirect(_attempt_url(attempt.pk, preserved_filters(request)))
 
 
 def device_cluster_page(
