@@ -9,7 +9,8 @@
    with a realistic raw jsonb snapshot (~1.5 KB), SignupAttempts spread over 90 days (10% held
    for review, half of those still pending), 8 countries and 8 networks (plus rare ones),
    7 email domains (plus a rare one), DRN snapshots for Android devices, a reviewer decision
-   for every decided attempt, then exact device counters and ANALYZE. Reruns keep the data (`--reseed` starts over);
+   for every decided attempt, then exact device counters and ANALYZE. Reruns keep the data
+   (`--reseed` starts over);
 3. logs a Reviewer in with Django's test Client and, per page, discards 2 warm-up requests and
    prints the median and the slowest of `--runs` timed requests, plus the SQL query count.
 

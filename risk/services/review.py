@@ -13,9 +13,9 @@ Effects:
   block_device   device.status = blocked (the rules deny its future signups), and a cascade:
                  each pending attempt of the device is rejected (`block_reject` row) and each
                  active account deactivated (`block_deactivate` row)
-  unblock_device device.status = normal, and the latest block's cascade undone exactly: each
-                 item is restored to what its row recorded, unless it changed since
-                 (`unblock_restore` row per restored item)
+  unblock_device device.status = normal, and the cascade of the blocks since the last unblock
+                 undone exactly: each item is restored to what its row recorded, unless it
+                 changed since (`unblock_restore` row per restored item)
   trust_device   device.status = trusted (no per-device account limit); with a pending
                  attempt, the attempt is approved and its account activated as well
 """
@@ -304,19 +304,24 @@ def _block_cascade(*, decision: ReviewDecision, device: Device) -> list[ReviewDe
 
 
 def _unblock_cascade(*, decision: ReviewDecision, device: Device) -> list[ReviewDecision]:
-    """Undo the latest block of the device: only the items it changed, only where they are
-    still as the block left them (a later decision wins over the reversal)."""
-    block = (
+    """Undo the device's blocks since its last unblock: only the items they changed, only
+    where they are still as the block left them (a later decision wins over the reversal)."""
+    last_unblock = (
         ReviewDecision.objects.filter(
-            device=device, action=ReviewAction.BLOCK_DEVICE, parent__isnull=True
+            device=device, action=ReviewAction.UNBLOCK_DEVICE, parent__isnull=True
         )
-        .order_by("-created_at", "-pk")
+        .exclude(pk=decision.pk)
+        .order_by("-pk")
+        .values_list("pk", flat=True)
         .first()
     )
-    if block is None:
-        return []
+    effects = ReviewDecision.objects.filter(
+        parent__device=device,
+        parent__action=ReviewAction.BLOCK_DEVICE,
+        parent__pk__gt=last_unblock or 0,
+    ).select_related("attempt")
     rows = []
-    for effect in block.effects.order_by("pk"):
+    for effect in effects.order_by("pk"):
         if effect.action == ReviewAction.BLOCK_REJECT and effect.attempt_id:
             attempt = SignupAttempt.objects.select_for_update().get(pk=effect.attempt_id)
             if attempt.review_status != ReviewStatus.REJECTED:
@@ -400,6 +405,8 @@ def review_decide(
             _check_attempt(actor=actor, action=action, attempt=locked_attempt, device=locked_device)
         if action == ReviewAction.UNBLOCK_DEVICE and locked_device.status != DeviceStatus.BLOCKED:
             raise ReviewError("not_blocked", "The device is not blocked.")
+        if action == ReviewAction.BLOCK_DEVICE and locked_device.status == DeviceStatus.BLOCKED:
+            raise ReviewError("already_blocked", "The device is already blocked.")
 
         previous: dict = {}
         attempt_row = locked_attempt

@@ -224,22 +224,45 @@ def test_block_cascades_and_unblock_reverses_exactly(sandbox, alice, settings):
 
 
 @pytest.mark.django_db
-def test_unblock_leaves_what_was_decided_after_the_block(sandbox, alice, settings):
+def test_block_unblock_cycles_and_refusals(sandbox, alice, settings):
     settings.RISK_MAX_ACCOUNTS_PER_DEVICE = 10
     _, active = signup(sandbox, "human")
     device = active.device
-    review_decide(actor=alice, action="block_device", reason="bot", device=device)
-    # someone deactivated... then a reviewer trusts and re-blocks: only the latest block counts
-    review_decide(actor=alice, action="unblock_device", reason="appeal_upheld", device=device)
+
+    def decide(action, reason):
+        return review_decide(actor=alice, action=action, reason=reason, device=device)
+
+    decide("block_device", "bot")
+    assert code_of(lambda: decide("block_device", "bot")) == "already_blocked"
+    decide("unblock_device", "appeal_upheld")
     assert User.objects.get(pk=active.account_id).is_active
-    assert (
-        code_of(
-            lambda: review_decide(
-                actor=alice, action="unblock_device", reason="appeal_upheld", device=device
-            )
-        )
-        == "not_blocked"
-    )
+    assert code_of(lambda: decide("unblock_device", "appeal_upheld")) == "not_blocked"
+
+    # a second block after the unblock: its own cascade, reversed by the next unblock
+    later = held(sandbox, visitor_id=active.visitor_id)
+    second = decide("block_device", "repeat_abuse")
+    assert {e.attempt_id for e in second.effects.all()} == {active.pk, later.pk}
+    restored = decide("unblock_device", "blocked_by_mistake")
+    assert restored.effects.count() == 2
+    later.refresh_from_db()
+    assert later.review_status == "pending" and User.objects.get(pk=active.account_id).is_active
+
+
+@pytest.mark.django_db
+def test_unblock_undoes_every_block_since_the_last_unblock(sandbox, alice, settings):
+    settings.RISK_MAX_ACCOUNTS_PER_DEVICE = 10
+    first = held(sandbox)
+    device = first.device
+    review_decide(actor=alice, action="block_device", reason="bot", device=device)
+    # trusted in between (no unblock), then blocked again: the first block's cascade still
+    # belongs to the block the next unblock reverses
+    review_decide(actor=alice, action="trust_device", reason="verified_owner", device=device)
+    review_decide(actor=alice, action="block_device", reason="bot", device=device)
+    review_decide(actor=alice, action="unblock_device", reason="appeal_upheld", device=device)
+    first.refresh_from_db()
+    assert first.review_status == "pending"
+    device.refresh_from_db()
+    assert device.status == "normal"
 
 
 # --- signals and emails ----------------------------------------------------------------------

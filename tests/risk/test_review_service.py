@@ -162,8 +162,9 @@ def test_concurrent_decisions_on_one_device_serialise(sandbox):
         thread.start()
     for thread in threads:
         thread.join()
-    assert errors == []
+    # a block that finds the device already blocked is refused (nothing to do), nothing else
+    assert all(isinstance(e, ReviewError) and e.code == "already_blocked" for e in errors)
     rows = list(ReviewDecision.objects.filter(device=device, parent=None).order_by("pk"))
-    assert len(rows) == len(actions)
+    assert len(rows) == len(actions) - len(errors)
     expected = {"block_device": "blocked", "trust_device": "trusted"}[rows[-1].action]
     assert Device.objects.get(pk=device.pk).status == expected
