@@ -33,12 +33,14 @@ def account_create(
     event_id: str,
     active: bool,
 ):
-    """Create the account; the only place a signup hashes a password."""
+    """Create the account; the only place a signup hashes a password. The hash is computed
+    before the transaction, so no lock (the device row, SQLite's write lock) waits on Argon2."""
     user = get_user_model()(
         username=username, email=email, device=device, signup_event_id=event_id, is_active=active
     )
     user.set_password(password)
-    user.save()
+    with transaction.atomic():
+        user.save()
     return user
 
 
@@ -56,40 +58,49 @@ def account_signup(
     """Check the device with Fingerprint, record the attempt, create the account if allowed.
 
     Denied attempts never reach `account_create`, so a bot flood costs no password hashing.
-    Accounts sent to review are created inactive until a reviewer approves them.
+    Accounts held for review, or accepted unverified while Fingerprint was down, are created
+    inactive. The attempt is kept whatever happens to the account: a username taken by a
+    concurrent signup leaves it denied with `username_taken`.
     """
     fetched = risk_services.event_fetch(event_id=event_id, sealed_result=sealed_result)
     # Android only, bounded by FINGERPRINT_DRN_SIGNUP_BUDGET_S, never raises; network, so
-    # before the transaction.
+    # before any transaction.
     drn = drn_signup_lookup(event=fetched.event)
+    attempt = risk_services.signup_assess(
+        event_id=event_id,
+        fetched=fetched,
+        drn=drn,
+        username=username,
+        email=email,
+        client_ip=client_ip,
+        origin=origin,
+        endpoint=endpoint,
+    )
+    if attempt.decision == rules.DENY:
+        _send_signup_decided(attempt, None)
+        return SignupResult(attempt=attempt, account=None)
     try:
-        with transaction.atomic():
-            attempt = risk_services.signup_assess(
-                event_id=event_id,
-                fetched=fetched,
-                drn=drn,
-                username=username,
-                email=email,
-                client_ip=client_ip,
-                origin=origin,
-                endpoint=endpoint,
-            )
-            account = None
-            if attempt.decision != rules.DENY:
-                account = account_create(
-                    username=username,
-                    password=password,
-                    email=email,
-                    device=attempt.device,
-                    event_id=event_id,
-                    active=attempt.decision == rules.ALLOW,
-                )
-                risk_services.attempt_attach_account(attempt=attempt, account=account)
+        account = account_create(
+            username=username,
+            password=password,
+            email=email,
+            device=attempt.device,
+            event_id=event_id,
+            active=attempt.decision == rules.ALLOW,
+        )
     except IntegrityError as exc:
-        if "username" in str(exc).lower():
-            raise UsernameTakenError(username) from exc
-        raise
+        if "username" not in str(exc).lower():
+            raise
+        risk_services.attempt_account_failed(attempt=attempt)
+        _send_signup_decided(attempt, None)
+        raise UsernameTakenError(username) from exc
+    risk_services.attempt_attach_account(attempt=attempt, account=account)
+    _send_signup_decided(attempt, account)
+    return SignupResult(attempt=attempt, account=account)
+
+
+def _send_signup_decided(attempt: SignupAttempt, account) -> None:
+    """risk.signals.signup_decided, once per signup, after its writes commit."""
     transaction.on_commit(
         lambda: signup_decided.send(SignupAttempt, attempt=attempt, account=account)
     )
-    return SignupResult(attempt=attempt, account=account)

@@ -23,7 +23,10 @@ class SignupView(APIView):
 
     @extend_schema(
         responses={
-            201: OpenApiResponse(description="Account created (status created or pending_review)"),
+            201: OpenApiResponse(
+                description="Account created: status `created`, or `pending_review` (inactive "
+                "until a reviewer approves it, or until Fingerprint confirms the event)"
+            ),
             400: OpenApiResponse(description="Invalid input; nothing was written"),
             403: OpenApiResponse(description="Signup denied (code signup_denied)"),
             503: OpenApiResponse(description="Fingerprint unavailable and policy is deny"),
@@ -61,7 +64,7 @@ class SignupView(APIView):
             )
         attempt = result.attempt
         if attempt.decision == rules.DENY:
-            if "fingerprint_unavailable" in attempt.reasons:
+            if rules.is_temporary(attempt.reasons):
                 return Response(
                     {
                         "code": "fingerprint_unavailable",

@@ -62,7 +62,7 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
 # fight over it, and nothing here uses it.
 control_socket_disable = True
 # X-Forwarded-* are honoured only from the proxies listed here (Django reads the client IP
-# itself, with TRUSTED_PROXY_COUNT).
+# itself, with RISK_TRUSTED_PROXY_COUNT).
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
 

@@ -1,8 +1,8 @@
 """Settings, all read from the environment (and an optional `.env` file).
 
 Every variable is documented in README.md ("Configuration"). The app's own settings
-(`FINGERPRINT_*`, `RISK_*`) are resolved with their defaults in `risk/conf.py`; this module only
-reads them from the environment so that one place knows their types.
+(`FINGERPRINT_*`, `RISK_*`) are declared once, with type, default and validation, in the table
+in `risk/conf.py`; this module reads the environment through it.
 """
 
 import os
@@ -10,6 +10,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+
+from risk.conf import settings_from_environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -24,6 +26,11 @@ if DEBUG:
     SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="dev-only-insecure-key-change-me")
 else:
     SECRET_KEY = env.str("DJANGO_SECRET_KEY")
+
+# --- Fingerprint and risk rules -------------------------------------------------------------
+# One table (risk/conf.py) names every FINGERPRINT_* and RISK_* variable with its type, default
+# and validation; this assigns each as a Django setting of the same name.
+globals().update(settings_from_environ())
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
@@ -144,9 +151,6 @@ STORAGES = {
     },
 }
 
-# Reverse proxies in front of the app that append to X-Forwarded-For (see README).
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
-
 # --- Staff login protection (the review console) -------------------------------------------
 # django-axes: after AXES_FAILURE_LIMIT failed admin logins from one client IP (the trusted
 # one, risk/client_ip.py), that IP is locked out of the admin login for the cool-off time.
@@ -176,42 +180,12 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Per-IP limit on the signup endpoints; unset = off (Fingerprint's rules do the real work).
-    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
+    "NUM_PROXIES": RISK_TRUSTED_PROXY_COUNT,  # noqa: F821 (assigned from risk/conf.py)
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"signup": env.str("SIGNUP_THROTTLE_RATE", default="") or None},
 }
 SPECTACULAR_SETTINGS = {"TITLE": "fpdjango signup API", "VERSION": "1.0.0"}
 
-# --- Fingerprint and risk rules (defaults and validation live in risk/conf.py) -------------
-FINGERPRINT_SECRET_API_KEY = env.str("FINGERPRINT_SECRET_API_KEY", default="")
-FINGERPRINT_PUBLIC_API_KEY = env.str("FINGERPRINT_PUBLIC_API_KEY", default="")
-FINGERPRINT_REGION = env.str("FINGERPRINT_REGION", default="us")
-FINGERPRINT_API_URL = env.str("FINGERPRINT_API_URL", default="")
-FINGERPRINT_API_VERSION = env.str("FINGERPRINT_API_VERSION", default="v4")
-FINGERPRINT_TIMEOUT_S = env.float("FINGERPRINT_TIMEOUT_S", default=2.0)
-FINGERPRINT_CONNECT_TIMEOUT_S = env.float("FINGERPRINT_CONNECT_TIMEOUT_S", default=1.0)
-FINGERPRINT_MAX_RETRIES = env.int("FINGERPRINT_MAX_RETRIES", default=2)
-FINGERPRINT_FAILURE_POLICY = env.str("FINGERPRINT_FAILURE_POLICY", default="review")
-FINGERPRINT_SANDBOX_URL = env.str("FINGERPRINT_SANDBOX_URL", default="http://127.0.0.1:8100")
-# Device Reputation Network (Android visitors); empty URL = DRN's host, or the sandbox's
-FINGERPRINT_DRN_API_URL = env.str("FINGERPRINT_DRN_API_URL", default="")
-FINGERPRINT_DRN_CACHE_S = env.int("FINGERPRINT_DRN_CACHE_S", default=3600)
-FINGERPRINT_DRN_RPS = env.float("FINGERPRINT_DRN_RPS", default=5.0)
-FINGERPRINT_DRN_SIGNUP_BUDGET_S = env.float("FINGERPRINT_DRN_SIGNUP_BUDGET_S", default=0.5)
-FINGERPRINT_WEBHOOK_SECRET = env.str("FINGERPRINT_WEBHOOK_SECRET", default="")
-# Base64 keys for sealed client results (several while rotating); empty = always call the API.
-FINGERPRINT_SEALED_KEYS = env.list("FINGERPRINT_SEALED_KEYS", default=[])
-
-RISK_MAX_ACCOUNTS_PER_DEVICE = env.int("RISK_MAX_ACCOUNTS_PER_DEVICE", default=1)
-RISK_MAX_ACCOUNTS_PER_DEVICE_HARD = env.int("RISK_MAX_ACCOUNTS_PER_DEVICE_HARD", default=10)
-RISK_MAX_EVENT_AGE_S = env.int("RISK_MAX_EVENT_AGE_S", default=60)
-RISK_MIN_CONFIDENCE = env.float("RISK_MIN_CONFIDENCE", default=0.5)
-RISK_SUSPECT_SCORE_REVIEW = env.int("RISK_SUSPECT_SCORE_REVIEW", default=10)
-RISK_ALLOWED_ORIGINS = env.list("RISK_ALLOWED_ORIGINS", default=[])
-RISK_CHECK_IP = env.bool("RISK_CHECK_IP", default=True)
-RISK_DRN_NEW_DEVICE_MINUTES = env.int("RISK_DRN_NEW_DEVICE_MINUTES", default=60)
-RISK_DRN_PERCENTILE_REVIEW = env.float("RISK_DRN_PERCENTILE_REVIEW", default=0.95)
-RISK_DRN_LOCATION_MASKED_REVIEW = env.bool("RISK_DRN_LOCATION_MASKED_REVIEW", default=True)
 # Review console: how long a reviewer's claim on an item lasts; email users on a decision.
 REVIEW_CLAIM_MINUTES = env.int("REVIEW_CLAIM_MINUTES", default=15)
 REVIEW_NOTIFY_USERS = env.bool("REVIEW_NOTIFY_USERS", default=True)

@@ -1,83 +1,73 @@
-"""Django system checks: misconfiguration is reported at startup, not at the first signup."""
+"""Django system checks over the settings table in `risk/conf.py`: misconfiguration is reported
+at startup, not at the first signup. One focused check per kind of mistake, each with its own id:
+
+risk.E001 no secret key in production      risk.W001 sandbox in development
+risk.E002 a value outside its choices      risk.W002 legacy Server API v3
+risk.E003 a number that is not one, or out of range
+risk.E004 a URL that is not http(s)        risk.W003 no key, an API URL set, in production
+risk.E005 an entry that is not an origin
+risk.E006 a sealed-result key that is not a base64 32-byte key
+risk.E007 the hard device limit below the soft one
+"""
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
-from risk.conf import API_VERSIONS, FAILURE_POLICIES, REGION_API_URLS
+from risk.conf import SETTINGS
 from risk.fingerprint.origins import normalise_origin
 from risk.fingerprint.sealed import SealedResultError, decode_key
 
 
-def _number(name: str, minimum: float, maximum: float | None = None) -> list[Error]:
-    value = getattr(settings, name, None)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return [Error(f"{name} must be a number, got {value!r}.", id="risk.E004", obj=name)]
-    if number < minimum or (maximum is not None and number > maximum):
-        bounds = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
-        return [Error(f"{name} must be {bounds}, got {value!r}.", id="risk.E004", obj=name)]
-    return []
+def _value(name: str):
+    return getattr(settings, name, None)
 
 
-# DRN settings: name, minimum, maximum (a 0 budget means no lookup at signup, only the backfill)
-DRN_NUMBERS = (
-    ("FINGERPRINT_DRN_CACHE_S", 0, None),
-    ("FINGERPRINT_DRN_RPS", 0.01, 1000),
-    ("FINGERPRINT_DRN_SIGNUP_BUDGET_S", 0, 10),
-    ("RISK_DRN_NEW_DEVICE_MINUTES", 0, None),
-    ("RISK_DRN_PERCENTILE_REVIEW", 0.01, 1),
-)
+@register(Tags.security)
+def check_secret_key(app_configs=None, **kwargs):
+    if settings.FINGERPRINT_SECRET_API_KEY:
+        return []
+    if settings.DEBUG:
+        return [
+            Warning(
+                "FINGERPRINT_SECRET_API_KEY is not set: signups are checked against the "
+                "local Fingerprint sandbox.",
+                hint="Set FINGERPRINT_SECRET_API_KEY to use Fingerprint.",
+                id="risk.W001",
+            )
+        ]
+    if settings.FINGERPRINT_API_URL:
+        return [
+            Warning(
+                "FINGERPRINT_SECRET_API_KEY is not set: the sandbox's public test key is "
+                f"sent to FINGERPRINT_API_URL ({settings.FINGERPRINT_API_URL}).",
+                hint="Fine for a sandbox or a benchmark; set the key for real Fingerprint.",
+                id="risk.W003",
+            )
+        ]
+    return [
+        Error(
+            "FINGERPRINT_SECRET_API_KEY is not set.",
+            hint="Set it to your workspace's secret API key (Dashboard > API keys), or "
+            "point FINGERPRINT_API_URL at a sandbox for testing.",
+            id="risk.E001",
+        )
+    ]
 
 
-@register(Tags.security, deploy=False)
-def check_fingerprint_settings(app_configs=None, **kwargs):
+@register()
+def check_choices(app_configs=None, **kwargs):
     messages = []
-    if not settings.FINGERPRINT_SECRET_API_KEY:
-        if settings.DEBUG:
-            messages.append(
-                Warning(
-                    "FINGERPRINT_SECRET_API_KEY is not set: signups are checked against the "
-                    "local Fingerprint sandbox.",
-                    hint="Set FINGERPRINT_SECRET_API_KEY to use Fingerprint.",
-                    id="risk.W001",
-                )
-            )
-        elif settings.FINGERPRINT_API_URL:
-            messages.append(
-                Warning(
-                    "FINGERPRINT_SECRET_API_KEY is not set: the sandbox's public test key is "
-                    f"sent to FINGERPRINT_API_URL ({settings.FINGERPRINT_API_URL}).",
-                    hint="Fine for a sandbox or a benchmark; set the key for real Fingerprint.",
-                    id="risk.W003",
-                )
-            )
-        else:
+    for setting in SETTINGS:
+        value = _value(setting.name)
+        if setting.choices and str(value).lower() not in setting.choices:
             messages.append(
                 Error(
-                    "FINGERPRINT_SECRET_API_KEY is not set.",
-                    hint="Set it to your workspace's secret API key (Dashboard > API keys), or "
-                    "point FINGERPRINT_API_URL at a sandbox for testing.",
-                    id="risk.E001",
+                    f"{setting.name} must be one of {', '.join(setting.choices)}, got {value!r}.",
+                    id="risk.E002",
+                    obj=setting.name,
                 )
             )
-    if str(settings.FINGERPRINT_REGION).lower() not in REGION_API_URLS:
-        messages.append(
-            Error(
-                f"FINGERPRINT_REGION must be one of {', '.join(REGION_API_URLS)}, "
-                f"got {settings.FINGERPRINT_REGION!r}.",
-                id="risk.E002",
-            )
-        )
-    if str(settings.FINGERPRINT_API_VERSION).lower() not in API_VERSIONS:
-        messages.append(
-            Error(
-                "FINGERPRINT_API_VERSION must be v4 or v3, "
-                f"got {settings.FINGERPRINT_API_VERSION!r}.",
-                id="risk.E002",
-            )
-        )
-    elif str(settings.FINGERPRINT_API_VERSION).lower() == "v3":
+    if str(_value("FINGERPRINT_API_VERSION")).lower() == "v3":
         messages.append(
             Warning(
                 "FINGERPRINT_API_VERSION=v3: Server API v3 is deprecated and is switched off on "
@@ -86,32 +76,70 @@ def check_fingerprint_settings(app_configs=None, **kwargs):
                 id="risk.W002",
             )
         )
-    if str(settings.FINGERPRINT_FAILURE_POLICY).lower() not in FAILURE_POLICIES:
-        messages.append(
-            Error(
-                "FINGERPRINT_FAILURE_POLICY must be 'review' or 'deny', "
-                f"got {settings.FINGERPRINT_FAILURE_POLICY!r}.",
-                id="risk.E003",
-            )
-        )
-    if settings.FINGERPRINT_API_URL and not normalise_origin(settings.FINGERPRINT_API_URL):
-        messages.append(
-            Error(
-                "FINGERPRINT_API_URL must be an http(s) URL, "
-                f"got {settings.FINGERPRINT_API_URL!r}.",
-                id="risk.E005",
-            )
-        )
-    for origin in settings.RISK_ALLOWED_ORIGINS:
-        if not normalise_origin(origin):
+    return messages
+
+
+@register()
+def check_numbers(app_configs=None, **kwargs):
+    messages = []
+    for setting in SETTINGS:
+        if setting.kind not in ("int", "float"):
+            continue
+        value = _value(setting.name)
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = None
+        low, high = setting.minimum, setting.maximum
+        if (
+            number is None
+            or (low is not None and number < low)
+            or (high is not None and number > high)
+        ):
+            if low is not None and high is not None:
+                bounds = f"a number between {low} and {high}"
+            elif low is not None:
+                bounds = f"a number >= {low}"
+            else:
+                bounds = "a number"
             messages.append(
                 Error(
-                    f"RISK_ALLOWED_ORIGINS entry {origin!r} is not an origin like "
-                    "https://example.com.",
-                    id="risk.E005",
+                    f"{setting.name} must be {bounds}, got {value!r}.",
+                    id="risk.E003",
+                    obj=setting.name,
                 )
             )
-    for key in getattr(settings, "FINGERPRINT_SEALED_KEYS", []):
+    return messages
+
+
+@register()
+def check_urls(app_configs=None, **kwargs):
+    return [
+        Error(
+            f"{s.name} must be an http(s) URL, got {_value(s.name)!r}.", id="risk.E004", obj=s.name
+        )
+        for s in SETTINGS
+        if s.url and _value(s.name) and not normalise_origin(str(_value(s.name)))
+    ]
+
+
+@register()
+def check_allowed_origins(app_configs=None, **kwargs):
+    return [
+        Error(
+            f"RISK_ALLOWED_ORIGINS entry {origin!r} is not an origin like https://example.com.",
+            id="risk.E005",
+            obj="RISK_ALLOWED_ORIGINS",
+        )
+        for origin in _value("RISK_ALLOWED_ORIGINS") or []
+        if not normalise_origin(origin)
+    ]
+
+
+@register(Tags.security)
+def check_sealed_keys(app_configs=None, **kwargs):
+    messages = []
+    for key in _value("FINGERPRINT_SEALED_KEYS") or []:
         try:
             decode_key(key)
         except SealedResultError:
@@ -120,24 +148,39 @@ def check_fingerprint_settings(app_configs=None, **kwargs):
                     "FINGERPRINT_SEALED_KEYS holds a value that is not a base64 32-byte key.",
                     hint="Copy the encryption key from Dashboard > Sealed client results.",
                     id="risk.E006",
+                    obj="FINGERPRINT_SEALED_KEYS",
                 )
             )
-    messages += _number("FINGERPRINT_TIMEOUT_S", 0.05, 60)
-    messages += _number("FINGERPRINT_CONNECT_TIMEOUT_S", 0.05, 60)
-    messages += _number("FINGERPRINT_MAX_RETRIES", 0, 10)
-    messages += _number("RISK_MAX_ACCOUNTS_PER_DEVICE", 1)
-    messages += _number("RISK_MAX_EVENT_AGE_S", 1)
-    messages += _number("RISK_MIN_CONFIDENCE", 0, 1)
-    messages += _number("RISK_SUSPECT_SCORE_REVIEW", 0)
-    messages += _number("TRUSTED_PROXY_COUNT", 0, 10)
-    drn_url = getattr(settings, "FINGERPRINT_DRN_API_URL", "")
-    if drn_url and not normalise_origin(drn_url):
-        messages.append(
-            Error(
-                f"FINGERPRINT_DRN_API_URL must be an http(s) URL, got {drn_url!r}.", id="risk.E005"
-            )
-        )
-    for name, low, high in DRN_NUMBERS:
-        if hasattr(settings, name):
-            messages += _number(name, low, high)
     return messages
+
+
+@register()
+def check_device_limits(app_configs=None, **kwargs):
+    soft, hard = _value("RISK_MAX_ACCOUNTS_PER_DEVICE"), _value("RISK_MAX_ACCOUNTS_PER_DEVICE_HARD")
+    try:
+        below = int(hard) < int(soft)
+    except (TypeError, ValueError):
+        return []  # check_numbers names it
+    if not below:
+        return []
+    return [
+        Error(
+            f"RISK_MAX_ACCOUNTS_PER_DEVICE_HARD ({hard}) is below RISK_MAX_ACCOUNTS_PER_DEVICE "
+            f"({soft}).",
+            hint="The hard limit is where holding for review ends and denying begins.",
+            id="risk.E007",
+        )
+    ]
+
+
+def check_fingerprint_settings(app_configs=None, **kwargs):
+    """Every check above, for tests and callers that want them all at once."""
+    return [
+        *check_secret_key(),
+        *check_choices(),
+        *check_numbers(),
+        *check_urls(),
+        *check_allowed_origins(),
+        *check_sealed_keys(),
+        *check_device_limits(),
+    ]

@@ -40,10 +40,10 @@ def clean_ip(value: str) -> str:
 
 
 def request_client_ip(request) -> str:
-    """The client IP of a Django request, behind TRUSTED_PROXY_COUNT proxies (also the key
+    """The client IP of a Django request, behind RISK_TRUSTED_PROXY_COUNT proxies (also the key
     django-axes locks the staff login on: AXES_CLIENT_IP_CALLABLE)."""
-    from django.conf import settings
+    from risk.conf import risk_settings
 
     return client_ip_from_meta(
-        request.META, trusted_proxy_count=int(getattr(settings, "TRUSTED_PROXY_COUNT", 0))
+        request.META, trusted_proxy_count=risk_settings().trusted_proxy_count
     )

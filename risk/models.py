@@ -1,20 +1,18 @@
 """Devices, event snapshots, signup attempts and the reviewers' audit log.
 
-Locking policy (see docs/architecture.md): a signup locks its Device row with
-`select_for_update()` for the few milliseconds it takes to count the device's accounts and
-write the attempt; unique constraints (Device.visitor_id, FingerprintEvent.event_id,
-SignupAttempt.claimed_event_id) are the last line of defence against races.
+Locking policy (see docs/architecture.md): a signup that the rules must decide locks its Device
+row with one upsert (`INSERT ... ON CONFLICT DO UPDATE ... RETURNING`, which holds the row lock
+until commit like `SELECT ... FOR UPDATE`) for the few milliseconds it takes to read the
+device's history, decide and write the attempt; refusals that a plain read already proves take
+no lock, and password hashing happens outside it. Unique constraints (Device.visitor_id,
+FingerprintEvent.event_id, SignupAttempt.claimed_event_id) are the last line of defence.
 """
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-
-class Decision(models.TextChoices):
-    ALLOW = "allow", "Allow"
-    REVIEW = "review", "Review"
-    DENY = "deny", "Deny"
+from risk.rules import Decision  # one enum for the rules and the models
 
 
 class ReviewStatus(models.TextChoices):
@@ -118,8 +116,13 @@ class SignupAttempt(models.Model):
         Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="attempts"
     )
     visitor_id = models.CharField(max_length=64, blank=True, db_index=True)
-    decision = models.CharField(max_length=8, choices=Decision.choices)
+    decision = models.CharField(max_length=16, choices=Decision.choices)
     reasons = models.JSONField(default=list, blank=True)  # reason codes, see risk/rules.py
+    # History the rules read (accounts before, same network, farm signals...), for reviewers
+    # and `rescore`; and whether Fingerprint first saw the device minutes before (the
+    # new-devices-per-IP rule counts these).
+    facts = models.JSONField(default=dict, blank=True)
+    device_new = models.BooleanField(null=True)
     checks = models.JSONField(default=dict, blank=True)  # check name -> passed / failed / skipped
     account = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -188,6 +191,7 @@ class ReviewAction(models.TextChoices):
     REJECT = "reject", "Reject"
     BLOCK_DEVICE = "block_device", "Block device"
     TRUST_DEVICE = "trust_device", "Trust device"
+    VERIFY = "verify", "Verify"  # automatic: an unverified signup's event was checked later
     UNBLOCK_DEVICE = "unblock_device", "Unblock device"
     # Written by a block (or its reversal), one row per item it changed; `parent` is the
     # reviewer's decision that caused it.
@@ -272,8 +276,8 @@ class Reassessment(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     run_id = models.CharField(max_length=64, db_index=True)
-    previous_decision = models.CharField(max_length=8, choices=Decision.choices)
-    decision = models.CharField(max_length=8, choices=Decision.choices)
+    previous_decision = models.CharField(max_length=16, choices=Decision.choices)
+    decision = models.CharField(max_length=16, choices=Decision.choices)
     reasons = models.JSONField(default=list, blank=True)
 
     class Meta:

@@ -1,75 +1,51 @@
 """Signals -> reasons -> decision. Pure functions: no database, no network.
 
-`evaluate_signup()` runs the server-side checks in Fingerprint's recommended order, then the
-rules, and returns every reason that fired (staff see all of them; the client sees none).
-The decision is the strictest outcome among the reasons: any deny reason denies, else any
-review reason sends the signup to review, else it is allowed.
+The decision is data: `RULES` is one table. Each row has a reason code, the outcome it forces,
+a description for reviewers, its predicate, and whether it needs the device's history (facts
+only the database knows: earlier accounts, earlier networks, other devices on the IP). The
+server-side checks (Fingerprint's recommended order) are rows too, tagged with the check they
+fail. Everything that needs to know "would this be refused?" derives from the table:
+`evaluate_signup`, `refused_by_event` (skip the DRN lookup), `refused_without_lock` (refuse
+from a plain read), the path that loses the event-claim race, and the view's 503 mapping.
+
+The decision is the strictest outcome among the reasons that fired:
+deny > unverified > review > allow. Why each threshold is what it is:
+docs/decision-quality.md.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
+
+from django.db.models import TextChoices
 
 from risk.conf import RiskSettings
 from risk.fingerprint.events import Event
 from risk.fingerprint.origins import normalise_origin
 
-ALLOW, REVIEW, DENY = "allow", "review", "deny"
+
+class Decision(TextChoices):
+    """The outcome of a signup attempt (shared by the rules and the models)."""
+
+    ALLOW = "allow", "Allow"
+    REVIEW = "review", "Review"
+    DENY = "deny", "Deny"
+    # Accepted while Fingerprint was unavailable: account inactive until verified.
+    UNVERIFIED = "unverified", "Unverified"
+
+
+ALLOW, REVIEW, DENY, UNVERIFIED = (
+    Decision.ALLOW,
+    Decision.REVIEW,
+    Decision.DENY,
+    Decision.UNVERIFIED,
+)
+STRICTNESS = (DENY, UNVERIFIED, REVIEW)  # strictest first
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
-
-
-@dataclass(frozen=True)
-class Reason:
-    code: str
-    outcome: str  # REVIEW or DENY
-    description: str  # for reviewers
-
-
-def _reasons(*items: Reason) -> dict[str, Reason]:
-    return {item.code: item for item in items}
-
-
-REASONS = _reasons(
-    Reason("event_not_found", DENY, "Fingerprint has no such event: likely a forged event id"),
-    Reason("no_identification", DENY, "The event carries no visitor identification"),
-    Reason("event_reused", DENY, "The event id already backed another signup attempt"),
-    Reason("event_replayed", DENY, "Fingerprint saw this identification replayed"),
-    Reason("event_stale", DENY, "The event is older than RISK_MAX_EVENT_AGE_S"),
-    Reason("origin_not_allowed", DENY, "The event was made on a site not in RISK_ALLOWED_ORIGINS"),
-    Reason("bot_bad", DENY, "Fingerprint detected a malicious bot"),
-    Reason("device_blocked", DENY, "A reviewer blocked this device"),
-    Reason("device_limit", DENY, "The device already has RISK_MAX_ACCOUNTS_PER_DEVICE accounts"),
-    Reason("origin_mismatch", REVIEW, "The request's Origin differs from the event's page"),
-    Reason("ip_mismatch", REVIEW, "The event's IP differs from the signup request's IP"),
-    Reason("low_confidence", REVIEW, "Identification confidence below RISK_MIN_CONFIDENCE"),
-    Reason("bot_good", REVIEW, "A known good bot (crawler, monitoring) tried to sign up"),
-    Reason("suspect_score", REVIEW, "Suspect score at or above RISK_SUSPECT_SCORE_REVIEW"),
-    Reason("vpn", REVIEW, "The visitor uses a VPN"),
-    Reason("tampering", REVIEW, "Browser tampering or an anti-detect browser"),
-    Reason("tor", REVIEW, "The request came from a Tor exit node"),
-    Reason("fingerprint_unavailable", REVIEW, "Fingerprint was unreachable; event not checked"),
-    Reason(
-        "drn_new_device", REVIEW, "DRN first saw the device under RISK_DRN_NEW_DEVICE_MINUTES ago"
-    ),
-    Reason("drn_location_masked", REVIEW, "DRN: the device's real country never shows in its IPs"),
-    Reason(
-        "drn_high_percentile", REVIEW, "DRN max suspect percentile >= RISK_DRN_PERCENTILE_REVIEW"
-    ),
-)
-# Every check, in the order it runs; the admin shows them in this order.
-CHECKS = (
-    "event_found",
-    "identification",
-    "not_reused",
-    "not_replayed",
-    "fresh",
-    "origin",
-    "ip",
-    "confidence",
-)
 
 
 class DrnFacts(Protocol):
@@ -82,118 +58,109 @@ class DrnFacts(Protocol):
 
 @dataclass(frozen=True)
 class SignupContext:
-    """What the rules need to know about one signup attempt."""
+    """What the rules know about one signup attempt."""
 
     event: Event | None
     now: datetime
     fetch_failure: str = ""  # "" | "not_found" | "unavailable"
-    event_reused: bool = False
     client_ip: str = ""
     request_origin: str = ""
-    device_status: str = "normal"
-    device_accounts: int = 0
     drn: DrnFacts | None = None  # Device Reputation Network lookup (Android), if one answered
+    # History (from the database, read under the device lock)
+    event_reused: bool = False
+    device_status: str = "normal"
+    device_accounts: int = 0  # accounts on the device before this one
+    same_network: bool | None = None  # an earlier signup of the device came from this network
+    ip_new_devices: int = 0  # other brand-new devices that signed up from this IP in an hour
+    username_taken: bool = False  # the account could not be created: the name went meanwhile
 
 
-@dataclass
-class Assessment:
-    decision: str
-    reasons: list[str] = field(default_factory=list)
-    checks: dict[str, str] = field(default_factory=dict)
+# --- what the signals mean (shared by several rules) ------------------------------------------
 
 
-def decide(reason_codes: list[str], *, unavailable_outcome: str = REVIEW) -> str:
-    outcomes = set()
-    for code in reason_codes:
-        outcome = REASONS[code].outcome
-        if code == "fingerprint_unavailable":
-            outcome = unavailable_outcome
-        outcomes.add(outcome)
-    if DENY in outcomes:
-        return DENY
-    return REVIEW if REVIEW in outcomes else ALLOW
+def brand_new(event: Event, cfg: RiskSettings) -> bool:
+    """Fingerprint first saw this browser or app minutes ago (a fresh profile)."""
+    age = event.device_age
+    if age is None:
+        return event.visitor_found is False
+    return age < timedelta(minutes=cfg.new_device_minutes)
 
 
-def evaluate_signup(ctx: SignupContext, cfg: RiskSettings) -> Assessment:
-    checks = {name: SKIPPED for name in CHECKS}
-    reasons: list[str] = []
-    unavailable_outcome = DENY if cfg.failure_policy == "deny" else REVIEW
-
-    if ctx.fetch_failure == "unavailable":
-        return Assessment(
-            decide(["fingerprint_unavailable"], unavailable_outcome=unavailable_outcome),
-            ["fingerprint_unavailable"],
-            checks,
-        )
-    event = ctx.event
-    if ctx.fetch_failure == "not_found" or event is None:
-        checks["event_found"] = FAILED
-        return Assessment(DENY, ["event_not_found"], checks)
-    checks["event_found"] = PASSED
-
-    def check(name: str, ok: bool | None, reason: str) -> None:
-        if ok is None:
-            return  # not applicable: stays "skipped"
-        checks[name] = PASSED if ok else FAILED
-        if not ok:
-            reasons.append(reason)
-
-    check("identification", event.has_identification, "no_identification")
-    check("not_reused", not ctx.event_reused, "event_reused")
-    check("not_replayed", event.replayed is not True, "event_replayed")
-    check("fresh", _is_fresh(event, ctx.now, cfg.max_event_age_s), "event_stale")
-    _check_origin(event, ctx, cfg, checks, reasons)
-    if cfg.check_ip and ctx.client_ip:
-        check("ip", _same_ip(event.ip, ctx.client_ip), "ip_mismatch")
-    if event.confidence is not None:
-        check("confidence", event.confidence >= cfg.min_confidence, "low_confidence")
-
-    # Rules on the device and the Smart Signals.
-    if event.bot == "bad":
-        reasons.append("bot_bad")
-    elif event.bot == "good":
-        reasons.append("bot_good")
-    if ctx.device_status == "blocked":
-        reasons.append("device_blocked")
-    elif ctx.device_status != "trusted" and ctx.device_accounts >= cfg.max_accounts_per_device:
-        reasons.append("device_limit")
-    if event.suspect_score is not None and event.suspect_score >= cfg.suspect_score_review:
-        reasons.append("suspect_score")
-    if event.vpn:
-        reasons.append("vpn")
-    if event.tampering or event.anti_detect_browser:
-        reasons.append("tampering")
-    if event.tor:
-        reasons.append("tor")
-    if ctx.drn is not None:
-        reasons += drn_reasons(ctx.drn, now=ctx.now, cfg=cfg)
-    return Assessment(decide(reasons), reasons, checks)
-
-
-def drn_reasons(drn: DrnFacts, *, now: datetime, cfg: RiskSettings) -> list[str]:
-    """Reasons from what the whole Fingerprint network saw of the device. Unknown values
-    (a part not returned, a failed lookup) never fire a rule."""
-    reasons = []
-    first_seen, minutes = drn.first_seen_at, cfg.drn_new_device_minutes
-    if minutes > 0 and first_seen is not None and now - first_seen < timedelta(minutes=minutes):
-        reasons.append("drn_new_device")
-    if cfg.drn_location_masked_review and drn.location_masked:
-        reasons.append("drn_location_masked")
-    percentile = drn.max_percentile
-    if percentile is not None and percentile > 0 and percentile >= cfg.drn_percentile_review:
-        reasons.append("drn_high_percentile")
-    return reasons
-
-
-def refused_by_event(event: Event, *, now: datetime, cfg: RiskSettings) -> bool:
-    """True when the event alone already denies the signup (whatever the device's history),
-    so the caller can skip work such as a DRN lookup."""
-    return (
-        not event.has_identification
-        or event.replayed is True
-        or event.bot == "bad"
-        or not _is_fresh(event, now, cfg.max_event_age_s)
+def new_to_everyone(ctx: SignupContext, cfg: RiskSettings) -> bool:
+    """Brand-new here, and not vouched for by the Device Reputation Network: an Android phone
+    DRN has known for a while is a new install of the app, not a new device."""
+    if ctx.event is None or not brand_new(ctx.event, cfg):
+        return False
+    first_seen = ctx.drn.first_seen_at if ctx.drn is not None else None
+    vouched = first_seen is not None and ctx.now - first_seen >= timedelta(
+        hours=cfg.established_device_hours
     )
+    return not vouched
+
+
+def hosting_network(event: Event) -> bool:
+    """The IP is a datacenter, a proxy, or on an abuse blocklist. Not privacy tools: a
+    consumer VPN's exit is a datacenter, and Tor exits rotate by design (Tor is its own,
+    review-only rule)."""
+    if event.vpn is True or event.tor is True:
+        return event.ip_blocklisted is True
+    datacenter = event.datacenter is True
+    proxy = event.proxy is True and event.proxy_confidence != "low"
+    return datacenter or proxy or event.ip_blocklisted is True
+
+
+def automation(event: Event) -> list[str]:
+    """Signals of a scripted, emulated or instrumented device."""
+    signals = {
+        "bot": event.bot not in ("", "not_detected"),
+        "virtual_machine": event.virtual_machine is True,
+        "emulator": event.emulator is True,
+        "root_apps": event.root_apps is True,
+        "frida": event.frida is True,
+        "cloned_app": event.cloned_app is True,
+        "location_spoofing": event.location_spoofing is True,
+        "tampering": event.tampering is True or event.anti_detect_browser is True,
+    }
+    return [name for name, on in signals.items() if on]
+
+
+def farm_signals(ctx: SignupContext, cfg: RiskSettings) -> list[str]:
+    """Why a device past the soft limit is a farm rather than a household: any one of these
+    turns a hold into a denial. Privacy signals (VPN, incognito, privacy settings) are not
+    among them; a young device alone is not either (a family signing up together on its
+    first visit looks just like that)."""
+    event = ctx.event
+    if event is None:
+        return []
+    found = automation(event)
+    ips = event.velocity_count("distinct_ip", "1_hour")
+    if ips is not None and ips > cfg.person_max_ips_1h:
+        found.append("velocity")
+    if ctx.same_network is False:
+        found.append("network_changed")
+    if hosting_network(event):
+        found.append("hosting_network")
+    if event.high_activity is True:
+        found.append("high_activity")
+    reset = event.factory_reset_at
+    if reset is not None and ctx.now - reset < timedelta(hours=cfg.established_device_hours):
+        found.append("factory_reset")
+    return found
+
+
+def _over_soft_limit(ctx: SignupContext, cfg: RiskSettings) -> bool:
+    return (
+        ctx.device_status != "trusted"
+        and cfg.max_accounts_per_device <= ctx.device_accounts < cfg.max_accounts_per_device_hard
+    )
+
+
+def _device_limit_denies(ctx: SignupContext, cfg: RiskSettings) -> bool:
+    return _over_soft_limit(ctx, cfg) and (cfg.device_limit_strict or bool(farm_signals(ctx, cfg)))
+
+
+def _ip_new_devices_at_least(ctx: SignupContext, cfg: RiskSettings, threshold: int) -> bool:
+    return threshold > 0 and ctx.ip_new_devices >= threshold and new_to_everyone(ctx, cfg)
 
 
 def _is_fresh(event: Event, now: datetime, max_age_s: int) -> bool:
@@ -204,25 +171,28 @@ def _is_fresh(event: Event, now: datetime, max_age_s: int) -> bool:
     return -30 <= age <= max_age_s
 
 
-def _check_origin(
-    event: Event, ctx: SignupContext, cfg: RiskSettings, checks: dict, reasons: list
-) -> None:
+def _origin_not_allowed(ctx: SignupContext, cfg: RiskSettings) -> bool | None:
     if not cfg.allowed_origins:
-        return  # origin check off
-    event_origin = event.origin
-    if event_origin not in cfg.allowed_origins:
-        # Android/iOS events have no page URL: only browser events are held to the allow-list.
-        if event.platform in ("android", "ios") and not event_origin:
-            return
-        checks["origin"] = FAILED
-        reasons.append("origin_not_allowed")
-        return
+        return None  # origin check off
+    event = ctx.event
+    # Android/iOS events have no page URL: only browser events are held to the allow-list.
+    if event.platform in ("android", "ios") and not event.origin:
+        return None
+    return event.origin not in cfg.allowed_origins
+
+
+def _origin_mismatch(ctx: SignupContext, cfg: RiskSettings) -> bool | None:
+    if not cfg.allowed_origins or _origin_not_allowed(ctx, cfg) is not False:
+        return None
     request_origin = normalise_origin(ctx.request_origin) if ctx.request_origin else ""
-    if request_origin and request_origin != event_origin:
-        checks["origin"] = FAILED
-        reasons.append("origin_mismatch")
-        return
-    checks["origin"] = PASSED
+    return bool(request_origin) and request_origin != ctx.event.origin
+
+
+def _ip_mismatch(ctx: SignupContext, cfg: RiskSettings) -> bool | None:
+    if not cfg.check_ip:
+        return None
+    # Fails closed: a request whose client IP we could not read does not pass the check.
+    return not _same_ip(ctx.event.ip, ctx.client_ip)
 
 
 def _same_ip(event_ip: str, client_ip: str) -> bool:
@@ -233,3 +203,251 @@ def _same_ip(event_ip: str, client_ip: str) -> bool:
     a = getattr(a, "ipv4_mapped", None) or a
     b = getattr(b, "ipv4_mapped", None) or b
     return a == b
+
+
+def same_network(a: str, b: str) -> bool:
+    """Same /24 (IPv4) or /48 (IPv6): one home, office or carrier pool."""
+    try:
+        x, y = ipaddress.ip_address(a), ipaddress.ip_address(b)
+    except ValueError:
+        return False
+    if x.version != y.version:
+        return False
+    prefix = 24 if x.version == 4 else 48
+    return ipaddress.ip_network(f"{x}/{prefix}", strict=False) == ipaddress.ip_network(
+        f"{y}/{prefix}", strict=False
+    )
+
+
+def _drn_new_device(ctx: SignupContext, cfg: RiskSettings) -> bool:
+    first_seen, minutes = ctx.drn.first_seen_at, cfg.drn_new_device_minutes
+    return (
+        minutes > 0 and first_seen is not None and ctx.now - first_seen < timedelta(minutes=minutes)
+    )
+
+
+def _drn_high_percentile(ctx: SignupContext, cfg: RiskSettings) -> bool:
+    percentile = ctx.drn.max_percentile
+    return percentile is not None and percentile > 0 and percentile >= cfg.drn_percentile_review
+
+
+# --- the table -----------------------------------------------------------------------------
+
+Predicate = Callable[[SignupContext, RiskSettings], "bool | None"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    outcome: Decision  # REVIEW, DENY or UNVERIFIED
+    description: str  # for reviewers
+    predicate: Predicate  # True fires; False passes; None: not applicable
+    needs_history: bool = False  # reads facts only the database knows (under the device lock)
+    check: str = ""  # the server-side check it belongs to, if any
+    without_event: bool = False  # applies when there is no event (nothing else does then)
+    # A denial that is final when it fires on facts read without the device lock (history the
+    # plain read cannot see left neutral: same_network None, ip_new_devices 0), because the
+    # facts it reads only grow: claims on an event, accounts on a device, a block.
+    lock_free: bool = False
+    # A refusal that is not the client's fault: the API answers 503 with Retry-After.
+    temporary: bool = False
+
+
+def _e(test: Callable[[Event], bool]) -> Predicate:
+    """A predicate on the event alone."""
+    return lambda ctx, cfg: test(ctx.event)
+
+
+RULES: tuple[Rule, ...] = (
+    # Fingerprint could not tell us anything
+    Rule("fingerprint_unavailable", UNVERIFIED,
+         "Fingerprint was unreachable: accepted unverified (policy review) or refused with "
+         "503 (policy deny); verified later",
+         lambda ctx, cfg: ctx.fetch_failure == "unavailable", without_event=True,
+         temporary=True),
+    Rule("event_not_found", DENY, "Fingerprint has no such event: likely a forged event id",
+         lambda ctx, cfg: None if ctx.fetch_failure == "unavailable"
+         else ctx.fetch_failure == "not_found" or ctx.event is None,
+         without_event=True, check="event_found"),
+    # The server-side checks, in Fingerprint's recommended order
+    Rule("no_identification", DENY, "The event carries no visitor identification",
+         _e(lambda e: not e.has_identification), check="identification"),
+    Rule("event_reused", DENY, "The event id already backed another signup attempt",
+         lambda ctx, cfg: ctx.event_reused, needs_history=True, check="not_reused",
+         lock_free=True),
+    Rule("event_replayed", DENY, "Fingerprint saw this identification replayed",
+         _e(lambda e: e.replayed is True), check="not_replayed"),
+    Rule("event_stale", DENY, "The event is older than RISK_MAX_EVENT_AGE_S",
+         lambda ctx, cfg: not _is_fresh(ctx.event, ctx.now, cfg.max_event_age_s),
+         check="fresh"),
+    Rule("origin_not_allowed", DENY,
+         "The event was made on a site not in RISK_ALLOWED_ORIGINS", _origin_not_allowed,
+         check="origin"),
+    Rule("origin_mismatch", REVIEW, "The request's Origin differs from the event's page",
+         _origin_mismatch, check="origin"),
+    Rule("ip_mismatch", REVIEW,
+         "The event's IP differs from the signup request's IP (or the request's IP is unknown)",
+         _ip_mismatch, check="ip"),
+    Rule("low_confidence", REVIEW, "Identification confidence below RISK_MIN_CONFIDENCE",
+         lambda ctx, cfg: None if ctx.event.confidence is None
+         else ctx.event.confidence < cfg.min_confidence, check="confidence"),
+    # Strong evidence of automation or a farm: deny
+    Rule("bot_bad", DENY, "Fingerprint detected a malicious bot", _e(lambda e: e.bot == "bad")),
+    Rule("anti_detect_browser", DENY,
+         "An anti-detect browser: a tool for running many fake identities",
+         _e(lambda e: e.anti_detect_browser is True)),
+    Rule("emulator_tampered", DENY, "An Android emulator with root access or Frida hooks",
+         _e(lambda e: e.emulator is True and (e.root_apps is True or e.frida is True))),
+    Rule("vm_developer_tools", DENY, "A virtual machine driven with developer tools open",
+         _e(lambda e: e.virtual_machine is True and e.developer_tools is True)),
+    Rule("velocity_ips", DENY,
+         "The device used RISK_VELOCITY_MAX_IPS_1H or more IPs in an hour: rotating proxies",
+         lambda ctx, cfg: (ctx.event.velocity_count("distinct_ip", "1_hour") or 0)
+         >= cfg.velocity_max_ips_1h),
+    Rule("new_device_hosting", DENY,
+         "A brand-new device on a datacenter, proxy, Tor or blocklisted IP (a consumer VPN is "
+         "not enough)",
+         lambda ctx, cfg: new_to_everyone(ctx, cfg) and hosting_network(ctx.event)),
+    Rule("ip_new_device_burst", DENY,
+         "A brand-new device from an IP where RISK_IP_NEW_DEVICES_DENY_1H other brand-new "
+         "devices signed up within the hour: a farm rotating devices behind one address",
+         lambda ctx, cfg: _ip_new_devices_at_least(ctx, cfg, cfg.ip_new_devices_deny_1h),
+         needs_history=True),
+    # The device and its history
+    Rule("device_blocked", DENY, "A reviewer blocked this device",
+         lambda ctx, cfg: ctx.device_status == "blocked", needs_history=True, lock_free=True),
+    Rule("device_limit_hard", DENY,
+         "The device already has RISK_MAX_ACCOUNTS_PER_DEVICE_HARD accounts",
+         lambda ctx, cfg: ctx.device_status != "trusted"
+         and ctx.device_accounts >= cfg.max_accounts_per_device_hard,
+         needs_history=True, lock_free=True),
+    Rule("device_limit", DENY,
+         "Past RISK_MAX_ACCOUNTS_PER_DEVICE with a farm signal (automation, IPs changing, "
+         "hosting network, high activity) or RISK_DEVICE_LIMIT_STRICT",
+         _device_limit_denies, needs_history=True, lock_free=True),
+    Rule("device_shared", REVIEW,
+         "Past RISK_MAX_ACCOUNTS_PER_DEVICE on a clean device on its usual network: a "
+         "household or shared PC",
+         lambda ctx, cfg: _over_soft_limit(ctx, cfg) and not _device_limit_denies(ctx, cfg),
+         needs_history=True),
+    Rule("username_taken", DENY,
+         "The username was taken by a concurrent signup; no account was created",
+         lambda ctx, cfg: ctx.username_taken, needs_history=True),
+    # Weaker signals: a reviewer looks
+    Rule("ip_new_devices", REVIEW,
+         "A brand-new device from an IP where RISK_IP_NEW_DEVICES_REVIEW_1H other brand-new "
+         "devices signed up within the hour",
+         lambda ctx, cfg: _ip_new_devices_at_least(ctx, cfg, cfg.ip_new_devices_review_1h)
+         and not _ip_new_devices_at_least(ctx, cfg, cfg.ip_new_devices_deny_1h),
+         needs_history=True),
+    Rule("bot_good", REVIEW, "A known good bot (crawler, monitoring) tried to sign up",
+         _e(lambda e: e.bot == "good")),
+    Rule("tampering", REVIEW, "Browser tampering",
+         _e(lambda e: e.tampering is True and e.anti_detect_browser is not True)),
+    Rule("emulator", REVIEW, "An Android emulator (no root, no Frida)",
+         _e(lambda e: e.emulator is True and e.root_apps is not True and e.frida is not True)),
+    Rule("virtual_machine", REVIEW, "A virtual machine (developer tools closed)",
+         _e(lambda e: e.virtual_machine is True and e.developer_tools is not True)),
+    Rule("instrumented_app", REVIEW, "Frida hooks, a cloned app or location spoofing",
+         _e(lambda e: e.emulator is not True
+            and (e.frida is True or e.cloned_app is True or e.location_spoofing is True))),
+    Rule("tor", REVIEW, "The request came from a Tor exit node", _e(lambda e: e.tor is True)),
+    Rule("suspect_score", REVIEW, "Suspect score at or above RISK_SUSPECT_SCORE_REVIEW",
+         lambda ctx, cfg: ctx.event.suspect_score is not None
+         and ctx.event.suspect_score >= cfg.suspect_score_review),
+    # Device Reputation Network (Android)
+    Rule("drn_new_device", REVIEW,
+         "DRN first saw the device under RISK_DRN_NEW_DEVICE_MINUTES ago",
+         lambda ctx, cfg: ctx.drn is not None and _drn_new_device(ctx, cfg)),
+    Rule("drn_location_masked", REVIEW,
+         "DRN: the device's real country never shows in its IPs",
+         lambda ctx, cfg: ctx.drn is not None and cfg.drn_location_masked_review
+         and ctx.drn.location_masked is True),
+    Rule("drn_high_percentile", REVIEW,
+         "DRN max suspect percentile >= RISK_DRN_PERCENTILE_REVIEW",
+         lambda ctx, cfg: ctx.drn is not None and _drn_high_percentile(ctx, cfg)),
+)  # fmt: skip
+REASONS: dict[str, Rule] = {rule.code: rule for rule in RULES}
+# Codes earlier versions recorded; kept so old attempts still read well in the console.
+RETIRED_REASONS = {
+    "vpn": "The visitor used a VPN (no longer a reason on its own: privacy is not fraud)",
+}
+# Every check, in the order it runs; the admin shows them in this order.
+CHECKS = tuple(dict.fromkeys(rule.check for rule in RULES if rule.check))
+
+
+def describe(code: str) -> str:
+    rule = REASONS.get(code)
+    return rule.description if rule else RETIRED_REASONS.get(code, "")
+
+
+@dataclass
+class Assessment:
+    decision: Decision
+    reasons: list[str] = field(default_factory=list)
+    checks: dict[str, str] = field(default_factory=dict)
+
+
+def decide(reason_codes: list[str], *, cfg: RiskSettings | None = None) -> Decision:
+    """The strictest outcome among the reasons. Under FINGERPRINT_FAILURE_POLICY=deny an
+    unverifiable signup is refused instead of accepted unverified."""
+    outcomes = {REASONS[code].outcome for code in reason_codes if code in REASONS}
+    if UNVERIFIED in outcomes and cfg is not None and cfg.failure_policy == "deny":
+        outcomes.add(DENY)
+    return next((outcome for outcome in STRICTNESS if outcome in outcomes), ALLOW)
+
+
+def evaluate_signup(
+    ctx: SignupContext, cfg: RiskSettings, *, rules: tuple[Rule, ...] = RULES
+) -> Assessment:
+    """Run every applicable rule; the reasons that fired, in table order, and the checks."""
+    checks = {name: SKIPPED for name in CHECKS}
+    reasons: list[str] = []
+    no_event = ctx.event is None or bool(ctx.fetch_failure)
+    for rule in rules:
+        if rule.without_event != no_event:
+            continue
+        verdict = rule.predicate(ctx, cfg)
+        if rule.check and verdict is not None and checks[rule.check] != FAILED:
+            checks[rule.check] = FAILED if verdict else PASSED
+        if verdict:
+            reasons.append(rule.code)
+    if not no_event:
+        checks["event_found"] = PASSED
+    return Assessment(decide(reasons, cfg=cfg), reasons, checks)
+
+
+_EVENT_ONLY = tuple(r for r in RULES if not r.needs_history and not r.without_event)
+
+
+def refused_by_event(event: Event, *, now: datetime, cfg: RiskSettings) -> bool:
+    """True when the event alone already denies the signup (whatever the device's history),
+    so the caller can skip work such as a DRN lookup."""
+    ctx = SignupContext(event=event, now=now)
+    return any(r.outcome == DENY and r.predicate(ctx, cfg) for r in _EVENT_ONLY)
+
+
+_LOCK_FREE = tuple(r for r in RULES if r.outcome == DENY and (r.lock_free or r in _EVENT_ONLY))
+
+
+def refused_without_lock(ctx: SignupContext, cfg: RiskSettings) -> bool:
+    """True when a plain read (no device lock) already proves a denial: event-only denials,
+    and device facts that only grow (blocked, past the hard limit). Under the lock the same
+    rules would fire, so refusing early changes no decision."""
+    if ctx.event is None or ctx.fetch_failure:
+        return False
+    return any(rule.predicate(ctx, cfg) for rule in _LOCK_FREE)
+
+
+def is_temporary(reason_codes: list[str]) -> bool:
+    """A refusal that is not the client's fault (the API answers 503 with Retry-After): a
+    temporary reason fired and no lasting deny reason did."""
+    fired = [REASONS[code] for code in reason_codes if code in REASONS]
+    lasting = any(rule.outcome == DENY and not rule.temporary for rule in fired)
+    return not lasting and any(rule.temporary for rule in fired)
+
+
+def drn_reasons(drn: DrnFacts, *, now: datetime, cfg: RiskSettings) -> list[str]:
+    """The DRN rules alone (the DRN panel shows what they say about a lookup)."""
+    ctx = SignupContext(event=None, now=now, drn=drn)
+    return [r.code for r in RULES if r.code.startswith("drn_") and r.predicate(ctx, cfg)]

@@ -184,9 +184,7 @@ def attempt_reasons(*, attempt: SignupAttempt) -> list[ReasonRow]:
     rows = []
     for code in attempt.reasons or []:
         reason = rules.REASONS.get(code)
-        rows.append(
-            ReasonRow(code, reason.outcome if reason else "", reason.description if reason else "")
-        )
+        rows.append(ReasonRow(code, reason.outcome if reason else "", rules.describe(code)))
     return rows
 
 
@@ -320,7 +318,7 @@ def stats_top_reasons(*, days: int = 7, limit: int = 8) -> list[dict]:
             "code": code,
             "count": n,
             "pct": round(100 * n / peak, 1),
-            "description": rules.REASONS[code].description if code in rules.REASONS else "",
+            "description": rules.describe(code),
             "outcome": rules.REASONS[code].outcome if code in rules.REASONS else "",
         }
         for code, n in rows

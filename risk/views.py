@@ -1,6 +1,5 @@
 """Fingerprint webhook receiver: events pushed by Fingerprint are stored like fetched ones."""
 
-from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.parsers import BaseParser
@@ -8,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from risk import services
+from risk.conf import risk_settings
 from risk.fingerprint.events import EventFormatError
 from risk.fingerprint.webhooks import webhook_signature_valid
 
@@ -36,7 +36,7 @@ class FingerprintWebhookView(APIView):
         },
     )
     def post(self, request):
-        secret = getattr(settings, "FINGERPRINT_WEBHOOK_SECRET", "")
+        secret = risk_settings().webhook_secret
         if not secret:
             return Response(
                 {"code": "webhook_disabled", "message": "FINGERPRINT_WEBHOOK_SECRET is not set."},

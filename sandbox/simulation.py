@@ -12,6 +12,7 @@ to the API), so the product's IP check passes unless a scenario wants a mismatch
 
 from __future__ import annotations
 
+import contextlib
 import random
 import secrets
 import socket
@@ -34,46 +35,99 @@ from .control import SandboxControl, SandboxControlError
 
 @dataclass(frozen=True)
 class Kind:
+    """One class of the population: who signs up, from what device and network."""
+
     description: str
     profile: str  # sandbox device profile
-    group: tuple[int, int] = (1, 1)  # signups per device (min, max)
+    legit: bool = True  # a real person's signup (else fraud)
+    group: tuple[int, int] = (1, 1)  # signups per actor (min, max)
+    # home: one residential IP per actor; office: one business IP per actor; carrier: one
+    # carrier-NAT IP shared by every actor of the kind; hosting: one datacenter IP per actor;
+    # rotating_proxy: a fresh residential proxy IP (flagged by Fingerprint) per signup;
+    # shared_proxy: one residential IP per actor, whatever devices it rotates through
+    network: str = "home"
+    history_days: float = 0  # the device visited the site this long before signing up
+    established_share: float = 1.0  # share of actors with that history (others: brand-new)
+    rotate_device: bool = False  # a fresh visitor id for every signup (anti-detect rotation)
+    overrides: dict[str, Any] = field(default_factory=dict)  # extra event fields
     client_ip: bool = True  # event IP = the API's client IP (False: an IP mismatch)
     age_s: float = 0  # event age when it is used
     replayed: bool = False
     forged: bool = False  # a made-up event id that Fingerprint never issued
-    drn_history: bool = False  # weeks of Android activity and a DRN record before signing up
+    stolen: bool = False  # an event id its owner already used to sign up
+    drn_history: bool = False  # DRN has known the phone for months
+    bench: bool = True  # part of the labelled population of bench/decision_quality.py
 
+
+PROXY_FLAG = {"proxy": True, "proxy_confidence": "high"}
 
 KINDS: dict[str, Kind] = {
-    "ordinary": Kind("a person on their own browser", "human"),
-    "family": Kind("a family sharing one laptop", "human", group=(2, 4)),
-    "farm": Kind("an emulator in a device farm opening many accounts", "farm", group=(4, 12)),
-    "bad_bot": Kind("a headless browser script", "bad_bot"),
-    "vpn": Kind("a person behind a VPN", "vpn"),
-    "android_drn": Kind("an Android phone with DRN history", "android", drn_history=True),
-    "tampering": Kind("an anti-detect browser", "tampering"),
-    "tor": Kind("a Tor Browser user", "tor"),
-    "good_bot": Kind("a search crawler that hit the form", "good_bot"),
-    "ip_mismatch": Kind("an event made on another network", "human", client_ip=False),
-    "stale": Kind("a replay of a ten-minute-old event", "human", age_s=600),
-    "replayed": Kind("an identification Fingerprint saw replayed", "human", replayed=True),
-    "forged": Kind("a made-up event id", "human", forged=True),
-}
-# Share of signups (not devices) per kind; the defaults give every decision and reason.
+    # --- legitimate -----------------------------------------------------------------------
+    "ordinary": Kind("a person on their own browser", "human", history_days=30,
+                     established_share=0.5),
+    "android_user": Kind("an Android app user (new install; DRN knows the phone)", "android",
+                         history_days=20, established_share=0.3, drn_history=True),
+    "family": Kind("a family sharing one laptop", "human", group=(2, 4), history_days=90,
+                   established_share=0.8),
+    "office": Kind("a shared office or library PC", "human", group=(3, 8), network="office",
+                   history_days=180),
+    "vpn": Kind("a person behind a VPN", "vpn", network="hosting", history_days=30,
+                established_share=0.5),
+    "privacy": Kind("a privacy browser (incognito, strict privacy settings)", "incognito",
+                    overrides={"privacy_settings": True}, history_days=10,
+                    established_share=0.3),
+    "carrier_nat": Kind("phones behind one carrier-grade NAT address", "android",
+                        network="carrier", history_days=60, established_share=0.3,
+                        drn_history=True),
+    "tor": Kind("a Tor Browser user", "tor", network="hosting"),
+    # --- fraudulent -----------------------------------------------------------------------
+    "bad_bot": Kind("a headless browser script", "bad_bot", legit=False, network="hosting"),
+    "proxy_farm": Kind("one device opening accounts through rotating proxies", "human",
+                       legit=False, group=(5, 12), network="rotating_proxy",
+                       overrides=PROXY_FLAG),
+    "antidetect": Kind("an anti-detect browser rotating identities", "tampering", legit=False,
+                       group=(5, 12), network="shared_proxy", rotate_device=True),
+    "device_rotation": Kind("fresh browser profiles rotated behind one home IP (undetected)",
+                            "human", legit=False, group=(6, 10), network="shared_proxy",
+                            rotate_device=True),
+    "emulator_farm": Kind("rooted emulators in a device farm", "farm", legit=False,
+                          group=(4, 12), network="hosting", rotate_device=True),
+    "scripted_vm": Kind("scripted virtual machines with developer tools", "human", legit=False,
+                        group=(3, 8), network="hosting", rotate_device=True,
+                        overrides={"virtual_machine": True, "developer_tools": True}),
+    "replayed": Kind("an identification Fingerprint saw replayed", "human", legit=False,
+                     replayed=True),
+    "stale": Kind("a replay of a ten-minute-old event", "human", legit=False, age_s=600),
+    "stolen": Kind("someone else's event id, already used", "human", legit=False, stolen=True),
+    "forged": Kind("a made-up event id", "human", legit=False, forged=True),
+    # --- demo only: awkward cases a reviewer should see --------------------------------------
+    "good_bot": Kind("a search crawler that hit the form", "good_bot", legit=False,
+                     network="hosting", bench=False),
+    "ip_mismatch": Kind("an event made on another network", "human", client_ip=False,
+                        bench=False),
+}  # fmt: skip
+# Share of signups (not devices) per kind: the demo's default and the benchmark's population.
 DEFAULT_MIX: dict[str, float] = {
-    "ordinary": 40,
-    "family": 12,
-    "farm": 12,
-    "bad_bot": 10,
-    "vpn": 6,
-    "android_drn": 6,
-    "tampering": 3,
-    "tor": 2,
-    "good_bot": 2,
-    "ip_mismatch": 3,
-    "stale": 2,
+    "ordinary": 30,
+    "android_user": 8,
+    "family": 8,
+    "office": 5,
+    "vpn": 5,
+    "privacy": 4,
+    "carrier_nat": 5,
+    "tor": 1,
+    "bad_bot": 8,
+    "proxy_farm": 5,
+    "antidetect": 4,
+    "device_rotation": 1,
+    "emulator_farm": 4,
+    "scripted_vm": 3,
     "replayed": 1,
+    "stale": 1,
+    "stolen": 1,
     "forged": 1,
+    "good_bot": 1,
+    "ip_mismatch": 1,
 }
 # HTTP answer -> outcome label
 OUTCOMES = ("created", "pending_review", "denied", "invalid", "unavailable", "throttled", "error")
@@ -134,6 +188,8 @@ class Signup:
     username: str
     email: str
     password: str
+    visitor_id: str  # the device this signup comes from
+    ip: str  # the client IP (forwarded mode), also the event's IP unless a mismatch is wanted
 
 
 @dataclass
@@ -141,42 +197,67 @@ class Actor:
     kind: str
     visitor_id: str
     signups: list[Signup]
+    established: bool  # the device visited the site before (history seeded)
+
+
+# Address blocks per network kind (the sandbox geolocates them: residential ISPs, hosting).
+RESIDENTIAL = ("73.45", "81.98", "91.64", "90.84", "177.32")
+CARRIER_IP = "49.36.200.17"  # one mobile carrier's NAT address (Jio, India)
+HOSTING = ("178.62", "3.80")  # DigitalOcean, AWS: datacenters
+
+
+def _address(rng: random.Random, prefixes: tuple[str, ...]) -> str:
+    return f"{rng.choice(prefixes)}.{rng.randrange(0, 256)}.{rng.randrange(1, 255)}"
 
 
 def plan_population(
     users: int, mix: dict[str, float], *, seed: int | None, run_tag: str
 ) -> list[Actor]:
-    """The devices and the signups each will attempt; deterministic for a seed and tag.
-    `run_tag` (4 alphanumerics) ends every username and visitor id, so runs never collide."""
+    """The devices, their networks and the signups each will attempt; deterministic for a seed
+    and tag. `run_tag` (4 alphanumerics) ends every username and visitor id, so runs never
+    collide."""
     rng = random.Random(seed)
     actors: list[Actor] = []
     serial = 0
+
+    def visitor() -> str:
+        # The run tag keeps devices new on every run, seeded or not (20 alphanumerics).
+        return "".join(rng.choices(string.ascii_letters + string.digits, k=16)) + run_tag
+
     for kind_name, count in allocate(users, mix).items():
         kind = KINDS[kind_name]
         while count > 0:
             size = min(count, rng.randint(*kind.group))
             count -= size
-            # The run tag keeps devices new on every run, seeded or not (20 alphanumerics).
-            visitor_id = "".join(rng.choices(string.ascii_letters + string.digits, k=16))
-            visitor_id += run_tag
+            device = visitor()
+            actor_ip = {
+                "office": lambda: _address(rng, RESIDENTIAL[2:4]),
+                "carrier": lambda: CARRIER_IP,
+                "hosting": lambda: _address(rng, HOSTING),
+            }.get(kind.network, lambda: _address(rng, RESIDENTIAL))()
             signups = []
             for _ in range(size):
                 serial += 1
-                signups.append(_credentials(rng, kind_name, serial, run_tag))
-            actors.append(Actor(kind_name, visitor_id, signups))
+                ip = _address(rng, RESIDENTIAL) if kind.network == "rotating_proxy" else actor_ip
+                who = visitor() if kind.rotate_device else device
+                signups.append(_credentials(rng, kind_name, serial, run_tag, who, ip))
+            established = kind.history_days > 0 and rng.random() < kind.established_share
+            actors.append(Actor(kind_name, device, signups, established))
     rng.shuffle(actors)  # interleave kinds, as real traffic is
     return actors
 
 
-def _credentials(rng: random.Random, kind: str, serial: int, run_tag: str) -> Signup:
-    if kind in ("farm", "bad_bot"):
+def _credentials(
+    rng: random.Random, kind: str, serial: int, run_tag: str, visitor_id: str, ip: str
+) -> Signup:
+    if not KINDS[kind].legit:
         username = f"user{rng.randrange(10**6):06d}_{run_tag}{serial}"
         domain = "mailbox.example.net"
     else:
         username = f"{rng.choice(FIRST)}.{rng.choice(LAST)}_{run_tag}{serial}"
         domain = "example.com"
     # Passwords are random (never logged or printed): they must pass Django's validators.
-    return Signup(username, f"{username}@{domain}", secrets.token_urlsafe(12))
+    return Signup(username, f"{username}@{domain}", secrets.token_urlsafe(12), visitor_id, ip)
 
 
 def detect_client_ip(api_url: str, timeout: float = 3.0) -> str:
@@ -196,7 +277,9 @@ class Attempt:
     username: str
     status: int | None
     outcome: str
-    reference: int | None = None
+    reference: Any = None  # the API's opaque reference of the attempt
+    event_id: str = ""
+    victim: bool = False  # the owner's own signup before a stolen-event replay (not counted)
 
 
 @dataclass
@@ -208,22 +291,29 @@ class SimulationReport:
     run_tag: str
     attempts: list[Attempt] = field(default_factory=list)
 
+    @property
+    def counted(self) -> list[Attempt]:
+        return [a for a in self.attempts if not a.victim]
+
     def by_kind(self) -> dict[str, Counter[str]]:
         table: dict[str, Counter[str]] = {}
-        for attempt in self.attempts:
+        for attempt in self.counted:
             table.setdefault(attempt.kind, Counter())[attempt.outcome] += 1
         return table
 
     @property
-    def references(self) -> list[int]:
-        return [a.reference for a in self.attempts if a.reference is not None]
+    def references(self) -> list[Any]:
+        return [a.reference for a in self.counted if a.reference is not None]
 
 
 class _Runner:
-    def __init__(self, *, api_url: str, sandbox_url: str, client_ip: str, timeout: float) -> None:
+    def __init__(
+        self, *, api_url: str, sandbox_url: str, client_ip: str, forwarded: bool, timeout: float
+    ) -> None:
         self.api_url = api_url.rstrip("/")
         self.sandbox_url = sandbox_url.rstrip("/")
         self.client_ip = client_ip
+        self.forwarded = forwarded  # send each actor's own IP in X-Forwarded-For
         self.timeout = timeout
         self._local = threading.local()  # one keep-alive session pair per worker thread
 
@@ -236,21 +326,41 @@ class _Runner:
     def run_actor(self, actor: Actor, on_attempt: Callable[[Attempt], None]) -> None:
         kind = KINDS[actor.kind]
         control, http = self._clients()
+        if actor.established:
+            self._seed_history(control, kind, actor)
         if kind.drn_history:
-            self._seed_history(control, actor.visitor_id)
+            self._seed_drn(control, actor)
         for signup in actor.signups:
+            if kind.stolen:  # the owner signs up first; the thief replays the id later
+                owner = Signup(f"owner_{signup.username}", "", signup.password,
+                               signup.visitor_id, signup.ip)  # fmt: skip
+                attempt = self._sign_up(control, http, kind, actor, owner, victim=True)
+                on_attempt(attempt)
+                elsewhere = _address(random.Random(signup.username), RESIDENTIAL)
+                thief = Signup(signup.username, signup.email, signup.password, "", elsewhere)
+                on_attempt(self._post(http, actor.kind, thief, attempt.event_id))
+                continue
             on_attempt(self._sign_up(control, http, kind, actor, signup))
 
-    def _seed_history(self, control: SandboxControl, visitor_id: str) -> None:
-        """Weeks of app use on this phone, and DRN knowing it for months."""
-        try:
+    def _seed_history(self, control: SandboxControl, kind: Kind, actor: Actor) -> None:
+        """Earlier visits of this device to the site, days before the signup."""
+        # On failure the signup below still runs; it just has no history.
+        with contextlib.suppress(SandboxControlError, requests.RequestException):
             control.bulk_events(
-                8, profile="android", visitor_id=visitor_id, spread_s=20 * 86_400, age_s=86_400
+                4,
+                profile=kind.profile,
+                visitor_id=actor.visitor_id,
+                spread_s=kind.history_days * 86_400 / 2,
+                age_s=kind.history_days * 86_400 / 2,
             )
-            first_seen = datetime.now(UTC) - timedelta(days=180)
-            control.seed_drn(visitor_id, first_seen_at=first_seen.strftime("%Y-%m-%dT%H:%M:00Z"))
-        except (SandboxControlError, requests.RequestException):
-            pass  # the signup below still runs; it just has no history
+
+    def _seed_drn(self, control: SandboxControl, actor: Actor) -> None:
+        """The Device Reputation Network has known this phone for months."""
+        first_seen = datetime.now(UTC) - timedelta(days=180)
+        with contextlib.suppress(SandboxControlError, requests.RequestException):
+            control.seed_drn(
+                actor.visitor_id, first_seen_at=first_seen.strftime("%Y-%m-%dT%H:%M:00Z")
+            )
 
     def _sign_up(
         self,
@@ -259,18 +369,21 @@ class _Runner:
         kind: Kind,
         actor: Actor,
         signup: Signup,
+        victim: bool = False,
     ) -> Attempt:
         if kind.forged:
             event_id = f"{int(time.time() * 1000)}.{secrets.token_hex(3)}"
         else:
+            ip = signup.ip if self.forwarded else self.client_ip
             fields: dict[str, Any] = {
-                "visitor_id": actor.visitor_id,
+                "visitor_id": signup.visitor_id,
                 "url": f"{self.api_url}/signup",
                 "linked_id": signup.username,
                 "tags": {"action": "signup", "simulated": actor.kind},
+                "ip": ip if kind.client_ip else _address(random.Random(ip), HOSTING),
             }
-            if kind.client_ip:
-                fields["ip"] = self.client_ip
+            if kind.overrides:
+                fields["overrides"] = kind.overrides
             if kind.age_s:
                 fields["age_s"] = kind.age_s
             if kind.replayed:
@@ -278,7 +391,15 @@ class _Runner:
             try:
                 event_id = control.create_event(kind.profile, **fields)["event_id"]
             except (SandboxControlError, requests.RequestException):
-                return Attempt(actor.kind, signup.username, None, "error")
+                return Attempt(actor.kind, signup.username, None, "error", victim=victim)
+        return self._post(http, actor.kind, signup, event_id, victim=victim)
+
+    def _post(
+        self, http: requests.Session, kind: str, signup: Signup, event_id: str, victim=False
+    ) -> Attempt:
+        headers = {"Origin": self.api_url}
+        if self.forwarded:
+            headers["X-Forwarded-For"] = signup.ip
         try:
             response = http.post(
                 f"{self.api_url}/api/signup",
@@ -288,22 +409,19 @@ class _Runner:
                     "email": signup.email,
                     "password": signup.password,
                 },
-                headers={"Origin": self.api_url},
+                headers=headers,
                 timeout=self.timeout,
             )
         except requests.RequestException:
-            return Attempt(actor.kind, signup.username, None, "error")
+            return Attempt(kind, signup.username, None, "error", None, event_id, victim)
         try:
             body = response.json()
         except ValueError:
             body = {}
         reference = body.get("reference") if isinstance(body, dict) else None
+        outcome = _outcome(response.status_code, body)
         return Attempt(
-            actor.kind,
-            signup.username,
-            response.status_code,
-            _outcome(response.status_code, body),
-            reference if isinstance(reference, int) else None,
+            kind, signup.username, response.status_code, outcome, reference, event_id, victim
         )
 
 
@@ -331,11 +449,17 @@ def signups_simulate(
     seed: int | None = None,
     workers: int = 8,
     client_ip: str | None = None,
+    forwarded: bool = False,
     timeout: float = 30.0,
     progress: bool = True,
 ) -> SimulationReport:
     """Run `users` signups of a mixed population against the API; raises SimulationError on
-    bad options or when the API or the sandbox cannot be reached."""
+    bad options or when the API or the sandbox cannot be reached.
+
+    `forwarded`: each actor sends its own network's address in X-Forwarded-For (the API must
+    trust one proxy: RISK_TRUSTED_PROXY_COUNT=1), so homes, offices, carrier NAT, datacenters
+    and rotating proxies look as they would in production. Otherwise every signup comes from
+    this machine's address."""
     if users < 1:
         raise SimulationError("users must be at least 1")
     if workers < 1:
@@ -349,7 +473,13 @@ def signups_simulate(
     run_tag = secrets.token_hex(2)
     actors = plan_population(users, mix, seed=seed, run_tag=run_tag)
     report = SimulationReport(users, len(actors), 0.0, client_ip, run_tag)
-    runner = _Runner(api_url=api_url, sandbox_url=sandbox_url, client_ip=client_ip, timeout=timeout)
+    runner = _Runner(
+        api_url=api_url,
+        sandbox_url=sandbox_url,
+        client_ip=client_ip,
+        forwarded=forwarded,
+        timeout=timeout,
+    )
     lock = threading.Lock()
     started = time.monotonic()
     with tqdm(total=users, unit="signup", disable=not progress, dynamic_ncols=True) as bar:
@@ -357,7 +487,8 @@ def signups_simulate(
         def record(attempt: Attempt) -> None:
             with lock:
                 report.attempts.append(attempt)
-                bar.update(1)
+                if not attempt.victim:
+                    bar.update(1)
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="simulate") as pool:
             # list() re-raises any bug in a worker instead of losing it

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from risk.fingerprint.origins import normalise_origin
@@ -80,6 +80,10 @@ class Event:
     location_spoofing: bool | None = None
     jailbroken: bool | None = None
     high_activity: bool | None = None
+    proxy_confidence: str = ""  # low | medium | high | ''
+    factory_reset_at: datetime | None = None  # Android: the last factory reset, if any
+    # Velocity: distinct values over a window, named as in v4 ("distinct_ip" -> "1_hour" -> n)
+    velocity: dict[str, dict[str, int]] = field(default_factory=dict, compare=False)
     country_code: str = ""
     city: str = ""
     asn_name: str = ""
@@ -96,6 +100,17 @@ class Event:
     @property
     def has_identification(self) -> bool:
         return bool(self.visitor_id)
+
+    def velocity_count(self, metric: str, window: str) -> int | None:
+        """e.g. `velocity_count("distinct_ip", "1_hour")`; None when not reported."""
+        return self.velocity.get(metric, {}).get(window)
+
+    @property
+    def device_age(self) -> timedelta | None:
+        """How long Fingerprint had known this browser or app when the event was made."""
+        if self.first_seen_at is None or self.timestamp is None:
+            return None
+        return max(self.timestamp - self.first_seen_at, timedelta(0))
 
     @property
     def origin(self) -> str:
@@ -192,6 +207,9 @@ def _from_v4(raw: dict) -> Event:
         location_spoofing=as_bool(raw.get("location_spoofing")),
         jailbroken=as_bool(raw.get("jailbroken")),
         high_activity=as_bool(raw.get("high_activity_device")),
+        proxy_confidence=_enum(raw.get("proxy_confidence")),
+        factory_reset_at=_reset_time(raw.get("factory_reset_timestamp")),
+        velocity=_velocity_v4(raw.get("velocity")),
         country_code=as_str(geo.get("country_code")),
         city=as_str(geo.get("city_name")),
         asn_name=as_str(ip_block.get("asn_name")),
@@ -274,6 +292,9 @@ def _from_v3(raw: dict, *, products: dict, wrapped: bool) -> Event:
         location_spoofing=as_bool(product("locationSpoofing").get("result")),
         jailbroken=as_bool(product("jailbroken").get("result")),
         high_activity=as_bool(product("highActivity").get("result")),
+        proxy_confidence=_enum(product("proxy").get("confidence")),
+        factory_reset_at=_reset_time(product("factoryReset").get("timestamp")),
+        velocity=_velocity_v3(product("velocity")),
         country_code=as_str(as_dict(location.get("country")).get("code")),
         city=as_str(as_dict(location.get("city")).get("name")),
         asn_name=as_str(as_dict(ip_block.get("asn")).get("name")),
@@ -286,3 +307,40 @@ def _from_v3(raw: dict, *, products: dict, wrapped: bool) -> Event:
         user_agent=as_str(browser.get("userAgent") or raw.get("userAgent")),
         product_errors=errors,
     )
+
+
+_V3_WINDOWS = {"5m": "5_minutes", "1h": "1_hour", "24h": "24_hours"}
+_V4_WINDOWS = tuple(_V3_WINDOWS.values())
+
+
+def _velocity_v4(value: Any) -> dict[str, dict[str, int]]:
+    result = {}
+    for metric, windows in as_dict(value).items():
+        counts = {w: n for w in _V4_WINDOWS if (n := as_int(as_dict(windows).get(w))) is not None}
+        if counts and isinstance(metric, str):
+            result[metric] = counts
+    return result
+
+
+def _velocity_v3(value: Any) -> dict[str, dict[str, int]]:
+    result = {}
+    for metric, body in as_dict(value).items():
+        intervals = as_dict(as_dict(body).get("intervals"))
+        counts = {
+            _V3_WINDOWS[w]: n for w in _V3_WINDOWS if (n := as_int(intervals.get(w))) is not None
+        }
+        if counts and isinstance(metric, str):
+            result[_snake(metric)] = counts
+    return result
+
+
+def _reset_time(value: Any) -> datetime | None:
+    """Factory reset time: epoch seconds or milliseconds; 0 (never reset) is None."""
+    number = as_int(value)
+    if not number or number < 0:
+        return None
+    seconds = number / 1000 if number > 10**11 else number
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None

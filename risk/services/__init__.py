@@ -12,6 +12,7 @@ webhooks  events pushed by Fingerprint (risk.services.webhooks)
 
 from risk.services.signup import (  # noqa: F401  (the public signup API)
     FetchResult,
+    attempt_account_failed,
     attempt_attach_account,
     device_lock_for_attempt,
     event_fetch,

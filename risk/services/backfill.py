@@ -33,6 +33,7 @@ from risk.clients import fingerprint_client
 from risk.fingerprint.errors import FingerprintError, NotFoundError, RequestError
 from risk.fingerprint.events import Event
 from risk.models import (
+    Decision,
     Device,
     DrnSnapshot,
     DrnStatus,
@@ -51,6 +52,7 @@ from risk.services.jobs import (
     permit,
 )
 from risk.services.signup import event_snapshot_fields
+from risk.services.verification import UNAVAILABLE, attempts_verify_due, unverified_count
 
 logger = logging.getLogger(__name__)
 
@@ -184,9 +186,11 @@ MISSING_CHECKPOINT = "backfill_events:missing"
 
 
 def _missing_attempts(after: int):
+    # Unverified attempts are not linked here: verification decides them with the rules.
     return (
         SignupAttempt.objects.filter(fingerprint_event__isnull=True, pk__gt=after)
         .exclude(event_id="")
+        .exclude(decision=Decision.UNVERIFIED)
         .order_by("pk")
     )
 
@@ -196,6 +200,7 @@ def _missing_accounts(after: int):
     return (
         user_model.objects.filter(pk__gt=after)
         .exclude(signup_event_id="")
+        .exclude(signup_attempt__decision=Decision.UNVERIFIED)
         .filter(~Exists(FingerprintEvent.objects.filter(event_id=OuterRef("signup_event_id"))))
         .order_by("pk")
     )
@@ -254,6 +259,12 @@ def events_backfill_missing(
     state = None if restart else checkpoint_load(name=MISSING_CHECKPOINT)
     state = state or {"phase": "attempts", "after": 0, "counts": {}}
     tally = Tally(Counter(state.get("counts", {})))
+    # Signups accepted while Fingerprint was down: decided by the live rules, not linked.
+    while outcomes := attempts_verify_due(limit=batch_size):
+        for outcome, n in outcomes.items():
+            tally.add(f"verified_{outcome}", n)
+        if UNAVAILABLE in outcomes or sum(outcomes.values()) < batch_size:
+            break
     phases = ("attempts", "accounts")
     for phase in phases[phases.index(state["phase"]) :]:
         after = state["after"] if state["phase"] == phase else 0
@@ -309,6 +320,7 @@ def events_missing_preview() -> Tally:
     stored = FingerprintEvent.objects.filter(event_id__in=ids).count() if ids else 0
     tally.add("would_link_stored_events", stored)
     tally.add("would_fetch_events", len(ids) - stored)
+    tally.add("would_verify_signups", unverified_count())
     return tally
 
 

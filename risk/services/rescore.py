@@ -84,7 +84,9 @@ def attempt_context_rebuild(
 
     Exact: the event (normalised from the raw snapshot), the client IP and Origin, the time of
     the signup (freshness is judged against `created_at`, not today), whether the event was
-    reused. Approximated from current data: the device's status (today's, so a device blocked
+    reused, and the history the rules read at the time (`attempt.facts`: earlier networks, the
+    IP's new devices, the device's account count). For attempts recorded before facts were
+    kept, approximated from current data: the device's status (today's, so a device blocked
     since shows as blocked) and its account count (accounts on the device that joined before
     the attempt, so accounts deleted or moved since are not seen). DRN facts are the snapshot
     linked to the attempt, when that lookup answered.
@@ -97,6 +99,7 @@ def attempt_context_rebuild(
         return rules.SignupContext(event=None, now=attempt.created_at, fetch_failure=failure)
     device = attempt.device
     drn = attempt.drn_snapshot
+    facts = attempt.facts or {}
     return rules.SignupContext(
         drn=drn if drn is not None and drn.status == DrnStatus.OK else None,
         event=normalise_event(snapshot.raw),
@@ -105,7 +108,9 @@ def attempt_context_rebuild(
         client_ip=attempt.client_ip or "",
         request_origin=attempt.origin,
         device_status=device.status if device else DeviceStatus.NORMAL,
-        device_accounts=accounts_before,
+        device_accounts=facts.get("device_accounts", accounts_before),
+        same_network=facts.get("same_network"),
+        ip_new_devices=facts.get("ip_new_devices", 0),
     )
 
 

@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from risk.conf import risk_settings
 from risk.models import (
+    Decision,
     Device,
     DeviceStatus,
     ReviewAction,
@@ -83,7 +84,6 @@ DEVICE_ACTIONS = (ReviewAction.BLOCK_DEVICE, ReviewAction.TRUST_DEVICE)
 UNBLOCK_ACTIONS = (ReviewAction.UNBLOCK_DEVICE, ReviewAction.TRUST_DEVICE)
 MAX_NOTE_LENGTH = 2000
 DECIDED = (ReviewStatus.APPROVED, ReviewStatus.REJECTED)
-UNVERIFIED = "unverified"  # the attempt decision for signups accepted while Fingerprint was down
 
 
 class ReviewError(Exception):
@@ -126,7 +126,7 @@ def review_default_reason(*, action: str, attempt: SignupAttempt | None = None) 
     """A sensible reason for a one-click decision, from what fired on the attempt."""
     reasons = set(getattr(attempt, "reasons", None) or ())
     if action == ReviewAction.APPROVE:
-        return "vpn_legitimate" if reasons == {"vpn"} else "legitimate_user"
+        return "legitimate_user"
     if action == ReviewAction.REJECT:
         if reasons & {"bot_bad", "bot_good"}:
             return "bot"
@@ -234,9 +234,11 @@ def _users():
 
 def _check_attempt(*, actor, action: str, attempt: SignupAttempt, device: Device | None) -> None:
     """Refusals that depend on the locked attempt's current state."""
-    if attempt.decision == UNVERIFIED and action in (*ATTEMPT_ACTIONS, ReviewAction.TRUST_DEVICE):
+    if attempt.decision == Decision.UNVERIFIED:
         raise ReviewError(
-            "unverified", "This signup is not verified with Fingerprint yet; decide it after."
+            "unverified",
+            "Fingerprint has not confirmed this signup's event yet; it is decided "
+            "automatically once verified (manage.py verify_signups).",
         )
     if action in ATTEMPT_ACTIONS and attempt.review_status in DECIDED:
         raise ReviewError("not_pending", _not_pending_message(attempt))

@@ -1,15 +1,17 @@
 """Write paths of the risk app: fetch and assess signup events, store snapshots.
 
-Network I/O (`event_fetch`) always happens outside database transactions; `signup_assess`
-runs inside the caller's short transaction and holds the Device row lock until it commits.
+Network I/O (`event_fetch`) always happens outside database transactions. `signup_assess`
+owns its short transactions: refusals a plain read proves take no device lock; everything else
+holds the Device row lock only while the rules read the history and the evidence is written.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
-from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -88,13 +90,14 @@ INSERT INTO risk_device (visitor_id, platform, status, first_seen_at, last_seen_
 VALUES (%s, %s, %s, %s, %s, 0, 1, %s)
 ON CONFLICT (visitor_id) DO UPDATE
    SET last_seen_at = excluded.last_seen_at, attempt_count = risk_device.attempt_count + 1
-RETURNING id, visitor_id, status
+RETURNING id, visitor_id, status, account_count
 """
 
 
 def device_lock_for_attempt(*, visitor_id: str, platform: str = "") -> Device:
     """Create the device if new, count one attempt on it, and lock its row until the
-    transaction ends. Returns a partial Device (id, visitor_id, status)."""
+    transaction ends (outside a transaction: for this one statement only). Returns a partial
+    Device (id, visitor_id, status, account_count)."""
     now = timezone.now()
     params = [visitor_id, platform, DeviceStatus.NORMAL, now, now, False]
     return next(iter(Device.objects.raw(_DEVICE_LOCK_SQL, params)))
@@ -154,86 +157,252 @@ def signup_assess(
     endpoint: str,
     drn: DrnSnapshot | None = None,
 ) -> SignupAttempt:
-    """Decide on a signup and record the attempt (and event snapshot).
+    """Decide on a signup and record the attempt with its event snapshot, in short
+    transactions of its own (call it outside any transaction: see docs/architecture.md).
 
-    Must run inside `transaction.atomic()`: the Device row stays locked until the caller,
-    who may create the account, commits. That is what makes the per-device limit race-free.
+    A refusal that a plain read already proves (`rules.refused_without_lock`) takes no device
+    lock. Otherwise the device row is locked for the decision and the evidence writes only.
+    An allowed, held or unverified attempt reserves its account slot on the device; the
+    caller then creates the account (hashing outside any lock) and calls
+    `attempt_attach_account`, or `attempt_account_failed` if the username went meanwhile.
     """
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("signup_assess() must run inside transaction.atomic()")
     cfg = risk_settings()
     event = fetched.event
-    device = None
-    device_accounts = 0
-    reused = False
-    if event is not None and event.visitor_id:
-        device = device_lock_for_attempt(visitor_id=event.visitor_id, platform=event.platform[:16])
-        device_accounts = get_user_model().objects.filter(device=device).count()
-    if event is not None:
-        reused = SignupAttempt.objects.filter(claimed_event_id=event.event_id).exists()
-
-    assessment = rules.evaluate_signup(
-        rules.SignupContext(
-            event=event,
-            now=timezone.now(),
-            fetch_failure=fetched.failure,
-            event_reused=reused,
-            client_ip=client_ip,
-            request_origin=origin,
-            device_status=device.status if device else "normal",
-            device_accounts=device_accounts,
-            drn=drn,
-        ),
-        cfg,
+    ctx = rules.SignupContext(
+        event=event,
+        now=timezone.now(),
+        fetch_failure=fetched.failure,
+        client_ip=client_ip,
+        request_origin=origin,
+        drn=drn,
     )
-    snapshot = None
-    if event is not None:
-        if reused:
-            snapshot = FingerprintEvent.objects.filter(event_id=event.event_id).first()
-        else:
-            snapshot = event_snapshot_store(event=event, device=device)
-    # A found event is burnt by its first attempt, whatever the decision; refusals that are
-    # not the client's fault (Fingerprint down, unknown id) leave the id usable.
-    claim = event.event_id if event is not None and not reused else None
-    attempt = SignupAttempt(
-        username=username[:150],
+    row = _AttemptRow(
+        event_id=event_id,
+        username=username,
         email=email,
-        client_ip=client_ip or None,
-        origin=origin[:255],
-        event_id=event_id[:64],
-        claimed_event_id=claim,
-        fingerprint_event=snapshot,
-        device=device,
-        visitor_id=event.visitor_id if event else "",
-        decision=assessment.decision,
-        reasons=assessment.reasons,
-        checks=assessment.checks,
+        client_ip=client_ip,
+        origin=origin,
         endpoint=endpoint,
-        fingerprint_error=fetched.error,
-        review_status=(
-            ReviewStatus.PENDING if assessment.decision == rules.REVIEW else ReviewStatus.NONE
-        ),
+        error=fetched.error,
     )
-    try:
-        with transaction.atomic():  # savepoint: a lost claim race must not abort the caller
-            attempt.save()
-    except IntegrityError:
-        # Another attempt claimed this event between our check and insert (no device lock
-        # serialised us, e.g. an event without identification): this one is a reuse.
-        attempt.claimed_event_id = None
-        attempt.reasons = [*attempt.reasons, "event_reused"]
-        attempt.checks = {**attempt.checks, "not_reused": rules.FAILED}
-        attempt.decision = rules.DENY
-        attempt.review_status = ReviewStatus.NONE
-        attempt.save()
+    if event is None or fetched.failure:
+        attempt = _attempt_without_event(ctx=ctx, cfg=cfg, row=row)
+    else:
+        device = (
+            Device.objects.filter(visitor_id=event.visitor_id)
+            .only("id", "status", "account_count")
+            .first()
+            if event.visitor_id
+            else None
+        )
+        ctx = dataclasses.replace(
+            ctx,
+            event_reused=SignupAttempt.objects.filter(claimed_event_id=event.event_id).exists(),
+            device_status=device.status if device else DeviceStatus.NORMAL,
+            device_accounts=device.account_count if device else 0,
+        )
+        if rules.refused_without_lock(ctx, cfg):
+            attempt = _attempt_refused_without_lock(ctx=ctx, cfg=cfg, row=row)
+        else:
+            attempt = _attempt_decided_under_lock(ctx=ctx, cfg=cfg, row=row)
     if drn is not None:  # the DRN lookup made for this signup (before the transaction)
         drn_snapshot_link(snapshot=drn, attempt=attempt)
     return attempt
 
 
+@dataclass(frozen=True)
+class _AttemptRow:
+    """What the request contributes to the attempt row."""
+
+    event_id: str
+    username: str
+    email: str
+    client_ip: str
+    origin: str
+    endpoint: str
+    error: str = ""
+
+    def attempt(self, **fields) -> SignupAttempt:
+        return SignupAttempt(
+            username=self.username[:150],
+            email=self.email,
+            client_ip=self.client_ip or None,
+            origin=self.origin[:255],
+            event_id=self.event_id[:64],
+            endpoint=self.endpoint,
+            fingerprint_error=self.error,
+            **fields,
+        )
+
+
+def _assessment_fields(assessment: rules.Assessment) -> dict:
+    return {
+        "decision": assessment.decision,
+        "reasons": assessment.reasons,
+        "checks": assessment.checks,
+        "review_status": (
+            ReviewStatus.PENDING if assessment.decision == rules.REVIEW else ReviewStatus.NONE
+        ),
+    }
+
+
+def _attempt_without_event(*, ctx: rules.SignupContext, cfg, row: _AttemptRow) -> SignupAttempt:
+    """Fingerprint did not answer, or has no such event: no device to lock."""
+    assessment = rules.evaluate_signup(ctx, cfg)
+    # An unverified signup claims the id it came with, so one made-up id backs one account
+    # at most; a plain refusal leaves it usable (not the client's fault, or not an event).
+    claim = row.event_id[:64] if assessment.decision == rules.UNVERIFIED else None
+    attempt = row.attempt(claimed_event_id=claim, **_assessment_fields(assessment))
+    with transaction.atomic():
+        if not _insert_claiming(attempt):
+            reasons = [*assessment.reasons, "event_reused"]
+            attempt.claimed_event_id = None
+            attempt.reasons = reasons
+            attempt.decision = rules.decide(reasons, cfg=cfg)
+            attempt.review_status = ReviewStatus.NONE
+            attempt.save()
+    return attempt
+
+
+def _attempt_refused_without_lock(
+    *, ctx: rules.SignupContext, cfg, row: _AttemptRow
+) -> SignupAttempt:
+    """A refusal proven by a plain read: evidence written without holding the device lock
+    (the attempt is counted on the device by one short upsert of its own)."""
+    event = ctx.event
+    device = None
+    if event.visitor_id:
+        device = device_lock_for_attempt(visitor_id=event.visitor_id, platform=event.platform[:16])
+    assessment = rules.evaluate_signup(ctx, cfg)
+    with transaction.atomic():
+        return _attempt_record(ctx=ctx, cfg=cfg, row=row, device=device, assessment=assessment)
+
+
+def _attempt_decided_under_lock(
+    *, ctx: rules.SignupContext, cfg, row: _AttemptRow
+) -> SignupAttempt:
+    event = ctx.event
+    with transaction.atomic():
+        device = device_lock_for_attempt(visitor_id=event.visitor_id, platform=event.platform[:16])
+        ctx = signup_history_read(ctx=ctx, cfg=cfg, device=device)
+        assessment = rules.evaluate_signup(ctx, cfg)
+        attempt = _attempt_record(ctx=ctx, cfg=cfg, row=row, device=device, assessment=assessment)
+        if attempt.decision in (rules.ALLOW, rules.REVIEW):
+            # Reserve the account slot while the lock is held: the next signup counts it.
+            Device.objects.filter(pk=device.pk).update(account_count=F("account_count") + 1)
+    return attempt
+
+
+def signup_history_read(
+    *, ctx: rules.SignupContext, cfg, device: Device, exclude_attempt: int | None = None
+) -> rules.SignupContext:
+    """The device's history the rules need, read under its lock. Queries run only when a
+    rule could use them: earlier networks past the soft limit, the IP's other new devices
+    for a brand-new device."""
+    event = ctx.event
+    accounts = device.account_count
+    same_network = None
+    over_soft = device.status != DeviceStatus.TRUSTED and accounts >= cfg.max_accounts_per_device
+    here = ctx.client_ip or event.ip
+    if over_soft and here:
+        earlier = SignupAttempt.objects.filter(device_id=device.pk).exclude(client_ip=None)
+        if exclude_attempt:
+            earlier = earlier.exclude(pk=exclude_attempt)
+        ips = list(earlier.order_by("-pk").values_list("client_ip", flat=True)[:50])
+        if ips:
+            same_network = any(rules.same_network(ip, here) for ip in ips)
+    ip_new_devices = 0
+    watching = cfg.ip_new_devices_review_1h or cfg.ip_new_devices_deny_1h
+    if ctx.client_ip and watching and rules.new_to_everyone(ctx, cfg):
+        since = ctx.now - timedelta(hours=1)
+        others = SignupAttempt.objects.filter(
+            client_ip=ctx.client_ip, created_at__gte=since, device_new=True
+        ).exclude(device_id=device.pk)
+        ip_new_devices = others.values("device_id").distinct().count()
+    return dataclasses.replace(
+        ctx,
+        device_status=device.status,
+        device_accounts=accounts,
+        same_network=same_network,
+        ip_new_devices=ip_new_devices,
+    )
+
+
+def _attempt_record(
+    *, ctx: rules.SignupContext, cfg, row: _AttemptRow, device: Device | None, assessment
+) -> SignupAttempt:
+    """Store the snapshot (unless another attempt already did) and the attempt, claiming the
+    event. Losing the claim race re-evaluates the rules with the event reused."""
+    event = ctx.event
+    if ctx.event_reused:
+        snapshot = FingerprintEvent.objects.filter(event_id=event.event_id).first()
+    else:
+        snapshot = event_snapshot_store(event=event, device=device)
+    attempt = row.attempt(
+        claimed_event_id=None if ctx.event_reused else event.event_id,
+        fingerprint_event=snapshot,
+        device=device,
+        visitor_id=event.visitor_id,
+        device_new=rules.new_to_everyone(ctx, cfg),
+        facts=signup_facts(ctx, cfg),
+        **_assessment_fields(assessment),
+    )
+    if not _insert_claiming(attempt):
+        # Another attempt claimed this event between our check and insert.
+        ctx = dataclasses.replace(ctx, event_reused=True)
+        again = rules.evaluate_signup(ctx, cfg)
+        for name, value in _assessment_fields(again).items():
+            setattr(attempt, name, value)
+        attempt.claimed_event_id = None
+        attempt.facts = signup_facts(ctx, cfg)
+        attempt.save()
+    return attempt
+
+
+def _insert_claiming(attempt: SignupAttempt) -> bool:
+    """Insert the attempt; False (and nothing written) when its claim is already taken."""
+    try:
+        with transaction.atomic():  # savepoint: a lost claim race must not abort the caller
+            attempt.save()
+    except IntegrityError:
+        attempt.pk = None
+        return False
+    return True
+
+
+def signup_facts(ctx: rules.SignupContext, cfg) -> dict:
+    """The history and signals behind a decision, as reviewers and `rescore` read them."""
+    event = ctx.event
+    facts = {
+        "device_accounts": ctx.device_accounts,
+        "device_status": ctx.device_status,
+        "same_network": ctx.same_network,
+        "ip_new_devices": ctx.ip_new_devices,
+        "farm_signals": rules.farm_signals(ctx, cfg),
+    }
+    age = event.device_age if event is not None else None
+    if age is not None:
+        facts["device_age_s"] = int(age.total_seconds())
+    return facts
+
+
 def attempt_attach_account(*, attempt: SignupAttempt, account) -> None:
-    """Link the account created for an attempt and bump the device's account counter."""
+    """Link the account created for an attempt (its slot on the device is already counted)."""
     attempt.account = account
     attempt.save(update_fields=["account"])
-    if attempt.device_id:
-        Device.objects.filter(pk=attempt.device_id).update(account_count=F("account_count") + 1)
+
+
+def attempt_account_failed(*, attempt: SignupAttempt) -> None:
+    """The account could not be created (its username went to a concurrent signup): keep the
+    attempt, denied with `username_taken`, and give the device its slot back."""
+    cfg = risk_settings()
+    with transaction.atomic():
+        if attempt.device_id and attempt.decision in (rules.ALLOW, rules.REVIEW):
+            Device.objects.filter(pk=attempt.device_id, account_count__gt=0).update(
+                account_count=F("account_count") - 1
+            )
+        reasons = [*attempt.reasons, "username_taken"]
+        attempt.reasons = reasons
+        attempt.decision = rules.decide(reasons, cfg=cfg)
+        attempt.review_status = ReviewStatus.NONE
+        attempt.save(update_fields=["reasons", "decision", "review_status"])

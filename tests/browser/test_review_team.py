@@ -20,7 +20,7 @@ QUEUE = "/admin/risk/signupattempt/"
 
 
 def held(sandbox, **kw) -> SignupAttempt:
-    _, attempt = signup(sandbox, "vpn", **kw)
+    _, attempt = signup(sandbox, "tor", **kw)
     assert attempt.review_status == "pending"
     return attempt
 
@@ -85,7 +85,7 @@ def test_keyboard_flow_through_a_filtered_queue(browser, live_server, sandbox):
     assert statuses[outsider.pk] == "pending"  # never in the selection
     reasons = list(ReviewDecision.objects.order_by("pk").values_list("action", "reason"))
     assert reasons == [
-        ("approve", "vpn_legitimate"),
+        ("approve", "legitimate_user"),
         ("reject", "fake_identity"),
         ("reject", "fake_identity"),
     ]

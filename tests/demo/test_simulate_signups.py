@@ -21,52 +21,55 @@ def simulated_kind(attempt: SignupAttempt) -> str | None:
     return event.raw.get("tags", {}).get("simulated") if event else None
 
 
-def test_population_leaves_every_kind_of_attempt(live_server, sandbox):
+def test_population_leaves_every_kind_of_attempt(live_server, sandbox, settings):
+    settings.RISK_TRUSTED_PROXY_COUNT = 1  # as bin/run's server: the demo forwards its IPs
     out = io.StringIO()
     call_command(
         "simulate_signups",
-        users=60,
+        users=80,
         api=live_server.url,
         sandbox=sandbox.base_url,
         seed=7,
         workers=4,
+        forwarded=True,
         no_progress=True,
         stdout=out,
     )
     attempts = list(SignupAttempt.objects.select_related("fingerprint_event"))
-    assert len(attempts) == 60  # every signup reached the API and was recorded
+    owners = [a for a in attempts if a.username.startswith("owner_")]  # stolen ids' owners
+    assert len(attempts) - len(owners) == 80  # every signup reached the API and was recorded
     assert {a.decision for a in attempts} == {"allow", "review", "deny"}
     reasons = Counter(r for a in attempts for r in a.reasons)
     for reason in (
-        "device_limit", "bot_bad", "vpn", "tampering", "tor", "bot_good", "ip_mismatch",
-        "suspect_score", "event_stale", "event_replayed", "event_not_found",
+        "device_shared", "bot_bad", "anti_detect_browser", "emulator_tampered",
+        "vm_developer_tools", "tor", "bot_good", "ip_mismatch", "event_stale",
+        "event_replayed", "event_not_found", "event_reused",
     ):  # fmt: skip
         assert reasons[reason] > 0, reason
 
     by_kind: defaultdict[str, list[SignupAttempt]] = defaultdict(list)
     for attempt in attempts:
-        by_kind[simulated_kind(attempt) or "forged"].append(attempt)
-    assert set(by_kind) == set(simulation.KINDS)
-    # Ordinary people on their own browser, with the client IP the API saw: all allowed.
-    assert {a.decision for a in by_kind["ordinary"]} == {"allow"}
+        if attempt.username.startswith("owner_"):
+            continue
+        by_kind[simulated_kind(attempt) or "forged_or_stolen"].append(attempt)
+    assert set(simulation.KINDS) - {"forged", "stolen"} <= set(by_kind)
+    # People with no reason to doubt them: allowed, with the IP the proxy forwarded.
+    for kind in ("ordinary", "android_user", "privacy", "carrier_nat", "vpn"):
+        assert {a.decision for a in by_kind[kind]} == {"allow"}, kind
     assert {a.checks["ip"] for a in by_kind["ordinary"]} == {"passed"}
-    # A family laptop: one account, then the device limit.
-    families = defaultdict(list)
-    for attempt in by_kind["family"]:
-        families[attempt.visitor_id].append(attempt.decision)
-    assert any(len(decisions) > 1 for decisions in families.values())
-    for decisions in families.values():
-        assert sorted(decisions) == ["allow"] + ["deny"] * (len(decisions) - 1)
-    # A farm device opens many accounts; none is simply allowed.
-    farm_devices = Counter(a.visitor_id for a in by_kind["farm"])
-    assert max(farm_devices.values()) >= 4
-    assert "allow" not in {a.decision for a in by_kind["farm"]}
-    # Android phones with DRN history: known to Fingerprint before this signup.
-    for attempt in by_kind["android_drn"]:
-        assert attempt.fingerprint_event.platform == "android"
-        assert attempt.fingerprint_event.raw["identification"]["visitor_found"] is True
-    assert {a.decision for a in by_kind["bad_bot"]} == {"deny"}
-    assert {a.decision for a in by_kind["vpn"]} == {"review"}
+    assert len({a.client_ip for a in by_kind["carrier_nat"]}) == 1  # one NAT address
+    # A family laptop or an office PC: one account, then held, never denied.
+    for kind in ("family", "office"):
+        devices = defaultdict(list)
+        for attempt in sorted(by_kind[kind], key=lambda a: a.pk):
+            devices[attempt.visitor_id].append(attempt.decision)
+        assert any(len(decisions) > 1 for decisions in devices.values()), kind
+        for decisions in devices.values():
+            assert decisions == ["allow"] + ["review"] * (len(decisions) - 1), kind
+    # Farms, bots and replays: never allowed.
+    for kind in ("proxy_farm", "antidetect", "emulator_farm", "scripted_vm", "bad_bot",
+                 "replayed", "stale"):  # fmt: skip
+        assert {a.decision for a in by_kind[kind]} == {"deny"}, kind
     # Accounts exist exactly for the attempts that were not denied (held ones inactive).
     kept = [a for a in attempts if a.decision != "deny"]
     assert User.objects.count() == len(kept)
@@ -75,12 +78,14 @@ def test_population_leaves_every_kind_of_attempt(live_server, sandbox):
     )
 
     summary = out.getvalue()
-    assert "60 signups from" in summary
-    assert "client IP 127.0.0.1" in summary
-    assert "device_limit" in summary and "bot_bad" in summary
+    assert "80 signups from" in summary
+    assert "device_shared" in summary and "bot_bad" in summary
 
 
-def test_custom_mix_only_runs_the_kinds_asked_for_and_reruns_are_new_devices(live_server, sandbox):
+def test_custom_mix_only_runs_the_kinds_asked_for_and_reruns_are_new_devices(
+    live_server, sandbox, settings
+):
+    settings.RISK_TRUSTED_PROXY_COUNT = 1
     references = set()
     for _ in range(2):  # same seed twice: same population, but new usernames and devices
         report = simulation.signups_simulate(
@@ -89,6 +94,7 @@ def test_custom_mix_only_runs_the_kinds_asked_for_and_reruns_are_new_devices(liv
             users=10,
             mix=simulation.parse_mix("ordinary=1,bad_bot=1"),
             seed=3,
+            forwarded=True,
             progress=False,
         )
         assert Counter(a.kind for a in report.attempts) == {"ordinary": 5, "bad_bot": 5}
@@ -102,7 +108,13 @@ def test_allocation_adds_up_and_keeps_rare_kinds():
     counts = simulation.allocate(60, simulation.DEFAULT_MIX)
     assert sum(counts.values()) == 60
     assert min(counts.values()) >= 1
-    assert sum(simulation.allocate(7, {"ordinary": 1, "farm": 1}).values()) == 7
+    assert sum(simulation.allocate(7, {"ordinary": 1, "proxy_farm": 1}).values()) == 7
+
+
+def test_every_kind_is_labelled_and_the_bench_population_has_both_labels():
+    bench = [kind for kind in simulation.KINDS.values() if kind.bench]
+    assert {kind.legit for kind in bench} == {True, False}
+    assert set(simulation.DEFAULT_MIX) == set(simulation.KINDS)
 
 
 @pytest.mark.parametrize(

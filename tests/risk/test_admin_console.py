@@ -25,8 +25,8 @@ def reviewer_client(client, reviewer):
 
 @pytest.fixture
 def demo(sandbox):
-    """A held VPN signup, a bot denial and a duplicate-device denial, all via the API."""
-    _, held = signup(sandbox, "vpn", username="vpnuser", email="vpn@example.com")
+    """A held Tor signup, a bot denial and a household's held second account, all via the API."""
+    _, held = signup(sandbox, "tor", username="vpnuser", email="vpn@example.com")
     _, bot = signup(sandbox, "bad_bot", username="botuser")
     _, first = signup(sandbox, "human", username="alice")
     _, dup = signup(sandbox, "human", visitor_id=first.visitor_id, username="alice2")
@@ -56,7 +56,7 @@ def test_reviewer_opens_queue_evidence_cluster_and_dashboard(reviewer_client, de
     assert 'action="/admin/risk/signupattempt/' in html  # decision form for a Reviewer
 
     dup = reviewer_client.get(attempt_url(demo["dup"])).content.decode()
-    assert "device_limit" in dup and "alice" in dup  # the cluster lists the first account
+    assert "device_shared" in dup and "alice" in dup  # the cluster lists the first account
 
     device = Device.objects.get(visitor_id=demo["first"].visitor_id)
     cluster = reviewer_client.get(reverse("admin:risk_device_change", args=[device.pk]))
@@ -69,10 +69,10 @@ def test_reviewer_opens_queue_evidence_cluster_and_dashboard(reviewer_client, de
     index = reviewer_client.get("/admin/")
     assert index.status_code == 200
     assert b"review-dashboard" in index.content
-    assert index.context["dashboard"]["open_reviews"] == 1
+    assert index.context["dashboard"]["open_reviews"] == 2  # Tor, and the second account
     top = {row["code"]: row["count"] for row in index.context["dashboard"]["top_reasons"]}
-    assert top["vpn"] == 1 and top["bot_bad"] == 1 and top["device_limit"] == 1
-    assert index.context["dashboard"]["totals"] == {"allow": 1, "review": 1, "deny": 2, "total": 4}
+    assert top["tor"] == 1 and top["bot_bad"] == 1 and top["device_shared"] == 1
+    assert index.context["dashboard"]["totals"] == {"allow": 1, "review": 2, "deny": 1, "total": 4}
 
 
 def test_evidence_shows_suspect_score_breakdown(reviewer_client, sandbox):
@@ -134,8 +134,8 @@ def test_audit_rows_and_snapshots_are_read_only_even_for_superusers(client, demo
 
 
 def test_decision_form_approves_and_save_and_next_moves_on(reviewer_client, sandbox):
-    _, older = signup(sandbox, "vpn", username="older")
-    _, newer = signup(sandbox, "vpn", username="newer")
+    _, older = signup(sandbox, "tor", username="older")
+    _, newer = signup(sandbox, "tor", username="newer")
     url = reverse("admin:risk_signupattempt_decide", args=[older.pk])
     response = reviewer_client.post(
         url, {"reason": "approve:vpn_legitimate", "note": "checked", "_next": "1"}
@@ -149,7 +149,7 @@ def test_decision_form_approves_and_save_and_next_moves_on(reviewer_client, sand
 
 
 def test_decision_form_rejects_bad_input_with_400_and_writes_nothing(reviewer_client, sandbox):
-    _, held = signup(sandbox, "vpn")
+    _, held = signup(sandbox, "tor")
     url = reverse("admin:risk_signupattempt_decide", args=[held.pk])
     assert reviewer_client.post(url, {"reason": "approve:no_such_reason"}).status_code == 400
     assert reviewer_client.post(url, {"reason": ""}).status_code == 400
@@ -159,7 +159,7 @@ def test_decision_form_rejects_bad_input_with_400_and_writes_nothing(reviewer_cl
 def test_view_only_staff_cannot_record_decisions(client, sandbox):
     from django.contrib.auth.models import Permission
 
-    _, held = signup(sandbox, "vpn")
+    _, held = signup(sandbox, "tor")
     staff = User.objects.create_user(username="viewer", password="x", is_staff=True)
     staff.user_permissions.add(Permission.objects.get(codename="view_signupattempt"))
     client.force_login(staff)
@@ -186,8 +186,8 @@ def test_device_page_blocks_the_device(reviewer_client, sandbox):
 
 
 def test_bulk_actions_from_the_queue(reviewer_client, sandbox):
-    _, a = signup(sandbox, "vpn")
-    _, b = signup(sandbox, "vpn")
+    _, a = signup(sandbox, "tor")
+    _, b = signup(sandbox, "tor")
     response = reviewer_client.post(
         QUEUE,
         {
@@ -202,7 +202,7 @@ def test_bulk_actions_from_the_queue(reviewer_client, sandbox):
     assert not User.objects.filter(pk__in=[a.account_id, b.account_id], is_active=True).exists()
 
     # a reason of another action is refused for every row, nothing written
-    _, c = signup(sandbox, "vpn")
+    _, c = signup(sandbox, "tor")
     reviewer_client.post(
         QUEUE, {"action": "approve_attempts", "_selected_action": [c.pk], "reason": "bot"}
     )

@@ -39,7 +39,7 @@ def decide_url(attempt):
 
 
 def held(sandbox, **kw):
-    _, attempt = signup(sandbox, "vpn", **kw)
+    _, attempt = signup(sandbox, "tor", **kw)
     assert attempt.review_status == "pending"
     return attempt
 
@@ -61,7 +61,7 @@ def test_one_click_decisions_walk_the_filtered_selection_in_order(alice_client, 
     )
     assert response.status_code == 302 and response["Location"] == evidence(a2, filters)
     row = ReviewDecision.objects.get(attempt=a1)
-    assert (row.action, row.reason) == ("approve", "vpn_legitimate")  # the default for "vpn"
+    assert (row.action, row.reason) == ("approve", "legitimate_user")  # the button's default
 
     response = alice_client.post(
         decide_url(a2), {"quick": "reject", "_next": "1", "_changelist_filters": filters}
@@ -155,7 +155,7 @@ def test_queue_export_streams_the_filtered_selection(alice_client, sandbox):
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert [r["id"] for r in rows] == [str(keep.pk)]
     assert rows[0]["username"] == "'+cmd"  # not a formula in a spreadsheet
-    assert rows[0]["review_status"] == "pending" and rows[0]["reasons"] == "vpn"
+    assert rows[0]["review_status"] == "pending" and rows[0]["reasons"] == " ".join(keep.reasons)
 
 
 def test_audit_log_filters_search_and_export(alice_client, sandbox, alice):
@@ -205,27 +205,23 @@ def test_dashboard_backlog_time_to_decision_and_reason_outcomes(alice_client, sa
 
     from risk.selectors import stats_reason_outcomes, stats_time_to_decision
 
-    a, b, c = held(sandbox), held(sandbox), held(sandbox)
-    _, tampering = signup(sandbox, "tampering")
-    assert tampering.review_status == "pending"
+    a, b, c, waiting = held(sandbox), held(sandbox), held(sandbox), held(sandbox)
     now = timezone.now()
-    SignupAttempt.objects.filter(pk=a.pk).update(created_at=now - timedelta(hours=3))
-    SignupAttempt.objects.filter(pk=b.pk).update(created_at=now - timedelta(hours=1))
-    SignupAttempt.objects.filter(pk=c.pk).update(created_at=now - timedelta(hours=5))
-    review_decide(actor=alice, action="approve", reason="vpn_legitimate", attempt=a)
+    for attempt, hours in ((a, 3), (b, 1), (c, 5), (waiting, 2)):
+        SignupAttempt.objects.filter(pk=attempt.pk).update(created_at=now - timedelta(hours=hours))
+    review_decide(actor=alice, action="approve", reason="legitimate_user", attempt=a)
     review_decide(actor=alice, action="reject", reason="bot", attempt=b)
-    review_decide(actor=alice, action="reject", reason="bot", attempt=tampering)
+    review_decide(actor=alice, action="reject", reason="bot", attempt=c)
 
     timing = stats_time_to_decision()
     assert timing["count"] == 3
-    assert timedelta(minutes=59) < timing["median"] < timedelta(minutes=61)  # 0, 1 h, 3 h
+    assert timedelta(hours=2, minutes=59) < timing["median"] < timedelta(hours=3, minutes=1)
     outcomes = {r["code"]: r for r in stats_reason_outcomes()}
-    assert (outcomes["vpn"]["approved"], outcomes["vpn"]["rejected"]) == (1, 1)
-    assert outcomes["vpn"]["approve_rate"] == 0.5
-    assert outcomes["tampering"]["approve_rate"] == 0.0
+    assert (outcomes["tor"]["approved"], outcomes["tor"]["rejected"]) == (1, 2)
+    assert abs(outcomes["tor"]["approve_rate"] - 1 / 3) < 1e-9
 
     page = alice_client.get(reverse("admin:index"))
     backlog = page.context["dashboard"]["backlog"]
-    assert backlog["size"] == 1 and timedelta(hours=5) < backlog["oldest_age"] < timedelta(hours=6)
+    assert backlog["size"] == 1 and timedelta(hours=2) < backlog["oldest_age"] < timedelta(hours=3)
     html = page.content.decode()
-    assert "oldest waiting 5 h" in html and "Approve rate" in html and "50%" in html
+    assert "oldest waiting 2 h" in html and "Approve rate" in html and "33%" in html

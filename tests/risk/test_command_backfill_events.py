@@ -15,7 +15,13 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from rest_framework.test import APIClient
 
-from risk.models import BackfillCheckpoint, Device, FingerprintEvent, SignupAttempt
+from risk.models import (
+    BackfillCheckpoint,
+    Device,
+    FingerprintEvent,
+    ReviewDecision,
+    SignupAttempt,
+)
 from risk.services import backfill, jobs
 from tests.conftest import SANDBOX_KEY
 
@@ -63,25 +69,27 @@ def db_state():
 
 
 @pytest.mark.django_db
-def test_outage_then_backfill_gives_every_attempt_its_snapshot(sandbox, settings):
+def test_outage_then_backfill_verifies_every_attempt_with_the_rules(sandbox, settings):
     events = outage_signups(sandbox, settings, 4)
     attempts = SignupAttempt.objects.order_by("pk")
     assert all(a.reasons == ["fingerprint_unavailable"] for a in attempts)
+    assert set(attempts.values_list("decision", flat=True)) == {"unverified"}
     assert not attempts.filter(fingerprint_event__isnull=False).exists()
 
     output = run(rps=0)
 
-    assert "attempts_linked" in output and "fetched" in output
+    assert "verified_allow" in output
     for attempt, event in zip(SignupAttempt.objects.order_by("pk"), events, strict=True):
         visitor = event["identification"]["visitor_id"]
         assert attempt.fingerprint_event.event_id == event["event_id"]
         assert attempt.fingerprint_event.raw == event
         assert attempt.device.visitor_id == visitor and attempt.visitor_id == visitor
         assert attempt.claimed_event_id == event["event_id"]  # a reuse is now refused
-        assert attempt.account.device == attempt.device
+        assert attempt.account.device == attempt.device and attempt.account.is_active
         assert (attempt.device.account_count, attempt.device.attempt_count) == (1, 1)
-    # The original decision stands (rescore is the job that re-decides).
-    assert set(attempts.values_list("decision", flat=True)) == {"review"}
+    # Decided by the live rules (clean humans: allowed), each with an audit row.
+    assert set(attempts.values_list("decision", flat=True)) == {"allow"}
+    assert ReviewDecision.objects.filter(action="verify", actor=None).count() == 4
     assert not BackfillCheckpoint.objects.exists()
 
     before = db_state()
@@ -131,7 +139,7 @@ def test_dry_run_writes_nothing_and_makes_no_calls(sandbox, settings):
     before = db_state()
     calls = sandbox.stats()["requests"]
     output = run(dry_run=True)
-    assert "would_fetch_events" in output
+    assert "would_verify_signups" in output
     assert db_state() == before
     assert sandbox.stats()["requests"]["v4_get_event"] == calls["v4_get_event"]
 

@@ -62,7 +62,7 @@ def snapshot_tables():
 
 
 def test_dry_run_reports_changes_by_reason_and_writes_nothing(sandbox):
-    attempts = signups(sandbox, ["human", "human", "vpn"])
+    attempts = signups(sandbox, ["human", "human", "tor"])
     assert [a.decision for a in attempts] == ["allow", "allow", "review"]
     before = snapshot_tables()
 
@@ -76,7 +76,7 @@ def test_dry_run_reports_changes_by_reason_and_writes_nothing(sandbox):
 
 
 def test_same_rules_change_nothing(sandbox):
-    signups(sandbox, ["human", "vpn", "bad_bot"])
+    signups(sandbox, ["human", "tor", "bad_bot"])
     output = rescore(since="1h", dry_run=True)
     assert summary(output) == {"scored": 3, "unchanged": 3}
 

@@ -231,9 +231,9 @@ def test_drn_defaults_and_checks(settings):
     settings.FINGERPRINT_DRN_API_URL = "drn-api.fpjs.io"
     messages = {m.obj or m.msg.split()[0]: m.id for m in check_fingerprint_settings()}
     assert messages == {
-        "FINGERPRINT_DRN_RPS": "risk.E004",
-        "RISK_DRN_PERCENTILE_REVIEW": "risk.E004",
-        "FINGERPRINT_DRN_API_URL": "risk.E005",
+        "FINGERPRINT_DRN_RPS": "risk.E003",
+        "RISK_DRN_PERCENTILE_REVIEW": "risk.E003",
+        "FINGERPRINT_DRN_API_URL": "risk.E004",
     }
 
 

@@ -29,7 +29,7 @@ def bob(db):
 
 
 def held(sandbox, **extra):
-    response, attempt = signup(sandbox, "vpn", **extra)
+    response, attempt = signup(sandbox, "tor", **extra)
     assert attempt.review_status == "pending", response.content
     return attempt
 
@@ -138,10 +138,11 @@ def test_approval_refused_on_a_blocked_device(sandbox, alice):
 @pytest.mark.django_db
 def test_approval_at_the_hard_limit_needs_an_explicit_trust(sandbox, alice, settings):
     settings.RISK_MAX_ACCOUNTS_PER_DEVICE = 5
-    settings.RISK_MAX_ACCOUNTS_PER_DEVICE_HARD = 1
     first = held(sandbox)
     second = held(sandbox, visitor_id=first.visitor_id)
     assert second.device_id == first.device_id
+    # the device reached the hard limit while `second` waited (the limit was lowered)
+    settings.RISK_MAX_ACCOUNTS_PER_DEVICE_HARD = 1
     assert (
         code_of(
             lambda: review_decide(
@@ -308,9 +309,10 @@ def test_users_are_emailed_when_their_held_account_is_decided(
     sandbox, alice, settings, django_capture_on_commit_callbacks
 ):
     settings.RISK_MAX_ACCOUNTS_PER_DEVICE = 10
+    _, allowed = signup(sandbox, "human", email="al@example.com")
+    assert allowed.decision == "allow"
     approved = held(sandbox, email="ann@example.com")
     rejected = held(sandbox, email="rob@example.com")
-    _, allowed = signup(sandbox, "human", email="al@example.com")
     with django_capture_on_commit_callbacks(execute=True):
         review_decide(actor=alice, action="approve", reason="legitimate_user", attempt=approved)
         review_decide(actor=alice, action="reject", reason="fake_identity", attempt=rejected)

@@ -17,7 +17,7 @@ def reviewer():
 
 
 def test_approve_activates_held_account_and_writes_audit_row(sandbox, reviewer):
-    response, attempt = signup(sandbox, "vpn")
+    response, attempt = signup(sandbox, "tor")
     assert response.json()["status"] == "pending_review"
     assert attempt.review_status == "pending" and not attempt.account.is_active
 
@@ -56,7 +56,7 @@ def test_reject_deactivates_account(sandbox, reviewer):
 
 def test_blocked_device_next_signup_is_denied(sandbox, reviewer, settings):
     settings.RISK_MAX_ACCOUNTS_PER_DEVICE = 5  # the limit must not be what denies
-    _, attempt = signup(sandbox, "tampering")
+    _, attempt = signup(sandbox, "tor")  # held: a Tor exit
     visitor_id = attempt.visitor_id
     review_decide(
         actor=reviewer, action="block_device", reason="account_farm", attempt=attempt, note="farm"
@@ -85,7 +85,7 @@ def test_trusted_device_next_signup_is_allowed(sandbox, reviewer):
     _, first = signup(sandbox, "human")
     visitor_id = first.visitor_id
     response, second = signup(sandbox, "human", visitor_id=visitor_id)
-    assert response.status_code == 403 and second.reasons == ["device_limit"]
+    assert response.status_code == 201 and second.reasons == ["device_shared"]
 
     device = Device.objects.get(visitor_id=visitor_id)
     review_decide(actor=reviewer, action="trust_device", reason="shared_device", device=device)
@@ -99,7 +99,7 @@ def test_trusted_device_next_signup_is_allowed(sandbox, reviewer):
 
 
 def test_invalid_decisions_write_nothing(sandbox, reviewer):
-    _, held = signup(sandbox, "vpn")
+    _, held = signup(sandbox, "tor")
     _, denied = signup(sandbox, "bad_bot")
     cases = [
         ({"action": "approve", "reason": "bot", "attempt": held}, "invalid_reason"),
@@ -122,7 +122,7 @@ def test_invalid_decisions_write_nothing(sandbox, reviewer):
 
 
 def test_actor_without_permission_is_refused(sandbox):
-    _, held = signup(sandbox, "vpn")
+    _, held = signup(sandbox, "tor")
     staff = User.objects.create_user(username="staffonly", password="x", is_staff=True)
     with pytest.raises(ReviewError) as info:
         review_decide(actor=staff, action="approve", reason="legitimate_user", attempt=held)

@@ -32,7 +32,7 @@ def test_repeated_failures_lock_the_ip_out_even_with_the_right_password(settings
 
 def test_the_lockout_follows_the_trusted_proxy_entry_not_a_forged_one(settings):
     settings.AXES_FAILURE_LIMIT = 2
-    settings.TRUSTED_PROXY_COUNT = 1
+    settings.RISK_TRUSTED_PROXY_COUNT = 1
     make_reviewer("rita")
     proxy = Client(REMOTE_ADDR="10.0.0.1")  # every request comes through our one proxy
     for forged in ("1.1.1.1", "2.2.2.2"):  # the client rotates a fake left-most entry

@@ -2,34 +2,34 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from tqdm import tqdm
 
-from risk.conf import FAILURE_POLICIES, RiskSettings, risk_settings
+from risk.conf import SETTINGS, RiskSettings, risk_settings
 from risk.management.job_output import job_errors
 from risk.services import jobs, rescore
 
+# Settings an operator may try with --set: every rule threshold in the settings table (by
+# its RiskSettings field name), plus the failure policy.
+TUNABLE = {s.field: s for s in SETTINGS if s.field and (s.name.startswith("RISK_") or s.choices)}
+TUNABLE.pop("trusted_proxy_count", None)
+TUNABLE.pop("region", None)
+TUNABLE.pop("api_version", None)
 
-def _policy(value: str) -> str:
-    if value not in FAILURE_POLICIES:
-        raise ValueError(f"failure_policy must be one of {', '.join(FAILURE_POLICIES)}")
-    return value
 
-
-# Settings an operator may try with --set (name -> parser).
-TUNABLE = {
-    "max_accounts_per_device": int,
-    "max_event_age_s": int,
-    "min_confidence": float,
-    "suspect_score_review": int,
-    "check_ip": lambda v: v.lower() in ("1", "true", "yes", "on"),
-    "failure_policy": _policy,
-    "drn_new_device_minutes": int,
-    "drn_percentile_review": float,
-}
+def tunable_parse(name: str, value: str):
+    """The typed, validated value of `--set name=value` (ValueError when it is not one)."""
+    setting = TUNABLE[name]
+    parsed = setting.parse(value)
+    if setting.choices and parsed not in setting.choices:
+        raise ValueError(f"{name} must be one of {', '.join(setting.choices)}")
+    low, high = setting.minimum, setting.maximum
+    if (low is not None and parsed < low) or (high is not None and parsed > high):
+        raise ValueError(f"{name} must be between {low} and {high}")
+    if setting.kind == "list":
+        return tuple(parsed)
+    return parsed
 
 
 class Command(BaseCommand):
@@ -97,10 +97,10 @@ class Command(BaseCommand):
                     f"--set {pair!r}: expected NAME=VALUE with NAME in {list(TUNABLE)}"
                 )
             try:
-                changes[name] = TUNABLE[name](value)
+                changes[name] = tunable_parse(name, value)
             except ValueError as exc:
                 raise CommandError(f"--set {pair!r}: {exc}") from exc
-        return dataclasses.replace(cfg, **changes)
+        return cfg.replace(**changes)
 
     def _print(self, report: rescore.RescoreReport, *, run_id: str, dry_run: bool) -> None:
         out = self.stdout.write

@@ -9,7 +9,9 @@ from sandbox import simulation
 class Command(BaseCommand):
     help = (
         "Sign up a realistic population through the real signup API, with events from the "
-        "sandbox: people, families sharing a device, device farms, bots, VPN and Android users."
+        "sandbox: the labelled population of docs/decision-quality.md (people, households, "
+        "offices, carrier NAT, VPN and privacy browsers; bots, device farms, anti-detect "
+        "rotation, emulators, scripted VMs, replayed and stolen events)."
     )
     # A client of the running servers: their configuration is not this command's to check.
     requires_system_checks: list[str] = []
@@ -30,6 +32,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--client-ip", default=None, help="IP the API sees (default: detected locally)"
         )
+        parser.add_argument(
+            "--forwarded",
+            action="store_true",
+            help="each signup says its own network's address in X-Forwarded-For (homes, "
+            "offices, carrier NAT, datacenters, rotating proxies); the API must trust one "
+            "proxy (RISK_TRUSTED_PROXY_COUNT=1), as bin/run's server does",
+        )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -44,6 +53,7 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 workers=options["workers"],
                 client_ip=options["client_ip"],
+                forwarded=options["forwarded"],
                 progress=not options["no_progress"],
             )
         except simulation.SimulationError as exc:

@@ -52,7 +52,7 @@ def backfill(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("risk", "0005_attempt_search_indexes"),
+        ("risk", "0006_attempt_facts_unverified"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -108,6 +108,7 @@ class Migration(migrations.Migration):
                     ("reject", "Reject"),
                     ("block_device", "Block device"),
                     ("trust_device", "Trust device"),
+                    ("verify", "Verify"),
                     ("unblock_device", "Unblock device"),
                     ("block_reject", "Rejected by a device block"),
                     ("block_deactivate", "Deactivated by a device block"),
