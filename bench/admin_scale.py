@@ -137,7 +137,8 @@ FROM risk_device WHERE platform = 'android';
 
 INSERT INTO risk_signupattempt (created_at, username, email, email_domain_rev, client_ip,
     origin, event_id, claimed_event_id, fingerprint_event_id, device_id, visitor_id, decision,
-    reasons, checks, account_id, endpoint, fingerprint_error, review_status, drn_snapshot_id)
+    reasons, checks, account_id, endpoint, fingerprint_error, review_status, drn_snapshot_id,
+    facts)
 SELECT e.timestamp, 'user' || e.id, 'user' || e.id || '@' || m.domain, m.rev, e.ip,
        'https://app.example.com', e.event_id, e.event_id, e.id, e.device_id, e.visitor_id,
        a.decision, a.reasons,
@@ -148,7 +149,8 @@ SELECT e.timestamp, 'user' || e.id, 'user' || e.id || '@' || m.domain, m.rev, e.
        CASE WHEN a.decision <> 'review' THEN ''
             WHEN e.id % 20 < 10 THEN 'pending'
             WHEN e.id % 2 = 0 THEN 'approved' ELSE 'rejected' END,
-       (SELECT s.id FROM risk_drnsnapshot s WHERE s.device_id = e.device_id LIMIT 1)
+       (SELECT s.id FROM risk_drnsnapshot s WHERE s.device_id = e.device_id LIMIT 1),
+       '{}'::jsonb
 FROM risk_fingerprintevent e
 CROSS JOIN LATERAL (
   SELECT CASE WHEN e.bot = 'bad' THEN 'deny' WHEN e.device_id <= @FARMS@ THEN 'deny'
