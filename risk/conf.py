@@ -184,6 +184,10 @@ SETTINGS: tuple[Setting, ...] = (
     _s("RISK_IP_NEW_DEVICES_DENY_1H", "int", 5,
        "... at or above which it is denied: a farm rotating devices behind one address "
        "(`ip_new_device_burst`; 0 = off)", field="ip_new_devices_deny_1h", minimum=0),
+    # --- Privacy (docs/privacy.md) --------------------------------------------------------
+    _s("RISK_SNAPSHOT_RETENTION_DAYS", "int", 90,
+       "`purge_snapshots` strips raw snapshots, DRN answers and IPs older than this from "
+       "attempts not held for review (`0` = keep forever)", minimum=0),
     # --- Review thresholds ----------------------------------------------------------------
     _s("RISK_SUSPECT_SCORE_REVIEW", "int", 10, "suspect score at or above this goes to review",
        field="suspect_score_review", minimum=0),

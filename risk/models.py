@@ -298,3 +298,31 @@ class BackfillCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Erasure(models.Model):
+    """Audit of one erasure request: who, when, why and what. Holds no personal data: the
+    person is described only by row ids and counts (see docs/privacy.md)."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    operator = models.CharField(max_length=150, blank=True)  # who ran the command
+    matched_by = models.CharField(max_length=64)  # "username", "email,visitor_id" ...
+    reason = models.TextField()
+    # Erased row ids and counts by table: {"accounts.User": {"ids": [...], "rows": n}, ...}.
+    tables = models.JSONField(default=dict, blank=True)
+    # One entry per device: {"device": id, "outcome": "deleted" | "not_found" |
+    # "feature_not_enabled" | "failed" | "kept_blocked" | "pending", "code": "..."}.
+    fingerprint = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["-created_at"], name="erasure_created_idx")]
+
+    def __str__(self) -> str:
+        return f"erasure #{self.pk} by {self.matched_by} at {self.created_at:%Y-%m-%d %H:%M}"

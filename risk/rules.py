@@ -87,9 +87,10 @@ def brand_new(event: Event, cfg: RiskSettings) -> bool:
 
 
 def new_to_everyone(ctx: SignupContext, cfg: RiskSettings) -> bool:
-    """Brand-new here, and not vouched for by the Device Reputation Network: an Android phone
-    DRN has known for a while is a new install of the app, not a new device."""
-    if ctx.event is None or not brand_new(ctx.event, cfg):
+    """Brand-new here, and vouched for by nobody: not by the Device Reputation Network (an
+    Android phone DRN has known for a while is a new install of the app, not a new device),
+    nor by a reviewer who trusted the device."""
+    if ctx.event is None or ctx.device_status == "trusted" or not brand_new(ctx.event, cfg):
         return False
     first_seen = ctx.drn.first_seen_at if ctx.drn is not None else None
     vouched = first_seen is not None and ctx.now - first_seen >= timedelta(

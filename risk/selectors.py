@@ -135,6 +135,9 @@ def attempt_signals(*, attempt: SignupAttempt) -> dict:
     snapshot = attempt.fingerprint_event
     if snapshot is None:
         return {"event": None, "lines": [], "score": None, "breakdown": [], "error": ""}
+    if not snapshot.raw:
+        gone = "the raw snapshot was removed (retention window or erasure)"
+        return {"event": None, "lines": [], "score": None, "breakdown": [], "error": gone}
     try:
         event = normalise_event(snapshot.raw)
     except EventFormatError as exc:

@@ -140,6 +140,8 @@ class SandboxApp:
         r.add("GET", "/v4/events", self.v4_search, "v4_search", target="events")
         r.add("GET", "/v4/events/{event_id}", self.v4_get, "v4_get_event", target="events")
         r.add("PATCH", "/v4/events/{event_id}", self.v4_patch, "v4_patch_event", target="events")
+        v4_delete, name = self.v4_delete_visitor, "v4_delete_visitor"
+        r.add("DELETE", "/v4/visitors/{visitor_id}", v4_delete, name, target="events")
         # Server API v3 (search first: "search" would match {request_id})
         r.add("GET", "/events/search", self.v3_search, "v3_search", target="events", flavour="v3")
         v3_get = self.v3_get
@@ -324,6 +326,17 @@ class SandboxApp:
         self.store.update_event(event, body.get("suspect"))
         return json_response(200, {})
 
+    def v4_delete_visitor(self, req: Request) -> Response:
+        """Erase a visitor's events (an Enterprise feature: `visitor_delete: false` in the
+        faults turns it off, as on a workspace without it)."""
+        if (denied := self._v4_auth(req)) is not None:
+            return denied
+        if self.store.get_setting("visitor_delete") == "off":
+            return error(403, "feature_not_enabled", "visitor deletion is not enabled")
+        if not self.store.delete_visitor(req.params["visitor_id"]):
+            return error(404, "visitor_not_found", "visitor id not found")
+        return json_response(200, {})
+
     # --- Server API v3 -------------------------------------------------------------------
 
     def v3_get(self, req: Request) -> Response:
@@ -500,6 +513,7 @@ class SandboxApp:
                 "faults": [fault.__dict__ for fault in self.store.faults()],
                 "drn_rps": self.drn_rps,
                 "drn_burst": self.drn_burst,
+                "visitor_delete": self.store.get_setting("visitor_delete") != "off",
             },
         )
 
@@ -510,7 +524,15 @@ class SandboxApp:
             raise BadRequestError("body is not JSON") from exc
         if not isinstance(body, dict):
             raise BadRequestError("body must be a JSON object")
-        allowed = {"target", "latency_ms", "status", "count", "drn_rps", "drn_burst"}
+        allowed = {
+            "target",
+            "latency_ms",
+            "status",
+            "count",
+            "drn_rps",
+            "drn_burst",
+            "visitor_delete",
+        }
         if unknown := set(body) - allowed:
             raise BadRequestError(f"unknown fields: {', '.join(sorted(unknown))}")
         target = body.get("target", "all")
@@ -528,6 +550,10 @@ class SandboxApp:
         if body.get("drn_rps") is not None or body.get("drn_burst") is not None:
             self._load_rate()
             self.buckets.reset()
+        if body.get("visitor_delete") is not None:
+            if not isinstance(body["visitor_delete"], bool):
+                raise BadRequestError("visitor_delete must be a boolean")
+            self.store.set_setting("visitor_delete", None if body["visitor_delete"] else "off")
         status = body.get("status")
         if status is not None and not 400 <= status <= 599:
             raise BadRequestError("status must be an HTTP error status")
@@ -546,6 +572,7 @@ class SandboxApp:
         self.store.clear_faults()
         self.store.set_setting("drn_rps", None)
         self.store.set_setting("drn_burst", None)
+        self.store.set_setting("visitor_delete", None)
         self._load_rate()
         self.buckets.reset()
         return self.ctl_faults(req)

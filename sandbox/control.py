@@ -43,7 +43,8 @@ class SandboxControl:
         return self._call("GET", f"/_sandbox/events/{event_id}?meta=1")
 
     def set_faults(self, **kw: Any) -> dict[str, Any]:
-        """kw: target ("events" | "drn" | "all"), latency_ms, status, count, drn_rps, drn_burst."""
+        """kw: target ("events" | "drn" | "all"), latency_ms, status, count, drn_rps, drn_burst,
+        visitor_delete (False: DELETE /v4/visitors answers 403 feature_not_enabled)."""
         return self._call("POST", "/_sandbox/faults", kw)
 
     def faults(self) -> dict[str, Any]:

@@ -237,6 +237,13 @@ class Store:
         with self._lock:
             return self._db.execute(sql, (*args, limit)).fetchall()
 
+    def delete_visitor(self, visitor_id: str) -> int:
+        """Delete the visitor's events and DRN seed; returns how many events went."""
+        with self._lock:
+            cursor = self._db.execute("DELETE FROM events WHERE visitor_id = ?", (visitor_id,))
+            self._db.execute("DELETE FROM drn_seeds WHERE visitor_id = ?", (visitor_id,))
+        return cursor.rowcount
+
     def count_events(self) -> int:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]

@@ -10,7 +10,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from risk.admin import actions, exports, filters, views
+from risk.admin import actions, exports, filters, privacy, views
 from risk.admin.base import EvidenceAdmin
 from risk.admin.forms import BulkDecisionActionForm
 from risk.models import ReviewStatus, SignupAttempt
@@ -60,8 +60,11 @@ class SignupAttemptAdmin(EvidenceAdmin):
         "Exact match: username, email, visitor id, event id or IP address;"
         " @example.com for an email domain and its subdomains."
     )
-    actions = actions.REVIEW_ACTIONS
+    actions = [*actions.REVIEW_ACTIONS, privacy.erase_people]
     action_form = BulkDecisionActionForm
+
+    def has_erase_permission(self, request) -> bool:
+        return request.user.is_superuser
 
     def get_queryset(self, request):
         # The snapshot's raw JSON is several KB a row and the list never shows it.

@@ -133,5 +133,17 @@ class FingerprintClient:
             v3_body = {k: v for k, v in v3_body.items() if v is not None}
             self._send("PUT", f"/events/{quoted}", json=v3_body)
 
+    def delete_visitor(self, visitor_id: str) -> None:
+        """Ask Fingerprint to erase everything it holds on a visitor (an Enterprise feature).
+
+        Raises NotFoundError (unknown visitor), AuthError with code `feature_not_enabled` when
+        the workspace lacks the feature, and the other FingerprintErrors as usual.
+        """
+        if not visitor_id:
+            raise NotFoundError("empty visitor id", status=404, code="visitor_not_found")
+        quoted = quote(visitor_id, safe="")
+        path = f"/v4/visitors/{quoted}" if self.api_version == "v4" else f"/visitors/{quoted}"
+        self._send("DELETE", path)
+
     def _send(self, method: str, path: str, **kwargs: Any) -> dict:
         return self._transport.request(method, path, budget_s=self.timeout_s, **kwargs)

@@ -92,6 +92,8 @@ def attempt_context_rebuild(
     linked to the attempt, when that lookup answered.
     """
     snapshot = attempt.fingerprint_event
+    if snapshot is not None and not snapshot.raw:
+        return None  # purged (retention) or erased: nothing left to score
     if snapshot is None:
         failure = _fetch_failure(attempt)
         if failure is None:

@@ -19,6 +19,11 @@ def event_webhook_store(*, body: bytes) -> FingerprintEvent:
     event = normalise_event(payload)
     if not event.event_id:
         raise EventFormatError("webhook event has no event id")
+    stripped = FingerprintEvent.objects.filter(event_id=event.event_id, raw={}).first()
+    if stripped is not None:
+        # Erased or past retention (docs/privacy.md): a late or repeated delivery must not
+        # bring the data back.
+        return stripped
     with transaction.atomic():
         device = None
         if event.visitor_id:

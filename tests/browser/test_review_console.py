@@ -21,6 +21,7 @@ DEMO = [
     ("olivia", "human", None),
     ("noah", "human", None),
     ("liam.vpn", "vpn", None),
+    ("ghost2", "tor", None),
     ("crawler", "good_bot", None),
     ("h3adless01", "bad_bot", None),
     ("h3adless02", "bad_bot", None),
@@ -35,22 +36,31 @@ DEMO = [
     ("farm_0005", "farm", "farm_0001"),
     ("olivia.alt", "human", "olivia"),
     ("mia.vpn", "vpn", None),
-    ("kiosk_user", "tampering", None),
+    ("kiosk_user", "good_bot", None),
 ]
 
 
+def home_ip(index: int) -> str:
+    return f"73.45.{index}.{index + 10}"
+
+
 def seed_demo(live_server, sandbox) -> dict[str, SignupAttempt]:
+    """Each person signs up from their own home address (forwarded by a trusted proxy); the
+    accounts that share a device share its address."""
     visitors: dict[str, str] = {}
+    ips: dict[str, str] = {}
     attempts = {}
     session = requests.Session()
-    for username, profile, shared in DEMO:
-        fields = {"ip": "127.0.0.1"}
+    for index, (username, profile, shared) in enumerate(DEMO):
+        ips[username] = ips[shared] if shared else home_ip(index)
+        fields = {"ip": ips[username]}
         if shared:
             fields["visitor_id"] = visitors[shared]
         event = sandbox.create_event(profile=profile, **fields)
         visitors[username] = event["identification"]["visitor_id"]
         response = session.post(
             f"{live_server.url}/api/signup",
+            headers={"X-Forwarded-For": ips[username]},
             json={
                 "event_id": event["event_id"],
                 "username": username,
@@ -72,22 +82,25 @@ def login(page, live_server, username: str) -> None:
     page.wait_for_url(f"{live_server.url}/admin/")
 
 
-def test_review_console_pages(browser, live_server, sandbox):
+def test_review_console_pages(browser, live_server, sandbox, settings):
+    settings.RISK_TRUSTED_PROXY_COUNT = 1
     attempts = seed_demo(live_server, sandbox)
     reviewer = make_reviewer("rita")
     review_decide(
         actor=reviewer,
         action="approve",
-        reason="vpn_legitimate",
-        note="Corporate VPN, confirmed by email.",
-        attempt=attempts["mia.vpn"],
+        reason="legitimate_user",
+        note="Tor user, confirmed by email.",
+        attempt=attempts["ghost2"],
     )
-    # a family computer: trusted, so a second account on it is allowed
+    # a family computer: trusted, so a further account on it is allowed outright
     family = Device.objects.get(visitor_id=attempts["olivia"].visitor_id)
     review_decide(actor=reviewer, action="trust_device", reason="shared_device", device=family)
-    event = sandbox.create_event(profile="human", ip="127.0.0.1", visitor_id=family.visitor_id)
+    olivia_ip = attempts["olivia"].client_ip
+    event = sandbox.create_event(profile="human", ip=olivia_ip, visitor_id=family.visitor_id)
     response = requests.post(
         f"{live_server.url}/api/signup",
+        headers={"X-Forwarded-For": olivia_ip},
         json={"event_id": event["event_id"], "username": "olivia.kid", "password": PASSWORD},
         timeout=30,
     )
@@ -117,7 +130,7 @@ def test_review_console_pages(browser, live_server, sandbox):
 
     # the evidence page of a held signup, then "save and next" with a reason code
     page.goto(f"{live_server.url}/admin/risk/signupattempt/{attempts['kiosk_user'].pk}/change/")
-    assert "tampering" in page.locator("#signals").inner_text()
+    assert "good bot" in page.locator("#signals").inner_text()
     save_screenshot(page, "review_evidence")
     page.select_option("#id_reason", "approve:shared_device")
     page.fill("#id_note", "Library kiosk; staff confirmed.")

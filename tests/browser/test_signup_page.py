@@ -45,7 +45,9 @@ def sign_up(page, live_server, username: str) -> str:
     return outcome.get_attribute("data-outcome")
 
 
-def test_person_signs_up_then_is_refused_on_a_second_signup(browser, live_server, page_settings):
+def test_person_signs_up_then_a_second_signup_is_held_or_refused(
+    browser, live_server, page_settings, settings
+):
     context = person_context(browser)
     page = context.new_page()
 
@@ -60,18 +62,27 @@ def test_person_signs_up_then_is_refused_on_a_second_signup(browser, live_server
     assert first.reasons == []
     assert first.checks["ip"] == "passed"  # the agent's IP is the API's client IP
 
-    # Same browser profile (same localStorage device id): same visitor, so refused.
-    assert sign_up(page, live_server, "alice2") == "denied"
+    # Same browser profile (same localStorage device id), same network: a household's shared
+    # computer, so the second account is held for a reviewer.
+    assert sign_up(page, live_server, "alice2") == "pending_review"
+    save_screenshot(page, "signup-held-same-device")
     second = SignupAttempt.objects.get(username="alice2")
+    assert second.decision == "review" and second.reasons == ["device_shared"]
+    assert second.visitor_id == first.visitor_id
+    assert not User.objects.get(username="alice2").is_active
+
+    # With the seed's strictness (RISK_DEVICE_LIMIT_STRICT), the next one is refused.
+    settings.RISK_DEVICE_LIMIT_STRICT = True
+    assert sign_up(page, live_server, "alice3") == "denied"
+    third = SignupAttempt.objects.get(username="alice3")
     status = page.get_by_role("status")
     assert status.get_by_text("We could not create your account").is_visible()
-    assert status.get_by_text(f"Reference: {second.pk}").is_visible()
+    assert status.get_by_text(f"Reference: {third.pk}").is_visible()
     assert "device_limit" not in status.inner_text()  # rules are for staff only
     save_screenshot(page, "signup-refused-same-device")
-    assert second.decision == "deny"
-    assert second.reasons == ["device_limit"]
-    assert second.visitor_id == first.visitor_id
-    assert not User.objects.filter(username="alice2").exists()
+    assert third.decision == "deny" and third.reasons == ["device_limit"]
+    assert not User.objects.filter(username="alice3").exists()
+    settings.RISK_DEVICE_LIMIT_STRICT = False
     context.close()
 
     # A fresh profile is a new device and may sign up.

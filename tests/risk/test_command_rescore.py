@@ -37,10 +37,17 @@ def summary(output: str) -> dict[str, int]:
     return counts
 
 
+@pytest.fixture(autouse=True)
+def behind_one_proxy(settings):
+    settings.RISK_TRUSTED_PROXY_COUNT = 1
+
+
 def signups(sandbox, profiles):
-    api = APIClient(REMOTE_ADDR="127.0.0.1")
+    """One signup per profile, each from its own home address."""
     for i, profile in enumerate(profiles):
-        event = sandbox.create_event(profile=profile, ip="127.0.0.1")
+        ip = f"73.45.0.{i + 1}"
+        api = APIClient(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=ip)
+        event = sandbox.create_event(profile=profile, ip=ip)
         response = api.post(
             "/api/signup",
             {"event_id": event["event_id"], "username": f"user{i}", "password": "x-Pass-word-9"},
@@ -143,3 +150,32 @@ def test_bad_options_are_refused():
         rescore(since="1h", set=["nonsense=1"])
     with pytest.raises(CommandError, match="invalid_time"):
         rescore(since="last tuesday")
+
+
+def test_every_rule_threshold_can_be_tried_and_strict_mode_shows_what_it_would_deny(sandbox):
+    """The household's held second account: what the seed's strictness would have done."""
+    first = sandbox.create_event(ip="127.0.0.1")
+    api = APIClient(REMOTE_ADDR="127.0.0.1")
+    for i, event in enumerate(
+        [
+            first,
+            sandbox.create_event(ip="127.0.0.1", visitor_id=first["identification"]["visitor_id"]),
+        ]
+    ):
+        api.post(
+            "/api/signup",
+            {"event_id": event["event_id"], "username": f"home{i}", "password": "x-Pass-word-9"},
+            format="json",
+        )
+    held = SignupAttempt.objects.get(username="home1")
+    assert held.reasons == ["device_shared"] and held.facts["same_network"] is True
+
+    output = rescore(since="1h", dry_run=True, set=["device_limit_strict=1"])
+    assert "review->deny" in output and "device_limit" in output
+    assert summary(output)["changed"] == 1
+    # thresholds from the settings table, validated like the settings themselves
+    rescore(since="1h", dry_run=True, set=["ip_new_devices_review_1h=4", "velocity_max_ips_1h=3"])
+    with pytest.raises(CommandError, match="between"):
+        rescore(since="1h", dry_run=True, set=["min_confidence=7"])
+    with pytest.raises(CommandError, match="expected NAME=VALUE"):
+        rescore(since="1h", dry_run=True, set=["trusted_proxy_count=1"])

@@ -263,6 +263,8 @@ def test_drn_vouches_for_a_new_install_of_the_app():
     phone = fresh_profile(platform="android", url="")
     assert evaluate(phone, ip_new_devices=40).decision == "deny"
     assert evaluate(phone, ip_new_devices=40, drn=Drn()).decision == "allow"
+    # and a reviewer vouches for a device by trusting it
+    assert evaluate(phone, ip_new_devices=40, device_status="trusted").decision == "allow"
 
 
 # --- outcomes and derivations -----------------------------------------------------------

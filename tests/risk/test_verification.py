@@ -33,9 +33,9 @@ def post(event_id, username, ip="127.0.0.1"):
     )
 
 
-def unverified_signup(sandbox, event_id, username):
+def unverified_signup(sandbox, event_id, username, ip="127.0.0.1"):
     sandbox.set_faults(target="events", status=503)
-    response = post(event_id, username)
+    response = post(event_id, username, ip=ip)
     sandbox.clear_faults()
     assert response.status_code == 201 and response.json()["status"] == "pending_review"
     attempt = SignupAttempt.objects.get(username=username)
@@ -124,9 +124,10 @@ def test_a_held_signup_joins_the_queue_and_cannot_be_approved_before(outage):
 
 
 def test_still_unavailable_leaves_everything_for_the_next_run(outage):
-    events = [outage.create_event(ip="127.0.0.1") for _ in range(3)]
-    for i, event in enumerate(events):
-        unverified_signup(outage, event["event_id"], f"wait{i}")
+    homes = [f"73.45.7.{i + 1}" for i in range(3)]  # three people, three homes
+    events = [outage.create_event(ip=ip) for ip in homes]
+    for i, (event, ip) in enumerate(zip(events, homes, strict=True)):
+        unverified_signup(outage, event["event_id"], f"wait{i}", ip=ip)
     outage.set_faults(target="events", status=503)
     assert attempts_verify_due() == {"unavailable": 1}  # stops at the first: no hammering
     assert SignupAttempt.objects.filter(decision="unverified").count() == 3

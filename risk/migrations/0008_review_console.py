@@ -52,7 +52,7 @@ def backfill(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("risk", "0006_attempt_facts_unverified"),
+        ("risk", "0007_privacy"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
