@@ -13,8 +13,29 @@ def _reversed_domain(email):
     return ".".join(reversed(domain.split(".")))[:255] if domain else ""
 
 
+# PostgreSQL: one set-based UPDATE per table (a Python loop over a million JSON snapshots
+# takes many minutes). Same results as the Python path below.
+PG_BACKFILL = [
+    """UPDATE risk_signupattempt SET email_domain_rev = left(array_to_string(ARRAY(
+         SELECT t.x FROM unnest(string_to_array(
+           lower(btrim(substring(email FROM '[^@]*$'), ' .')), '.')) WITH ORDINALITY AS t(x, n)
+         ORDER BY t.n DESC), '.'), 255)
+       WHERE email <> ''""",
+    """UPDATE risk_fingerprintevent SET asn_name = left(coalesce(
+         raw #>> '{ip_info,v4,asn_name}', raw #>> '{ip_info,v6,asn_name}',
+         raw #>> '{products,ipInfo,data,v4,asn,name}', raw #>> '{products,ipInfo,data,v6,asn,name}',
+         raw #>> '{ipInfo,v4,asn,name}', raw #>> '{ipInfo,v6,asn,name}', ''), 255)
+       WHERE jsonb_typeof(raw) = 'object'""",
+]
+
+
 def backfill(apps, schema_editor):
-    """Fill the new search columns of existing rows, in chunks (keyset on the primary key)."""
+    """Fill the new search columns of existing rows."""
+    if schema_editor.connection.vendor == "postgresql":
+        with schema_editor.connection.cursor() as cursor:
+            for sql in PG_BACKFILL:
+                cursor.execute(sql)
+        return
     from risk.fingerprint.events import EventFormatError, normalise_event
 
     attempt_model = apps.get_model("risk", "SignupAttempt")
