@@ -165,6 +165,9 @@ AXES_LOCKOUT_PARAMETERS = ["ip_address"]
 AXES_CLIENT_IP_CALLABLE = "risk.client_ip.request_client_ip"
 AXES_ONLY_ADMIN_SITE = True
 AXES_RESET_ON_SUCCESS = True
+# No log of successful logins: the lockout needs only the failures, and a login log would be
+# personal data the privacy erasure does not know about.
+AXES_DISABLE_ACCESS_LOG = True
 AXES_LOCKOUT_TEMPLATE = "risk/review/lockout.html"
 # django-otp: when on, staff need a TOTP device (added in the admin) and its code to sign in.
 REVIEW_REQUIRE_OTP = env.bool("REVIEW_REQUIRE_OTP", default=False)
