@@ -302,7 +302,7 @@ def main() -> None:
         ),
         ("audit log", "/admin/risk/reviewdecision/"),
         (
-            "audit log, filter reviewer + action",
+            "audit log, filter action + last 7 days",
             "/admin/risk/reviewdecision/?action__exact=approve&when=7d",
         ),
         ("audit log, search reason", "/admin/risk/reviewdecision/?q=legitimate_user"),
