@@ -12,6 +12,7 @@ from risk import services as risk_services
 from risk.models import Device, SignupAttempt
 from risk.observability import SignupTiming, signup_decision_record
 from risk.services.drn import drn_signup_lookup
+from risk.signals import signup_decided
 from risk.throttles import VisitorThrottledError, signup_visitor_throttle
 
 
@@ -99,10 +100,17 @@ def account_signup(
             if "username" not in str(exc).lower():
                 raise
             risk_services.attempt_account_failed(attempt=attempt)
-            signup_decision_record(
-                attempt=attempt, upstream_ms=timing.upstream_ms, db_ms=timing.db_ms
-            )
+            _signup_decided(attempt, None, timing)
             raise UsernameTakenError(username) from exc
         risk_services.attempt_attach_account(attempt=attempt, account=account)
-    signup_decision_record(attempt=attempt, upstream_ms=timing.upstream_ms, db_ms=timing.db_ms)
+    _signup_decided(attempt, account, timing)
     return SignupResult(attempt=attempt, account=account)
+
+
+def _signup_decided(attempt: SignupAttempt, account, timing: SignupTiming) -> None:
+    """Once per signup, whatever the outcome: the metrics and the JSON decision line, and
+    risk.signals.signup_decided for host code (after the writes commit)."""
+    signup_decision_record(attempt=attempt, upstream_ms=timing.upstream_ms, db_ms=timing.db_ms)
+    transaction.on_commit(
+        lambda: signup_decided.send(SignupAttempt, attempt=attempt, account=account)
+    )

@@ -7,8 +7,10 @@
 2. seeds it once, in SQL (`INSERT ... SELECT generate_series`, no Python loop): devices (a
    quarter of the rows, 50 "farm" devices holding ~200 attempts each), FingerprintEvent rows
    with a realistic raw jsonb snapshot (~1.5 KB), SignupAttempts spread over 90 days (10% held
-   for review, half of those still pending), DRN snapshots for Android devices, then exact
-   device counters and ANALYZE. Reruns keep the data (`--reseed` starts over);
+   for review, half of those still pending), 8 countries and 8 networks (plus rare ones),
+   7 email domains (plus a rare one), DRN snapshots for Android devices, a reviewer decision
+   for every decided attempt, then exact device counters and ANALYZE. Reruns keep the data
+   (`--reseed` starts over);
 3. logs a Reviewer in with Django's test Client and, per page, discards 2 warm-up requests and
    prints the median and the slowest of `--runs` timed requests, plus the SQL query count.
 
@@ -73,11 +75,11 @@ FROM generate_series(1, @DEVICES@) AS g;
 -- one event per attempt; 1% of them from the 50 farm devices (ids 1..50)
 INSERT INTO risk_fingerprintevent (event_id, api_version, device_id, visitor_id, timestamp, ip,
     url, platform, confidence, bot, bot_type, suspect_score, vpn, proxy, tampering, incognito,
-    tor, replayed, country_code, raw, fetched_at)
+    tor, replayed, country_code, asn_name, raw, fetched_at)
 SELECT s.event_id, 'v4', s.device_id, d.visitor_id, s.ts, s.ip::inet,
        'https://app.example.com/accounts/signup/', d.platform, 0.99, s.bot,
        CASE WHEN s.bot = 'bad' THEN 'headless_chrome' ELSE '' END,
-       s.score, s.vpn, false, s.tampering, false, false, false, 'US',
+       s.score, s.vpn, false, s.tampering, false, false, false, s.country, s.asn,
        jsonb_build_object(
          'event_id', s.event_id, 'timestamp', (extract(epoch FROM s.ts) * 1000)::bigint,
          'url', 'https://app.example.com/accounts/signup/', 'ip_address', s.ip,
@@ -96,9 +98,9 @@ SELECT s.event_id, 'v4', s.device_id, d.visitor_id, s.ts, s.ip::inet,
          'ip_blocklist', jsonb_build_object('email_spam', false, 'attack_source', false,
             'tor_node', false),
          'ip_info', jsonb_build_object('v4', jsonb_build_object('address', s.ip,
-            'asn', '7922', 'asn_name', 'COMCAST-7922', 'asn_network', '73.0.0.0/8',
+            'asn', '7922', 'asn_name', s.asn, 'asn_network', '73.0.0.0/8',
             'datacenter_result', false, 'geolocation', jsonb_build_object(
-              'city_name', 'New York', 'country_code', 'US', 'country_name', 'United States',
+              'city_name', 'New York', 'country_code', s.country, 'country_name', s.country,
               'continent_code', 'NA', 'latitude', 40.7, 'longitude', -74.0,
               'timezone', 'America/New_York', 'postal_code', '10001'))),
          'velocity', jsonb_build_object('events', jsonb_build_object('5_minutes', 1,
@@ -117,7 +119,12 @@ FROM (
               ELSE 'not_detected' END AS bot,
          (g * 7) % 23 AS score,
          g % 10 = 4 AS vpn,
-         g % 17 = 0 AS tampering
+         g % 17 = 0 AS tampering,
+         -- 8 countries and 8 networks; one network in 1,000 rows is a rare one
+         (ARRAY['US', 'DE', 'FR', 'GB', 'BR', 'IN', 'NL', 'PL'])[1 + g % 8] AS country,
+         CASE WHEN g % 1000 = 7 THEN 'RARE-NET-' || (g / 1000) % 50
+              ELSE (ARRAY['COMCAST-7922', 'DTAG', 'ORANGE', 'BT', 'DIGITALOCEAN-ASN',
+                          'HETZNER-AS', 'OVH', 'AMAZON-02'])[1 + (g / 7) % 8] END AS asn
   FROM generate_series(1, @ROWS@) AS g
 ) AS s JOIN risk_device d ON d.id = s.device_id;
 
@@ -128,10 +135,11 @@ SELECT id, visitor_id, now(), 'ok', '', '{}'::jsonb,
        (id % 100) / 100.0
 FROM risk_device WHERE platform = 'android';
 
-INSERT INTO risk_signupattempt (created_at, username, email, client_ip, origin, event_id,
-    claimed_event_id, fingerprint_event_id, device_id, visitor_id, decision, reasons, checks,
-    account_id, endpoint, fingerprint_error, review_status, drn_snapshot_id, reference)
-SELECT e.timestamp, 'user' || e.id, 'user' || e.id || '@example.com', e.ip,
+INSERT INTO risk_signupattempt (created_at, username, email, email_domain_rev, client_ip,
+    origin, event_id, claimed_event_id, fingerprint_event_id, device_id, visitor_id, decision,
+    reasons, checks, account_id, endpoint, fingerprint_error, review_status, drn_snapshot_id,
+    facts, reference)
+SELECT e.timestamp, 'user' || e.id, 'user' || e.id || '@' || m.domain, m.rev, e.ip,
        'https://app.example.com', e.event_id, e.event_id, e.id, e.device_id, e.visitor_id,
        a.decision, a.reasons,
        '{"event_found": "passed", "identification": "passed", "not_reused": "passed",
@@ -142,6 +150,7 @@ SELECT e.timestamp, 'user' || e.id, 'user' || e.id || '@example.com', e.ip,
             WHEN e.id % 20 < 10 THEN 'pending'
             WHEN e.id % 2 = 0 THEN 'approved' ELSE 'rejected' END,
        (SELECT s.id FROM risk_drnsnapshot s WHERE s.device_id = e.device_id LIMIT 1),
+       '{}'::jsonb,
        -- an opaque reference of the app's shape (16 base32 letters), unique per row
        translate(substr(md5(e.id::text || random()::text), 1, 16), '0123456789abcdef',
                  'ABCDEFGHIJKLMNOP')
@@ -159,7 +168,24 @@ CROSS JOIN LATERAL (
               WHEN e.id % 10 = 3 THEN '["device_limit"]'::jsonb
               ELSE '[]'::jsonb END AS reasons
 ) AS a
+CROSS JOIN LATERAL (
+  -- email domains: big ones, subdomains of example.com, and a rare one (1 row in 2,000)
+  SELECT (ARRAY['gmail.com', 'example.com', 'mail.example.com', 'yahoo.com', 'outlook.com',
+                'corp.example.org', 'proton.me', 'rare-domain.test'])[k] AS domain,
+         (ARRAY['com.gmail', 'com.example', 'com.example.mail', 'com.yahoo', 'com.outlook',
+                'org.example.corp', 'me.proton', 'test.rare-domain'])[k] AS rev
+  FROM (SELECT CASE WHEN e.id % 2000 = 11 THEN 8 ELSE 1 + e.id % 7 END AS k) AS pick
+) AS m
 ORDER BY e.id;
+
+-- reviewers' decisions on the decided attempts, 10 minutes to 2 days after the signup
+INSERT INTO risk_reviewdecision (created_at, actor_id, attempt_id, device_id, action, reason,
+    note, parent_id, previous)
+SELECT created_at + (id % 2880) * interval '1 minute' + interval '10 minutes', NULL, id, NULL,
+       CASE WHEN review_status = 'approved' THEN 'approve' ELSE 'reject' END,
+       CASE WHEN review_status = 'approved' THEN 'legitimate_user' ELSE 'fake_identity' END,
+       '', NULL, '{"review_status": "pending"}'::jsonb
+FROM risk_signupattempt WHERE review_status IN ('approved', 'rejected') ORDER BY id;
 
 UPDATE risk_device d SET attempt_count = c.n,
        account_count = LEAST(c.n, 1 + (d.id % 3))
@@ -244,7 +270,7 @@ def main() -> None:
     client = Client()
     client.force_login(reviewer)
 
-    pending = SignupAttempt.objects.filter(review_status="pending").order_by("-created_at").first()
+    pending = SignupAttempt.objects.filter(review_status="pending", pk__gte=args.rows // 2).first()
     farm = SignupAttempt.objects.filter(device_id=1).order_by("-created_at").first()
     hot_ip = SignupAttempt.objects.filter(client_ip="192.0.2.1").order_by("-created_at").first()
     sample = SignupAttempt.objects.get(pk=args.rows // 2)
@@ -263,9 +289,27 @@ def main() -> None:
         ("queue, search visitor id", f"{queue}?status=all&q={sample.visitor_id}"),
         ("queue, search email", f"{queue}?status=all&q={sample.email}"),
         ("queue, search username", f"{queue}?status=all&q={sample.username}"),
+        ("queue, filter country=DE (pending)", f"{queue}?country=DE"),
+        ("queue, filter country=DE (all)", f"{queue}?status=all&country=DE"),
+        ("queue, filter network (pending)", f"{queue}?asn=HETZNER-AS"),
+        ("queue, filter rare network (all)", f"{queue}?status=all&asn=RARE-NET-7"),
+        ("queue, filter email domain example.com (pending)", f"{queue}?domain=example.com"),
+        ("queue, filter email domain example.com (all)", f"{queue}?status=all&domain=example.com"),
+        ("queue, search @rare-domain.test (all)", f"{queue}?status=all&q=%40rare-domain.test"),
+        ("queue, newest first (pending)", f"{queue}?o=-1"),
         ("evidence page (pending attempt)", f"{queue}{pending.pk}/change/"),
         ("evidence page (farm, ~200 attempts)", f"{queue}{farm.pk}/change/"),
         ("evidence page (hot IP)", f"{queue}{hot_ip.pk}/change/"),
+        (
+            "evidence page in a filtered selection (prev/next)",
+            f"{queue}{pending.pk}/change/?_changelist_filters=country%3DDE%26asn%3DDTAG",
+        ),
+        ("audit log", "/admin/risk/reviewdecision/"),
+        (
+            "audit log, filter action + last 7 days",
+            "/admin/risk/reviewdecision/?action__exact=approve&when=7d",
+        ),
+        ("audit log, search reason", "/admin/risk/reviewdecision/?q=legitimate_user"),
         ("device cluster page (farm)", f"/admin/risk/device/{farm.device_id}/change/"),
         ("cluster ranking", "/admin/risk/device/"),
         ("dashboard (admin index, cached figures)", "/admin/"),

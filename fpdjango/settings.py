@@ -6,6 +6,7 @@ in `risk/conf.py`; this module reads the environment through it.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -35,7 +36,7 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "risk.apps.ReviewAdminConfig",  # django.contrib.admin with the review console's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -45,6 +46,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "accounts",
     "risk",
+    "axes",  # staff login lockout (after "risk": its admin registers on the review site)
+    "django_otp",
+    "django_otp.plugins.otp_totp",
 ]
 # The Fingerprint simulator is a development and test tool, never part of production.
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=DEBUG)
@@ -59,8 +63,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: answers a locked-out login
 ]
 
 ROOT_URLCONF = "fpdjango.urls"
@@ -206,6 +212,28 @@ CELERY_BEAT_SCHEDULE = {
 # --- Metrics: /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset = 404 --
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
+# --- Staff login protection (the review console) -------------------------------------------
+# django-axes: after AXES_FAILURE_LIMIT failed admin logins from one client IP (the trusted
+# one, risk/client_ip.py), that IP is locked out of the admin login for the cool-off time.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_CLIENT_IP_CALLABLE = "risk.client_ip.request_client_ip"
+AXES_ONLY_ADMIN_SITE = True
+AXES_RESET_ON_SUCCESS = True
+# No log of successful logins: the lockout needs only the failures, and a login log would be
+# personal data the privacy erasure does not know about.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_LOCKOUT_TEMPLATE = "risk/review/lockout.html"
+# django-otp: when on, staff need a TOTP device (added in the admin) and its code to sign in.
+REVIEW_REQUIRE_OTP = env.bool("REVIEW_REQUIRE_OTP", default=False)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="fpdjango review console")
+
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
@@ -224,6 +252,16 @@ REST_FRAMEWORK = {
 SIGNUP_THROTTLE_RATE = env.str("SIGNUP_THROTTLE_RATE", default="300/hour")
 SIGNUP_THROTTLE_VISITOR_RATE = env.str("SIGNUP_THROTTLE_VISITOR_RATE", default="10/hour")
 SPECTACULAR_SETTINGS = {"TITLE": "fpdjango signup API", "VERSION": "1.0.0"}
+
+# Review console: how long a reviewer's claim on an item lasts; email users on a decision.
+REVIEW_CLAIM_MINUTES = env.int("REVIEW_CLAIM_MINUTES", default=15)
+REVIEW_NOTIFY_USERS = env.bool("REVIEW_NOTIFY_USERS", default=True)
+REVIEW_DRN_LOOKUPS_PER_HOUR = env.int("REVIEW_DRN_LOOKUPS_PER_HOUR", default=30)
+# Outgoing email (django-environ URL): the console in development, SMTP on localhost otherwise.
+vars().update(
+    env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")
+)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="webmaster@localhost")
 
 # --- Logging: to stderr, JSON lines in production, plain text for development -------------
 # Every line carries the request id (fpdjango/logs.py); the Fingerprint client never logs its key.

@@ -1,7 +1,9 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class RiskConfig(AppConfig):
+    default = True
     name = "risk"
     verbose_name = "Signup risk review"
     default_auto_field = "django.db.models.BigAutoField"
@@ -14,3 +16,15 @@ class RiskConfig(AppConfig):
         from risk.observability import install
 
         install()
+        from risk.notifications import notify_review_decided
+        from risk.signals import review_decided
+
+        review_decided.connect(notify_review_decided, dispatch_uid="risk.notify_review_decided")
+
+
+class ReviewAdminConfig(admin_apps.AdminConfig):
+    """django.contrib.admin with the review console's site (risk/admin_site.py) as
+    `admin.site`: listed in INSTALLED_APPS instead of "django.contrib.admin"."""
+
+    default = False  # "risk" itself is RiskConfig
+    default_site = "risk.admin_site.ReviewAdminSite"

@@ -37,3 +37,13 @@ def clean_ip(value: str) -> str:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         address = address.ipv4_mapped
     return str(address)
+
+
+def request_client_ip(request) -> str:
+    """The client IP of a Django request, behind RISK_TRUSTED_PROXY_COUNT proxies (also the key
+    django-axes locks the staff login on: AXES_CLIENT_IP_CALLABLE)."""
+    from risk.conf import risk_settings
+
+    return client_ip_from_meta(
+        request.META, trusted_proxy_count=risk_settings().trusted_proxy_count
+    )

@@ -94,8 +94,16 @@ class FingerprintEvent(models.Model):
     tor = models.BooleanField(null=True)
     replayed = models.BooleanField(null=True)
     country_code = models.CharField(max_length=8, blank=True)
+    asn_name = models.CharField(max_length=255, blank=True)  # the network (ASN) of the IP
     raw = models.JSONField()  # jsonb on PostgreSQL
     fetched_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            # The review queue's country and network filters.
+            models.Index(fields=["country_code"], name="event_country_idx"),
+            models.Index(fields=["asn_name"], name="event_asn_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.event_id
@@ -173,6 +181,14 @@ class SignupAttempt(models.Model):
     drn_snapshot = models.ForeignKey(
         "DrnSnapshot", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The email's domain with its labels reversed ("com.example.mail"): a domain-suffix search
+    # becomes an indexed prefix match. Kept in step with `email` by save().
+    email_domain_rev = models.CharField(max_length=255, blank=True, editable=False)
+    # A reviewer's soft lock on a pending item (see risk.services.review.attempt_claim).
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    claimed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -187,10 +203,29 @@ class SignupAttempt(models.Model):
             # Exact search in the review console.
             models.Index(fields=["username"], name="attempt_username_idx"),
             models.Index(fields=["email"], name="attempt_email_idx"),
+            # Email-domain suffix search: LIKE 'com.example.%' needs pattern ops on PostgreSQL.
+            models.Index(
+                fields=["email_domain_rev"],
+                name="attempt_email_domain_idx",
+                opclasses=["varchar_pattern_ops"],
+            ),
         ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.username} ({self.decision})"
+
+    def save(self, *args, **kwargs):
+        self.email_domain_rev = reversed_domain(self.email)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "email" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "email_domain_rev"}
+        super().save(*args, **kwargs)
+
+
+def reversed_domain(email_or_domain: str) -> str:
+    """ "a@Mail.Example.com" or "example.com" -> "com.example.mail" / "com.example"."""
+    domain = (email_or_domain or "").rpartition("@")[2].strip().strip(".").lower()
+    return ".".join(reversed(domain.split(".")))[:255] if domain else ""
 
 
 class ReviewAction(models.TextChoices):
@@ -199,6 +234,12 @@ class ReviewAction(models.TextChoices):
     BLOCK_DEVICE = "block_device", "Block device"
     TRUST_DEVICE = "trust_device", "Trust device"
     VERIFY = "verify", "Verify"  # automatic: an unverified signup's event was checked later
+    UNBLOCK_DEVICE = "unblock_device", "Unblock device"
+    # Written by a block (or its reversal), one row per item it changed; `parent` is the
+    # reviewer's decision that caused it.
+    BLOCK_REJECT = "block_reject", "Rejected by a device block"
+    BLOCK_DEACTIVATE = "block_deactivate", "Deactivated by a device block"
+    UNBLOCK_RESTORE = "unblock_restore", "Restored by an unblock"
 
 
 class ReviewDecision(models.Model):
@@ -217,9 +258,18 @@ class ReviewDecision(models.Model):
     action = models.CharField(max_length=16, choices=ReviewAction.choices)
     reason = models.CharField(max_length=64)
     note = models.TextField(blank=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="effects"
+    )
+    # What this row changed, as it was before: {"review_status": "pending", "is_active": true}.
+    # An unblock restores exactly these values (and only where nothing changed since).
+    previous = models.JSONField(default=dict, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["-created_at"], name="decision_created_idx")]
+        indexes = [
+            models.Index(fields=["-created_at"], name="decision_created_idx"),
+            models.Index(fields=["actor", "-created_at"], name="decision_actor_idx"),
+        ]
         permissions = [("record_decision", "Can record review decisions")]
 
     def __str__(self) -> str:

@@ -36,6 +36,7 @@ from risk.models import (
     ReviewStatus,
     SignupAttempt,
     UnknownEvent,
+    reversed_domain,
 )
 
 CLUSTER_LIMIT = 200  # rows of a device's cluster shown on one page
@@ -65,6 +66,8 @@ def attempt_search_q(*, term: str) -> Q | None:
         return Q(client_ip=str(ipaddress.ip_address(term)))
     except ValueError:
         pass
+    if term.startswith("@"):  # "@example.com": the domain and its subdomains
+        return attempt_email_domain_q(domain=term)
     if "@" in term:
         return Q(email=term)
     if EVENT_ID_SHAPE.match(term):
@@ -78,17 +81,56 @@ def attempt_search_q(*, term: str) -> Q | None:
     return Q(username=term)
 
 
-def attempt_next_pending(*, after: SignupAttempt) -> SignupAttempt | None:
-    """The next item of the queue (pending, newest first) after `after`."""
-    return (
-        SignupAttempt.objects.filter(review_status=ReviewStatus.PENDING)
-        .filter(
-            Q(created_at__lt=after.created_at) | Q(created_at=after.created_at, pk__lt=after.pk)
+def attempt_email_domain_q(*, domain: str) -> Q:
+    """Emails at `domain` or any of its subdomains: an indexed prefix match on the reversed
+    domain ("com.example" or "com.example.%"), never LIKE '%example.com'."""
+    rev = reversed_domain(domain.strip().lstrip("@*."))
+    if not rev:
+        return Q(pk__in=[])
+    return Q(email_domain_rev=rev) | Q(email_domain_rev__startswith=rev + ".")
+
+
+def attempt_neighbour(
+    *,
+    queryset: QuerySet[SignupAttempt],
+    attempt: SignupAttempt,
+    newest_first: bool,
+    step: int,
+    skip_claimed_by_others_of=None,
+) -> SignupAttempt | None:
+    """The item after (step=1) or before (step=-1) `attempt` in `queryset` ordered by
+    (created_at, pk), oldest or newest first: a keyset seek on the queue's index, so it works
+    whether or not `attempt` is still in the selection (it was just decided). With a user,
+    items another reviewer holds a live claim on are skipped."""
+    forward = (step > 0) != newest_first  # towards later rows?
+    if forward:
+        seek = Q(created_at__gt=attempt.created_at) | Q(
+            created_at=attempt.created_at, pk__gt=attempt.pk
         )
-        .exclude(pk=after.pk)
-        .order_by("-created_at", "-pk")
-        .only("pk")
-        .first()
+        order = ("created_at", "pk")
+    else:
+        seek = Q(created_at__lt=attempt.created_at) | Q(
+            created_at=attempt.created_at, pk__lt=attempt.pk
+        )
+        order = ("-created_at", "-pk")
+    queryset = queryset.filter(seek)
+    user = skip_claimed_by_others_of
+    if user is not None:
+        # written as a filter: NULLs in an exclude() would drop unclaimed rows
+        queryset = queryset.filter(
+            Q(claimed_by__isnull=True) | Q(claimed_by=user) | Q(claimed_until__lte=timezone.now())
+        )
+    pk = queryset.order_by(*order).values_list("pk", flat=True).first()
+    return SignupAttempt(pk=pk) if pk is not None else None
+
+
+def attempt_next_pending(*, after: SignupAttempt) -> SignupAttempt | None:
+    """The next item of the default queue (pending, oldest first) after `after`."""
+    return attempt_neighbour(
+        queryset=SignupAttempt.objects.filter(review_status=ReviewStatus.PENDING),
+        attempt=after,
+        newest_first=False,
+        step=1,
     )
 
 
@@ -231,12 +273,16 @@ def attempt_decisions(*, attempt: SignupAttempt) -> list[ReviewDecision]:
     )
 
 
-def device_decisions(*, device: Device) -> list[ReviewDecision]:
-    return list(
-        ReviewDecision.objects.filter(Q(device=device) | Q(attempt__device=device))
-        .select_related("actor", "attempt")
-        .order_by("-created_at")[:100]
-    )
+def device_decisions(*, device: Device, limit: int = 100) -> list[ReviewDecision]:
+    """Decisions on the device or on its attempts, newest first. Two indexed queries merged
+    here: one OR across the join made PostgreSQL scan the whole audit log (0.8 s at 50,000
+    decisions)."""
+    rows = ReviewDecision.objects.select_related("actor", "attempt").order_by("-created_at")
+    on_device = list(rows.filter(device=device)[:limit])
+    attempt_ids = SignupAttempt.objects.filter(device=device).values("pk")
+    on_attempts = list(rows.filter(attempt__in=attempt_ids).exclude(device=device)[:limit])
+    merged = sorted(on_device + on_attempts, key=lambda d: (d.created_at, d.pk), reverse=True)
+    return merged[:limit]
 
 
 # --- clusters and dashboard ----------------------------------------------------------------
@@ -315,6 +361,76 @@ def stats_open_reviews() -> int:
     return SignupAttempt.objects.filter(review_status=ReviewStatus.PENDING).count()
 
 
+def stats_backlog() -> dict:
+    """Pending reviews and how long the oldest has waited (both on attempt_queue_idx)."""
+    pending = SignupAttempt.objects.filter(review_status=ReviewStatus.PENDING)
+    oldest = pending.order_by("created_at").values_list("created_at", flat=True).first()
+    return {
+        "size": pending.count(),
+        "oldest_at": oldest,
+        "oldest_age": (timezone.now() - oldest) if oldest else None,
+    }
+
+
+DECISION_SAMPLE = 5000  # the newest decisions the median is taken over
+
+
+def stats_time_to_decision(*, days: int = 30) -> dict:
+    """Median and 90th percentile of signup-to-decision time of the held attempts reviewers
+    decided in the last `days` days (the newest DECISION_SAMPLE; decision_created_idx)."""
+    since = timezone.now() - timedelta(days=days)
+    pairs = list(
+        ReviewDecision.objects.filter(
+            created_at__gte=since,
+            parent__isnull=True,
+            attempt__isnull=False,
+            previous__review_status=ReviewStatus.PENDING,
+        )
+        .order_by("-created_at")
+        .values_list("created_at", "attempt__created_at")[:DECISION_SAMPLE]
+    )
+    waits = sorted(decided - created for decided, created in pairs)
+    if not waits:
+        return {"count": 0, "median": None, "p90": None}
+    return {
+        "count": len(waits),
+        "median": waits[len(waits) // 2]
+        if len(waits) % 2
+        else (waits[len(waits) // 2 - 1] + waits[len(waits) // 2]) / 2,
+        "p90": waits[min(len(waits) - 1, int(len(waits) * 0.9))],
+    }
+
+
+def stats_reason_outcomes(*, days: int = 30) -> list[dict]:
+    """Per reason code, how reviewers decided the held attempts it fired on (attempts of the
+    last `days` days): approved vs rejected, and the approve rate, i.e. how often the rule
+    held someone a reviewer then let in (its false-positive rate)."""
+    since = timezone.now() - timedelta(days=days)
+    table = SignupAttempt._meta.db_table
+    if connection.vendor == "postgresql":
+        element = "jsonb_array_elements_text(reasons::jsonb) AS r"
+        code = "r"
+    else:
+        element = f"json_each({table}.reasons) AS j"
+        code = "j.value"
+    sql = (
+        f"SELECT {code}, review_status, COUNT(*) FROM {table}, {element} "  # noqa: S608
+        "WHERE created_at >= %s AND review_status IN (%s, %s) GROUP BY 1, 2"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [since, ReviewStatus.APPROVED, ReviewStatus.REJECTED])
+        rows = cursor.fetchall()
+    per_code: dict[str, dict] = {}
+    for reason, status, n in rows:
+        entry = per_code.setdefault(reason, {"code": reason, "approved": 0, "rejected": 0})
+        entry[status] = n
+    out = []
+    for entry in per_code.values():
+        decided = entry["approved"] + entry["rejected"]
+        out.append({**entry, "decided": decided, "approve_rate": entry["approved"] / decided})
+    return sorted(out, key=lambda e: (-e["decided"], e["code"]))
+
+
 DASHBOARD_CACHE_KEY = "risk:review-dashboard"
 DASHBOARD_MAX_AGE_S = 30
 
@@ -332,6 +448,9 @@ def _stats_dashboard() -> dict:
         "totals": {k: sum(d[k] for d in per_day) for k in ("allow", "review", "deny", "total")},
         "top_reasons": stats_top_reasons(),
         "open_reviews": stats_open_reviews(),
+        "backlog": stats_backlog(),
+        "time_to_decision": stats_time_to_decision(),
+        "reason_outcomes": stats_reason_outcomes(),
         "clusters": list(device_largest_clusters(by="accounts", limit=8)),
         "attempt_clusters": list(device_largest_clusters(by="attempts", limit=8)),
     }

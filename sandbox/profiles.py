@@ -271,8 +271,10 @@ class History:
 
 
 def compute_suspect_score(event: dict[str, Any]) -> int:
-    """The weighted sum of the event's suspicious signals, read as the product reads them."""
-    return suspect_score(normalise_event(event).present_signals())
+    """The weighted sum of the event's suspicious signals, read as the product reads them
+    (identification left out: the sandbox must score the hostile ids tests ask it for)."""
+    signals = {key: value for key, value in event.items() if key != "identification"}
+    return suspect_score(normalise_event(signals).present_signals())
 
 
 def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

@@ -1,10 +1,4 @@
-"""The review console in /admin: one module per ModelAdmin (see docs/review-console.md)."""
-
-from django.contrib import admin
+"""The review console in /admin: one module per ModelAdmin (see docs/review-console.md). The
+site itself (dashboard, layout) is risk.admin_site.ReviewAdminSite."""
 
 from risk.admin import attempts, decisions, devices, drn, events, privacy  # noqa: F401
-from risk.admin.views import install_dashboard
-
-install_dashboard(admin.site)
-# The queue and evidence pages need the width more than a list of models does.
-admin.site.enable_nav_sidebar = False

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from risk.admin import actions, filters, privacy, views
+from risk.admin import actions, exports, filters, privacy, views
 from risk.admin.base import EvidenceAdmin
 from risk.admin.forms import BulkDecisionActionForm
-from risk.models import SignupAttempt
+from risk.models import ReviewStatus, SignupAttempt
 from risk.selectors import attempt_search_q
+from risk.services.review import claim_holder
+from risk.templatetags.review import duration
 
 EMPTY = "\u2013"  # en dash: "no value"
 
@@ -19,10 +25,13 @@ EMPTY = "\u2013"  # en dash: "no value"
 class SignupAttemptAdmin(EvidenceAdmin):
     list_display = (
         "when",
+        "waiting",
         "identifier",
         "decision_and_reasons",
         "bot_result",
         "suspect_score",
+        "country",
+        "network",
         "device_accounts",
         "drn_percentile",
         "review",
@@ -36,14 +45,20 @@ class SignupAttemptAdmin(EvidenceAdmin):
         filters.SuspectScoreFilter,
         filters.PlatformFilter,
         filters.NetworkFilter,
+        filters.CountryFilter,
+        filters.AsnFilter,
+        filters.EmailDomainFilter,
         filters.DateRangeFilter,
     )
-    list_select_related = ("fingerprint_event", "device", "drn_snapshot")
+    list_select_related = ("fingerprint_event", "device", "drn_snapshot", "claimed_by")
     list_per_page = 50
-    ordering = ("-created_at",)
+    # Oldest first: the user who has waited longest is decided first (attempt_queue_idx).
+    ordering = ("created_at", "pk")
+    sortable_by = ("when",)  # the keyset navigation between items follows created_at
     search_fields = ("username",)  # shows the box; get_search_results does exact lookups
     search_help_text = (
-        "Exact match: reference, username, email, visitor id, event id or IP address."
+        "Exact match: reference, username, email, visitor id, event id or IP address;"
+        " @example.com for an email domain and its subdomains."
     )
     actions = [*actions.REVIEW_ACTIONS, privacy.erase_people]
     action_form = BulkDecisionActionForm
@@ -59,9 +74,30 @@ class SignupAttemptAdmin(EvidenceAdmin):
         q = attempt_search_q(term=search_term)
         return (queryset.filter(q) if q is not None else queryset), False
 
+    def queue_selection(self, request, query_string: str) -> tuple[QuerySet, bool]:
+        """(rows the queue shows for that query string, whether newest first)."""
+        queryset = self.selection(request, query_string)
+        newest_first = bool(queryset.query.order_by) and queryset.query.order_by[0] == "-created_at"
+        return queryset, newest_first
+
+    def changelist_view(self, request, extra_context=None):
+        extra = dict(extra_context or {})
+        extra["export_url"] = reverse("admin:risk_signupattempt_export")
+        return super().changelist_view(request, extra_context=extra)
+
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
+            path(
+                "export.csv",
+                wrap(lambda request: exports.queue_csv(self, request)),
+                name="risk_signupattempt_export",
+            ),
+            path(
+                "<path:object_id>/drn/",
+                wrap(lambda request, object_id: views.attempt_drn_again(self, request, object_id)),
+                name="risk_signupattempt_drn",
+            ),
             path(
                 "<path:object_id>/decide/",
                 wrap(lambda request, object_id: views.attempt_decide(self, request, object_id)),
@@ -77,10 +113,41 @@ class SignupAttemptAdmin(EvidenceAdmin):
     def when(self, obj):
         return obj.created_at.strftime("%Y-%m-%d %H:%M:%S")
 
+    @admin.display(description="Waiting for")
+    def waiting(self, obj):
+        if obj.review_status != ReviewStatus.PENDING:
+            return EMPTY
+        return format_html(
+            '<span class="rv-wait">{}</span>', duration(timezone.now() - obj.created_at)
+        )
+
+    @admin.display(description="Country")
+    def country(self, obj):
+        code = obj.fingerprint_event.country_code if obj.fingerprint_event else ""
+        if not code:
+            return EMPTY
+        return format_html('<a href="?{}">{}</a>', urlencode({"country": code}), code)
+
+    @admin.display(description="Network")
+    def network(self, obj):
+        name = obj.fingerprint_event.asn_name if obj.fingerprint_event else ""
+        if not name:
+            return EMPTY
+        return format_html(
+            '<a href="?{}" title="{}">{}</a>', urlencode({"asn": name}), name, name[:24]
+        )
+
     @admin.display(description="Identifier")
     def identifier(self, obj):
         if obj.email:
-            return format_html("{}<br><small>{}</small>", obj.username, obj.email)
+            local, _, domain = obj.email.rpartition("@")
+            return format_html(
+                '{}<br><small>{}@<a href="?{}" title="This email domain">{}</a></small>',
+                obj.username,
+                local,
+                urlencode({"domain": domain}),
+                domain,
+            )
         return obj.username
 
     @admin.display(description="Decision / reasons")
@@ -134,8 +201,17 @@ class SignupAttemptAdmin(EvidenceAdmin):
     def review(self, obj):
         if not obj.review_status:
             return EMPTY
-        return format_html(
+        pill = format_html(
             '<span class="rv-pill rv-{}">{}</span>',
             obj.review_status,
             obj.get_review_status_display(),
+        )
+        if claim_holder(obj) is None:
+            return pill
+        until = timezone.localtime(obj.claimed_until).strftime("%H:%M")
+        return format_html(
+            '{}<br><small class="rv-claim">taken by {} until {}</small>',
+            pill,
+            obj.claimed_by,
+            until,
         )

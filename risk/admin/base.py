@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+
 from django.contrib import admin
-from django.contrib.admin.options import ShowFacets
+from django.contrib.admin.options import IncorrectLookupParameters, ShowFacets
+from django.contrib.admin.views.main import ChangeList
+from django.db.models import QuerySet
+from django.http import QueryDict
 
 from risk.admin.pagination import CappedCountPaginator
 from risk.services.review import RECORD_PERMISSION
@@ -29,3 +34,32 @@ class EvidenceAdmin(admin.ModelAdmin):
 
     def has_record_decision_permission(self, request) -> bool:
         return request.user.has_perm(RECORD_PERMISSION)
+
+    def get_changelist(self, request, **kwargs):
+        if getattr(request, "rv_selection_only", False):
+            return SelectionChangeList
+        return super().get_changelist(request, **kwargs)
+
+    def selection(self, request, query_string: str | None = None) -> QuerySet:
+        """The rows the list shows for a query string (filters, search, order; default: the
+        request's own), without running the list's count and page queries. A query string
+        the list would refuse gives the unfiltered list."""
+        selection = copy.copy(request)
+        if query_string is not None:
+            selection.GET = QueryDict(query_string)
+        selection.rv_selection_only = True
+        try:
+            changelist = self.get_changelist_instance(selection)
+        except IncorrectLookupParameters:
+            selection.GET = QueryDict("")
+            changelist = self.get_changelist_instance(selection)
+        return changelist.queryset
+
+
+class SelectionChangeList(ChangeList):
+    """A changelist that only builds its queryset."""
+
+    def get_results(self, request):
+        self.result_count = self.full_result_count = 0
+        self.result_list = []
+        self.can_show_all = self.multi_page = False

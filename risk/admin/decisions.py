@@ -1,16 +1,69 @@
-"""The reviewers' audit log: append-only, so read-only in the admin for everyone."""
+"""The reviewers' audit log: append-only, so read-only in the admin for everyone. Filters by
+reviewer, action and date; searches reason codes, usernames, attempt ids and notes; exports
+the current selection as CSV."""
 
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.urls import path, reverse
 
+from risk.admin import exports, filters
 from risk.admin.base import EvidenceAdmin
 from risk.models import ReviewDecision
+
+
+class ReviewerFilter(admin.SimpleListFilter):
+    """Staff accounts only (a short list), never a DISTINCT over the audit log."""
+
+    title = "reviewer"
+    parameter_name = "reviewer"
+
+    def lookups(self, request, model_admin):
+        staff = get_user_model().objects.filter(is_staff=True).order_by("username")
+        return [(str(user.pk), user.get_username()) for user in staff[:200]]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset.filter(actor_id=int(value)) if value and value.isdigit() else queryset
 
 
 @admin.register(ReviewDecision)
 class ReviewDecisionAdmin(EvidenceAdmin):
     list_display = ("created_at", "actor", "action", "reason", "attempt", "device", "note")
-    list_filter = ("action",)
+    list_filter = (ReviewerFilter, "action", filters.DateRangeFilter)
     list_select_related = ("actor", "attempt", "device")
-    ordering = ("-created_at",)
+    ordering = ("-created_at", "-pk")
+    search_fields = ("reason",)  # shows the box; get_search_results says what it matches
+    search_help_text = "Reason code, reviewer, attempt username, #attempt id, or words in the note."
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if term.lstrip("#").isdigit():
+            return queryset.filter(attempt_id=int(term.lstrip("#"))), False
+        q = (
+            Q(reason=term)
+            | Q(actor__username=term)
+            | Q(attempt__username=term)
+            | Q(note__icontains=term)
+        )
+        return queryset.filter(q), False
+
+    def changelist_view(self, request, extra_context=None):
+        extra = dict(extra_context or {})
+        extra["export_url"] = reverse("admin:risk_reviewdecision_export")
+        return super().changelist_view(request, extra_context=extra)
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "export.csv",
+                wrap(lambda request: exports.audit_csv(self, request)),
+                name="risk_reviewdecision_export",
+            ),
+            *super().get_urls(),
+        ]

@@ -3,15 +3,15 @@ none computes counts (facets are off), so they stay fast on millions of attempts
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
 from risk import rules
 from risk.models import ReviewStatus
-from risk.selectors import attempt_reason_q
+from risk.selectors import attempt_email_domain_q, attempt_reason_q
 
 
 class ReviewStatusFilter(admin.SimpleListFilter):
@@ -143,8 +143,8 @@ class DateRangeFilter(admin.SimpleListFilter):
     PRESETS = {"24h": ("Last 24 hours", 1), "7d": ("Last 7 days", 7), "30d": ("Last 30 days", 30)}
 
     def __init__(self, request, params, model, model_admin):
-        self.since = parse_date(params.pop("since", [""])[-1] or "")
-        self.until = parse_date(params.pop("until", [""])[-1] or "")
+        self.since = _valid_date(request, "since", params.pop("since", [""])[-1])
+        self.until = _valid_date(request, "until", params.pop("until", [""])[-1])
         super().__init__(request, params, model, model_admin)
 
     def lookups(self, request, model_admin):
@@ -162,8 +162,8 @@ class DateRangeFilter(admin.SimpleListFilter):
             queryset = queryset.filter(created_at__gte=timezone.now() - timedelta(days=preset[1]))
         if self.since:
             queryset = queryset.filter(created_at__gte=_start_of(self.since))
-        if self.until:  # inclusive: the whole "until" day
-            queryset = queryset.filter(created_at__lt=_start_of(self.until) + timedelta(days=1))
+        if self.until and self.until < date.max:  # inclusive: the whole "until" day
+            queryset = queryset.filter(created_at__lt=_start_of(self.until + timedelta(days=1)))
         return queryset
 
     def choices(self, changelist):
@@ -185,8 +185,80 @@ class DateRangeFilter(admin.SimpleListFilter):
             }
 
 
+def _valid_date(request, name: str, text: str | None) -> date | None:
+    """A YYYY-MM-DD date, or None with a message: "2026-02-30" must not be a 500."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        day = parse_date(text)
+    except ValueError:  # well formed, not a real day
+        day = None
+    if day is None:
+        messages.warning(request, f"Ignored the {name} date {text[:20]!r}: not a valid date.")
+    return day
+
+
 def _start_of(day) -> datetime:
     return timezone.make_aware(datetime.combine(day, datetime.min.time()))
+
+
+class InputFilter(admin.SimpleListFilter):
+    """A filter typed by the reviewer (or set by a link in a queue cell): no list of values,
+    which would need a SELECT DISTINCT over the whole table."""
+
+    template = "risk/review/input_filter.html"
+    placeholder = ""
+
+    def lookups(self, request, model_admin):
+        return ()
+
+    def has_output(self):
+        return True
+
+    def choices(self, changelist):
+        self.hidden_params = [
+            (k, v) for k, v in changelist.params.items() if k != self.parameter_name
+        ]
+        yield {
+            "selected": not self.value(),
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "Any",
+        }
+
+    def queryset(self, request, queryset):
+        value = (self.value() or "").strip()
+        return self.filter(queryset, value) if value else queryset
+
+
+class CountryFilter(InputFilter):
+    title = "country"
+    parameter_name = "country"
+    placeholder = "DE"
+
+    def filter(self, queryset, value):
+        return queryset.filter(fingerprint_event__country_code=value.upper()[:8])
+
+
+class AsnFilter(InputFilter):
+    title = "network (ASN)"
+    parameter_name = "asn"
+    placeholder = "exact name"
+
+    def filter(self, queryset, value):
+        return queryset.filter(fingerprint_event__asn_name=value[:255])
+
+
+class EmailDomainFilter(InputFilter):
+    """ "example.com" matches example.com and every subdomain (mail.example.com), as a prefix
+    match on the reversed domain (attempt_email_domain_idx)."""
+
+    title = "email domain"
+    parameter_name = "domain"
+    placeholder = "example.com"
+
+    def filter(self, queryset, value):
+        return queryset.filter(attempt_email_domain_q(domain=value))
 
 
 class DeviceStatusFilter(admin.SimpleListFilter):

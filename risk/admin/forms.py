@@ -48,6 +48,8 @@ class BulkDecisionActionForm(ActionForm):
         super().__init__(*args, **kwargs)
         choices = [("", "— reason —")]
         for action, codes in REASON_CODES.items():
+            if action == ReviewAction.UNBLOCK_DEVICE:
+                continue  # not a bulk action
             choices.append(
                 (ReviewAction(action).label, [(code, label) for code, label in codes.items()])
             )

@@ -5,8 +5,9 @@ only through risk.services.review."""
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -15,33 +16,65 @@ from django.urls import reverse
 
 from risk import selectors
 from risk.admin.forms import DecisionForm
-from risk.models import Device, ReviewStatus, SignupAttempt
+from risk.models import Device, ReviewAction, ReviewStatus, SignupAttempt
+from risk.services.drn import device_is_android
 from risk.services.review import (
     ATTEMPT_ACTIONS,
-    DEVICE_ACTIONS,
+    QUICK_ACTIONS,
     RECORD_PERMISSION,
     ReviewError,
+    attempt_claim,
+    claim_holder,
+    device_actions,
     review_decide,
+    review_default_reason,
 )
+from risk.services.review_drn import drn_lookup_again
 
 
-def _attempt_url(pk) -> str:
-    return reverse("admin:risk_signupattempt_change", args=[pk])
+def _attempt_url(pk, preserved: str = "") -> str:
+    url = reverse("admin:risk_signupattempt_change", args=[pk])
+    return f"{url}?{urlencode({'_changelist_filters': preserved})}" if preserved else url
 
 
 def _device_url(pk) -> str:
     return reverse("admin:risk_device_change", args=[pk])
 
 
-def _queue_url() -> str:
-    return reverse("admin:risk_signupattempt_changelist")
+def _queue_url(preserved: str = "") -> str:
+    url = reverse("admin:risk_signupattempt_changelist")
+    return f"{url}?{preserved}" if preserved else url
 
 
-def attempt_evidence(model_admin, request, object_id, form=None) -> TemplateResponse:
+def preserved_filters(request) -> str:
+    """The queue's query string (filters, order, search) the reviewer came from."""
+    return (
+        request.POST.get("_changelist_filters") or request.GET.get("_changelist_filters") or ""
+    )[:2000]
+
+
+def _neighbours(model_admin, request, attempt, preserved: str) -> dict:
+    queryset, newest_first = model_admin.queue_selection(request, preserved)
+    found = {}
+    for name, step in (("next", 1), ("previous", -1)):
+        item = selectors.attempt_neighbour(
+            queryset=queryset,
+            attempt=attempt,
+            newest_first=newest_first,
+            step=step,
+            skip_claimed_by_others_of=request.user,
+        )
+        found[name] = _attempt_url(item.pk, preserved) if item else ""
+    return found
+
+
+def attempt_evidence(
+    model_admin, request, object_id, form=None, error: ReviewError | None = None
+) -> TemplateResponse:
     """Everything a reviewer needs to decide on one attempt, on one page."""
     attempt = get_object_or_404(
         SignupAttempt.objects.select_related(
-            "fingerprint_event", "device", "account", "drn_snapshot"
+            "fingerprint_event", "device", "account", "drn_snapshot", "claimed_by"
         ),
         pk=object_id,
     )
@@ -50,7 +83,29 @@ def attempt_evidence(model_admin, request, object_id, form=None) -> TemplateResp
     signals = selectors.attempt_signals(attempt=attempt)
     snapshot = attempt.fingerprint_event
     can_decide = request.user.has_perm(RECORD_PERMISSION)
-    actions = ATTEMPT_ACTIONS + (DEVICE_ACTIONS if attempt.device_id else ())
+    is_pending = attempt.review_status == ReviewStatus.PENDING
+    claim_conflict = ""
+    if can_decide and is_pending and request.method == "GET":
+        try:  # opening a pending item takes it (a soft lock others see)
+            attempt_claim(actor=request.user, attempt=attempt)
+        except ReviewError as exc:
+            claim_conflict = exc.message
+    holder = claim_holder(attempt)
+    if holder is not None and holder != request.user.pk and not claim_conflict:
+        claim_conflict = f"{attempt.claimed_by} is reviewing this attempt."
+    device_choices = device_actions(device=attempt.device)
+    actions = ATTEMPT_ACTIONS + device_choices
+    preserved = preserved_filters(request)
+    quick = [
+        (
+            action,
+            ReviewAction(action).label,
+            KEYS[action],
+            review_default_reason(action=action, attempt=attempt),
+        )
+        for action in QUICK_ACTIONS
+        if action in actions
+    ]
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.model._meta,
@@ -69,19 +124,51 @@ def attempt_evidence(model_admin, request, object_id, form=None) -> TemplateResp
         "form": form or DecisionForm(actions=actions),
         "decide_url": reverse("admin:risk_signupattempt_decide", args=[attempt.pk]),
         "device_url": _device_url(attempt.device_id) if attempt.device_id else "",
-        "is_pending": attempt.review_status == ReviewStatus.PENDING,
+        "is_pending": is_pending,
+        "claim_conflict": claim_conflict,
+        "claimed_by_me": holder == request.user.pk,
+        "quick_actions": quick,
+        "preserved": preserved,
+        "queue_url": _queue_url(preserved),
+        "nav": _neighbours(model_admin, request, attempt, preserved),
+        "error": error,
+        "drn_again_url": (
+            reverse("admin:risk_signupattempt_drn", args=[attempt.pk])
+            if can_decide and attempt.device and device_is_android(device=attempt.device)
+            else ""
+        ),
     }
     return TemplateResponse(request, "risk/review/attempt_evidence.html", context)
 
 
-def _decide(request, *, attempt=None, device=None, actions) -> ReviewError | DecisionForm | None:
-    """Validate the posted decision and call the service; returns the failure, if any."""
+KEYS = {
+    ReviewAction.APPROVE: "a",
+    ReviewAction.REJECT: "r",
+    ReviewAction.BLOCK_DEVICE: "b",
+    ReviewAction.TRUST_DEVICE: "t",
+}
+CONFLICTS = ("not_pending", "claimed_by_other")  # answered 409: the item changed under you
+
+
+def _decide(
+    request, *, attempt=None, device=None, actions
+) -> tuple[ReviewError | None, DecisionForm | None]:
+    """Validate the posted decision (a one-click `quick` action or the form) and call the
+    service; returns (service error, invalid form), both None on success."""
     if not request.user.has_perm(RECORD_PERMISSION):
         raise PermissionDenied
-    form = DecisionForm(request.POST, actions=actions)
-    if not form.is_valid():
-        return form
-    action, reason, note = form.decision()
+    quick = request.POST.get("quick", "")
+    if quick:
+        if quick not in actions:
+            return ReviewError("invalid_action", f"{quick!r} is not offered here."), None
+        action, note = quick, request.POST.get("note", "")
+        reason = request.POST.get("reason") or review_default_reason(action=action, attempt=attempt)
+        form = None
+    else:
+        form = DecisionForm(request.POST, actions=actions)
+        if not form.is_valid():
+            return None, form
+        action, reason, note = form.decision()
     try:
         review_decide(
             actor=request.user,
@@ -92,32 +179,54 @@ def _decide(request, *, attempt=None, device=None, actions) -> ReviewError | Dec
             device=device,
         )
     except ReviewError as exc:
-        form.add_error(None, f"{exc.message} [{exc.code}]")
-        return form
+        if form is not None:
+            form.add_error(None, f"{exc.message} [{exc.code}]")
+        return exc, form
     messages.success(request, f"Recorded: {action.replace('_', ' ')} ({reason}).")
-    return None
+    return None, None
 
 
 def attempt_decide(model_admin, request, object_id):
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
-    attempt = get_object_or_404(SignupAttempt, pk=object_id)
-    actions = ATTEMPT_ACTIONS + (DEVICE_ACTIONS if attempt.device_id else ())
-    failed = _decide(request, attempt=attempt, actions=actions)
-    if failed is not None:
-        response = attempt_evidence(model_admin, request, object_id, form=failed)
-        response.status_code = 400
+    attempt = get_object_or_404(SignupAttempt.objects.select_related("device"), pk=object_id)
+    actions = ATTEMPT_ACTIONS + device_actions(device=attempt.device)
+    error, form = _decide(request, attempt=attempt, actions=actions)
+    if error is not None or form is not None:
+        response = attempt_evidence(model_admin, request, object_id, form=form, error=error)
+        response.status_code = 409 if error is not None and error.code in CONFLICTS else 400
         return response
-    if "_next" in request.POST:  # "save and next": the next pending item of the queue
-        following = selectors.attempt_next_pending(after=attempt)
-        if following is not None:
-            return HttpResponseRedirect(_attempt_url(following.pk))
-        messages.info(request, "The queue is empty.")
-        return HttpResponseRedirect(_queue_url())
-    return HttpResponseRedirect(_attempt_url(attempt.pk))
+    preserved = preserved_filters(request)
+    if "_next" in request.POST:  # "save and next": the next item of the reviewer's selection
+        nav = _neighbours(model_admin, request, attempt, preserved)
+        if nav["next"]:
+            return HttpResponseRedirect(nav["next"])
+        messages.info(request, "That was the last item of this selection.")
+        return HttpResponseRedirect(_queue_url(preserved))
+    return HttpResponseRedirect(_attempt_url(attempt.pk, preserved))
 
 
-def device_cluster_page(model_admin, request, object_id, form=None) -> TemplateResponse:
+def attempt_drn_again(model_admin, request, object_id):
+    """The DRN panel's "look up again" button."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    attempt = get_object_or_404(SignupAttempt.objects.select_related("device"), pk=object_id)
+    try:
+        snapshot = drn_lookup_again(actor=request.user, attempt=attempt)
+    except ReviewError as exc:
+        if exc.code == "forbidden":
+            raise PermissionDenied from exc
+        response = attempt_evidence(model_admin, request, object_id, error=exc)
+        response.status_code = 429 if exc.code == "rate_limited" else 400
+        return response
+    level = messages.success if snapshot.status != "error" else messages.warning
+    level(request, f"DRN looked up again: {snapshot.get_status_display()}.")
+    return HttpResponseRedirect(_attempt_url(attempt.pk, preserved_filters(request)))
+
+
+def device_cluster_page(
+    model_admin, request, object_id, form=None, error: ReviewError | None = None
+) -> TemplateResponse:
     """A device, its accounts and attempts on a timeline, and its decisions."""
     device = get_object_or_404(Device, pk=object_id)
     if not model_admin.has_view_permission(request, device):
@@ -139,8 +248,9 @@ def device_cluster_page(model_admin, request, object_id, form=None) -> TemplateR
         "timeline": timeline,
         "decisions": selectors.device_decisions(device=device),
         "can_decide": request.user.has_perm(RECORD_PERMISSION),
-        "form": form or DecisionForm(actions=DEVICE_ACTIONS),
+        "form": form or DecisionForm(actions=device_actions(device=device)),
         "decide_url": reverse("admin:risk_device_decide", args=[device.pk]),
+        "error": error,
     }
     return TemplateResponse(request, "risk/review/device_cluster.html", context)
 
@@ -149,24 +259,9 @@ def device_decide(model_admin, request, object_id):
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     device = get_object_or_404(Device, pk=object_id)
-    failed = _decide(request, device=device, actions=DEVICE_ACTIONS)
-    if failed is not None:
-        response = device_cluster_page(model_admin, request, object_id, form=failed)
-        response.status_code = 400
+    error, form = _decide(request, device=device, actions=device_actions(device=device))
+    if error is not None or form is not None:
+        response = device_cluster_page(model_admin, request, object_id, form=form, error=error)
+        response.status_code = 409 if error is not None and error.code in CONFLICTS else 400
         return response
     return HttpResponseRedirect(_device_url(device.pk))
-
-
-def install_dashboard(site: admin.AdminSite) -> None:
-    """Show the review dashboard above the app list on the admin index."""
-    original_index = site.index
-    site.index_template = "risk/review/dashboard.html"
-
-    def index(request, extra_context=None):
-        extra = dict(extra_context or {})
-        if request.user.has_perm("risk.view_signupattempt"):
-            extra["dashboard"] = selectors.stats_dashboard()
-            extra["queue_url"] = _queue_url()
-        return original_index(request, extra_context=extra)
-
-    site.index = index

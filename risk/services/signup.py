@@ -147,6 +147,7 @@ def event_snapshot_fields(event: Event, *, device: Device | None) -> dict:
         "tor": event.tor,
         "replayed": event.replayed,
         "country_code": event.country_code[:8],
+        "asn_name": event.asn_name[:255],
         "raw": event.raw,
     }
 

@@ -41,6 +41,7 @@ from risk.services.signup import (
     signup_facts,
     signup_history_read,
 )
+from risk.signals import signup_decided
 
 logger = logging.getLogger(__name__)
 
@@ -68,10 +69,13 @@ def attempt_verify(*, attempt_id: int) -> str:
         if attempt is None:
             return SKIPPED
         if fetched.event is None or fetched.failure:
-            return _verified_not_found(attempt=attempt, cfg=cfg, error=fetched.error)
+            outcome = _verified_not_found(attempt=attempt, cfg=cfg, error=fetched.error)
+            transaction.on_commit(lambda: _decided(attempt))
+            return outcome
         outcome = _verified_with_event(attempt=attempt, event=fetched.event, cfg=cfg, drn=drn)
     if drn is not None:
         drn_snapshot_link(snapshot=drn, attempt=attempt)
+    _decided(attempt)
     return outcome
 
 
@@ -135,6 +139,12 @@ def _verified_with_event(*, attempt: SignupAttempt, event, cfg, drn) -> str:
         Device.objects.filter(pk=device.pk).update(account_count=F("account_count") + 1)
     _audit(attempt=attempt, device=device, reason=f"verified_{decision}")
     return decision
+
+
+def _decided(attempt: SignupAttempt) -> None:
+    """risk.signals.signup_decided: the signup has its final decision now."""
+    account = get_user_model().objects.filter(pk=attempt.account_id).first()
+    signup_decided.send(SignupAttempt, attempt=attempt, account=account)
 
 
 def _audit(*, attempt: SignupAttempt, device: Device | None, reason: str) -> None:

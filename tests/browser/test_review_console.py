@@ -117,12 +117,12 @@ def test_review_console_pages(browser, live_server, sandbox, settings):
     assert family.visitor_id[:10] in page.locator("#clusters").inner_text()  # 2 accounts
     save_screenshot(page, "review_dashboard")
 
-    # the queue opens on pending items, newest first
+    # the queue opens on pending items, oldest first (the newest signup is the last row)
     page.goto(f"{live_server.url}/admin/risk/signupattempt/")
     rows = page.locator("#result_list tbody tr")
     pending = SignupAttempt.objects.filter(review_status="pending").count()
     assert rows.count() == pending > 0
-    assert "kiosk_user" in rows.first.inner_text()
+    assert "kiosk_user" in rows.last.inner_text()
     save_screenshot(page, "review_queue")
     page.goto(f"{live_server.url}/admin/risk/signupattempt/?status=all")
     assert page.locator("#result_list tbody tr").count() == len(DEMO) + 1
@@ -134,15 +134,11 @@ def test_review_console_pages(browser, live_server, sandbox, settings):
     save_screenshot(page, "review_evidence")
     page.select_option("#id_reason", "approve:shared_device")
     page.fill("#id_note", "Library kiosk; staff confirmed.")
-    following = (
-        SignupAttempt.objects.filter(review_status="pending")
-        .exclude(pk=attempts["kiosk_user"].pk)
-        .order_by("-created_at", "-pk")
-        .first()
-    )
     with page.expect_navigation():
-        page.click("input[name=_next]")
-    assert page.url.endswith(f"/admin/risk/signupattempt/{following.pk}/change/")
+        page.click("input[type=submit][name=_next]")
+    # kiosk_user was the newest pending item: "save and next" ends the selection
+    assert page.url.endswith("/admin/risk/signupattempt/")
+    assert "last item of this selection" in page.locator(".messagelist").inner_text()
     assert ReviewDecision.objects.filter(action="approve", reason="shared_device").count() == 1
     assert get_user_model().objects.get(username="kiosk_user").is_active
 

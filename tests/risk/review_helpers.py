@@ -30,12 +30,25 @@ def home_ip(visitor_id: str | None = None) -> str:
     return f"73.45.{n // 250}.{n % 250 + 1}"
 
 
-def signup(sandbox, profile: str = "human", *, visitor_id: str | None = None, **extra):
+def signup(
+    sandbox,
+    profile: str = "human",
+    *,
+    visitor_id: str | None = None,
+    country: str = "",
+    asn: str = "",
+    **extra,
+):
     """Create a sandbox event and POST /api/signup with it; returns (response, attempt)."""
     ip = extra.pop("ip", None) or home_ip(visitor_id)
     fields = {"ip": ip}
     if visitor_id:
         fields["visitor_id"] = visitor_id
+    if country or asn:
+        block = {"geolocation": {"country_code": country}} if country else {}
+        if asn:
+            block["asn_name"] = asn
+        fields["overrides"] = {"ip_info": {"v4": block}}
     event = sandbox.create_event(profile=profile, **fields)
     _home_of[event["identification"]["visitor_id"]] = ip
     username = extra.pop("username", f"user{next(_names)}")

@@ -136,14 +136,14 @@ def test_audit_rows_and_snapshots_are_read_only_even_for_superusers(client, demo
 def test_decision_form_approves_and_save_and_next_moves_on(reviewer_client, sandbox):
     _, older = signup(sandbox, "tor", username="older")
     _, newer = signup(sandbox, "tor", username="newer")
-    url = reverse("admin:risk_signupattempt_decide", args=[newer.pk])
+    url = reverse("admin:risk_signupattempt_decide", args=[older.pk])
     response = reviewer_client.post(
         url, {"reason": "approve:vpn_legitimate", "note": "checked", "_next": "1"}
     )
     assert response.status_code == 302
-    assert response["Location"] == attempt_url(older)  # next pending, newest first
-    newer.refresh_from_db()
-    assert newer.review_status == "approved" and User.objects.get(pk=newer.account_id).is_active
+    assert response["Location"] == attempt_url(newer)  # next pending, oldest first
+    older.refresh_from_db()
+    assert older.review_status == "approved" and User.objects.get(pk=older.account_id).is_active
     row = ReviewDecision.objects.get()
     assert (row.action, row.reason, row.note) == ("approve", "vpn_legitimate", "checked")
 
@@ -178,7 +178,9 @@ def test_device_page_blocks_the_device(reviewer_client, sandbox):
     assert response.status_code == 302
     device.refresh_from_db()
     assert device.status == "blocked"
-    assert ReviewDecision.objects.get().device == device
+    assert ReviewDecision.objects.get(parent=None).device == device
+    # the cascade deactivated the device's active account, with its own audit row
+    assert ReviewDecision.objects.get(action="block_deactivate").attempt == attempt
     # attempt actions are not offered on a device page
     assert reviewer_client.post(url, {"reason": "approve:legitimate_user"}).status_code == 400
 

@@ -94,12 +94,12 @@ def test_paginator_caps_the_count(monkeypatch):
     assert exact.count == 1 and not exact.truncated
 
 
-def test_queue_opens_on_pending_newest_first(reviewer_client, sandbox):
+def test_queue_opens_on_pending_oldest_first(reviewer_client, sandbox):
     _, first = signup(sandbox, "tor", username="first")
     _, denied = signup(sandbox, "bad_bot", username="denied")
     _, second = signup(sandbox, "good_bot", username="second")
     shown = list(reviewer_client.get(QUEUE).context["cl"].result_list)
-    assert shown == [second, first]
+    assert shown == [first, second]  # the user who has waited longest comes first
     everything = reviewer_client.get(QUEUE + "?status=all").context["cl"].result_list
     assert denied in everything
 

@@ -56,3 +56,48 @@ def test_attempt_page_shows_the_drn_panel(sandbox, staff_client):
     assert "75%" in html  # percentile
     assert "device age: 2\xa0weeks" in html
     assert "2\xa0weeks at signup" in html
+
+
+def test_look_up_again_refreshes_the_evidence_and_is_rate_limited(sandbox, settings):
+    from django.core.cache import cache
+
+    from risk.models import DrnSnapshot
+    from tests.conftest import drn_calls
+    from tests.risk.review_helpers import make_reviewer
+
+    cache.clear()
+    settings.REVIEW_DRN_LOOKUPS_PER_HOUR = 2
+    attempt = android_signup(sandbox)
+    first = attempt.drn_snapshot
+    client = Client()
+    client.force_login(make_reviewer("rita"))
+    page = client.get(f"/admin/risk/signupattempt/{attempt.pk}/change/")
+    assert b'id="drn-again"' in page.content
+    url = f"/admin/risk/signupattempt/{attempt.pk}/drn/"
+    before = drn_calls(sandbox)
+
+    for _ in range(2):
+        response = client.post(url, {"_changelist_filters": "country=DE"})
+        assert response.status_code == 302
+        assert response["Location"].endswith("?_changelist_filters=country%3DDE")
+    assert drn_calls(sandbox) == before + 2  # forced: the 1-hour cache was bypassed
+    attempt.refresh_from_db()
+    assert attempt.drn_snapshot_id == first.pk  # an answered snapshot stays the evidence
+    assert DrnSnapshot.objects.filter(device=attempt.device).count() == 3
+
+    refused = client.post(url)
+    assert refused.status_code == 429
+    assert refused.context["error"].code == "rate_limited"
+    assert drn_calls(sandbox) == before + 2
+
+
+def test_look_up_again_is_refused_for_browsers(sandbox):
+    from tests.risk.review_helpers import make_reviewer, signup
+
+    _, attempt = signup(sandbox, "vpn")
+    client = Client()
+    client.force_login(make_reviewer("rita"))
+    page = client.get(f"/admin/risk/signupattempt/{attempt.pk}/change/")
+    assert b'id="drn-again"' not in page.content
+    response = client.post(f"/admin/risk/signupattempt/{attempt.pk}/drn/")
+    assert response.status_code == 400 and response.context["error"].code == "not_android"

@@ -66,8 +66,15 @@ def test_blocked_device_next_signup_is_denied(sandbox, reviewer, settings):
     attempt.refresh_from_db()
     assert attempt.review_status == "rejected"
     assert not User.objects.get(pk=attempt.account_id).is_active
-    row = ReviewDecision.objects.get()
+    row = ReviewDecision.objects.get(parent=None)
     assert row.device == device and row.attempt == attempt and row.action == "block_device"
+    # the cascade: the pending attempt rejected, with its own audit row
+    (effect,) = row.effects.all()
+    assert (effect.action, effect.attempt, effect.previous) == (
+        "block_reject",
+        attempt,
+        {"review_status": "pending", "is_active": False},
+    )
 
     response, next_attempt = signup(sandbox, "human", visitor_id=visitor_id)
     assert response.status_code == 403
@@ -155,8 +162,9 @@ def test_concurrent_decisions_on_one_device_serialise(sandbox):
         thread.start()
     for thread in threads:
         thread.join()
-    assert errors == []
-    rows = list(ReviewDecision.objects.filter(device=device).order_by("pk"))
-    assert len(rows) == len(actions)
+    # a block that finds the device already blocked is refused (nothing to do), nothing else
+    assert all(isinstance(e, ReviewError) and e.code == "already_blocked" for e in errors)
+    rows = list(ReviewDecision.objects.filter(device=device, parent=None).order_by("pk"))
+    assert len(rows) == len(actions) - len(errors)
     expected = {"block_device": "blocked", "trust_device": "trusted"}[rows[-1].action]
     assert Device.objects.get(pk=device.pk).status == expected
