@@ -22,7 +22,8 @@ EMPTY = "\u2013"  # en dash: "no value"
 
 
 @admin.register(SignupAttempt)
-class SignupAttemptAdmin(EvidenceAdmin):
+class SignupAttemptAdmin(exports.CsvExportMixin, EvidenceAdmin):
+    export_view = staticmethod(exports.queue_csv)
     list_display = (
         "when",
         "waiting",
@@ -80,19 +81,9 @@ class SignupAttemptAdmin(EvidenceAdmin):
         newest_first = bool(queryset.query.order_by) and queryset.query.order_by[0] == "-created_at"
         return queryset, newest_first
 
-    def changelist_view(self, request, extra_context=None):
-        extra = dict(extra_context or {})
-        extra["export_url"] = reverse("admin:risk_signupattempt_export")
-        return super().changelist_view(request, extra_context=extra)
-
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
-            path(
-                "export.csv",
-                wrap(lambda request: exports.queue_csv(self, request)),
-                name="risk_signupattempt_export",
-            ),
             path(
                 "<path:object_id>/drn/",
                 wrap(lambda request, object_id: views.attempt_drn_again(self, request, object_id)),

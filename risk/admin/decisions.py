@@ -7,7 +7,6 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.db.models import Q
-from django.urls import path, reverse
 
 from risk.admin import exports, filters
 from risk.admin.base import EvidenceAdmin
@@ -30,7 +29,8 @@ class ReviewerFilter(admin.SimpleListFilter):
 
 
 @admin.register(ReviewDecision)
-class ReviewDecisionAdmin(EvidenceAdmin):
+class ReviewDecisionAdmin(exports.CsvExportMixin, EvidenceAdmin):
+    export_view = staticmethod(exports.audit_csv)
     list_display = ("created_at", "actor", "action", "reason", "attempt", "device", "note")
     list_filter = (ReviewerFilter, "action", filters.DateRangeFilter)
     list_select_related = ("actor", "attempt", "device")
@@ -51,19 +51,3 @@ class ReviewDecisionAdmin(EvidenceAdmin):
             | Q(note__icontains=term)
         )
         return queryset.filter(q), False
-
-    def changelist_view(self, request, extra_context=None):
-        extra = dict(extra_context or {})
-        extra["export_url"] = reverse("admin:risk_reviewdecision_export")
-        return super().changelist_view(request, extra_context=extra)
-
-    def get_urls(self):
-        wrap = self.admin_site.admin_view
-        return [
-            path(
-                "export.csv",
-                wrap(lambda request: exports.audit_csv(self, request)),
-                name="risk_reviewdecision_export",
-            ),
-            *super().get_urls(),
-        ]
