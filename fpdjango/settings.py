@@ -28,8 +28,8 @@ else:
     SECRET_KEY = env.str("DJANGO_SECRET_KEY")
 
 # --- Fingerprint and risk rules -------------------------------------------------------------
-# One table (risk/conf.py) names every FINGERPRINT_* and RISK_* variable with its type, default
-# and validation; this assigns each as a Django setting of the same name.
+# One table (risk/conf.py) names every FINGERPRINT_*, RISK_*, SIGNUP_* and REVIEW_* variable
+# with its type, default and validation; this assigns each as a Django setting of the same name.
 globals().update(settings_from_environ())
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
@@ -231,7 +231,6 @@ AXES_RESET_ON_SUCCESS = True
 AXES_DISABLE_ACCESS_LOG = True
 AXES_LOCKOUT_TEMPLATE = "risk/review/lockout.html"
 # django-otp: when on, staff need a TOTP device (added in the admin) and its code to sign in.
-REVIEW_REQUIRE_OTP = env.bool("REVIEW_REQUIRE_OTP", default=False)
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="fpdjango review console")
 
 # --- REST API -------------------------------------------------------------------------------
@@ -249,14 +248,9 @@ REST_FRAMEWORK = {
 }
 # Signup throttles, shared by every process through CACHES; empty = off. Generous per IP (a
 # carrier NAT puts many people on one address), tighter per device.
-SIGNUP_THROTTLE_RATE = env.str("SIGNUP_THROTTLE_RATE", default="300/hour")
-SIGNUP_THROTTLE_VISITOR_RATE = env.str("SIGNUP_THROTTLE_VISITOR_RATE", default="10/hour")
 SPECTACULAR_SETTINGS = {"TITLE": "fpdjango signup API", "VERSION": "1.0.0"}
 
 # Review console: how long a reviewer's claim on an item lasts; email users on a decision.
-REVIEW_CLAIM_MINUTES = env.int("REVIEW_CLAIM_MINUTES", default=15)
-REVIEW_NOTIFY_USERS = env.bool("REVIEW_NOTIFY_USERS", default=True)
-REVIEW_DRN_LOOKUPS_PER_HOUR = env.int("REVIEW_DRN_LOOKUPS_PER_HOUR", default=30)
 # Outgoing email (django-environ URL): the console in development, SMTP on localhost otherwise.
 vars().update(
     env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")

@@ -196,6 +196,22 @@ SETTINGS: tuple[Setting, ...] = (
     _s("RISK_SNAPSHOT_RETENTION_DAYS", "int", 90,
        "`purge_snapshots` strips raw snapshots, DRN answers and IPs older than this from "
        "attempts not held for review (`0` = keep forever)", minimum=0),
+    # --- Throttles (risk/throttles.py; shared by every process through the cache) ----------
+    _s("SIGNUP_THROTTLE_RATE", "str", "300/hour",
+       "signups per client IP (the IP check's resolver, `RISK_TRUSTED_PROXY_COUNT`), all nodes "
+       "together; generous so a carrier NAT address is not punished; `N/s`, `N/min`, "
+       "`N/hour`, `N/day`, `N/10s`; empty = off. Over it: 429 `throttled` with `Retry-After`"),
+    _s("SIGNUP_THROTTLE_VISITOR_RATE", "str", "10/hour",
+       "signups per device (visitor id), counted once the event is known; empty = off"),
+    # --- The review console (docs/review-console.md) ---------------------------------------
+    _s("REVIEW_CLAIM_MINUTES", "int", 15,
+       "how long a reviewer's claim on a queue item lasts", minimum=1),
+    _s("REVIEW_NOTIFY_USERS", "bool", True,
+       "email the user when a reviewer approves or rejects their held account"),
+    _s("REVIEW_DRN_LOOKUPS_PER_HOUR", "int", 30,
+       "DRN \"look up again\" lookups per reviewer and hour", minimum=0),
+    _s("REVIEW_REQUIRE_OTP", "bool", False,
+       "staff need a TOTP device (django-otp) and its code to sign in to the console"),
     # --- Review thresholds ----------------------------------------------------------------
     _s("RISK_SUSPECT_SCORE_REVIEW", "int", 10, "suspect score at or above this goes to review",
        field="suspect_score_review", minimum=0),

@@ -13,7 +13,9 @@ def test_every_setting_has_a_known_kind_and_a_default_of_that_kind():
     for setting in SETTINGS:
         assert setting.kind in ("str", "int", "float", "bool", "list"), setting.name
         assert setting.help, setting.name
-        assert setting.name.startswith(("FINGERPRINT_", "RISK_")), setting.name
+        assert setting.name.startswith(("FINGERPRINT_", "RISK_", "SIGNUP_", "REVIEW_")), (
+            setting.name
+        )
 
 
 def test_environment_values_are_typed():
