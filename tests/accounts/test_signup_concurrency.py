@@ -53,3 +53,39 @@ def test_fifty_concurrent_signups_from_one_device(
     assert get_user_model().objects.filter(device=device).count() == accounts
     assert SignupAttempt.objects.filter(device=device).count() == 50
     assert device.account_count == accounts and device.attempt_count == 50
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_username_race_keeps_every_attempt(live_server, sandbox, settings):
+    """Eight devices take the same free username at once. With production-like Argon2 cost
+    all pass the serializer's check before anyone inserts; one account is created, the others
+    get 400 username_taken, and their attempts are kept (denied, `username_taken`) with the
+    account slot given back to their device."""
+    settings.ARGON2_TIME_COST = 2
+    settings.ARGON2_MEMORY_COST_KIB = 19456
+    homes = [f"73.45.9.{i + 1}" for i in range(8)]
+    events = [sandbox.create_event(profile="human", ip=ip)["event_id"] for ip in homes]
+    settings.RISK_TRUSTED_PROXY_COUNT = 1
+
+    def attempt(index):
+        return requests.post(
+            f"{live_server.url}/api/signup",
+            json={"event_id": events[index], "username": "popular", "password": PASSWORD},
+            headers={"X-Forwarded-For": homes[index]},
+            timeout=60,
+        )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(attempt, range(8)))
+
+    codes = sorted(r.status_code for r in responses)
+    assert codes.count(201) == 1 and set(codes) == {201, 400}, codes
+    for response in responses:
+        if response.status_code == 400:
+            assert response.json()["errors"]["username"][0]["code"] == "username_taken"
+    assert get_user_model().objects.filter(username="popular").count() == 1
+    lost = [a for a in SignupAttempt.objects.all() if "username_taken" in a.reasons]
+    assert lost  # the race really happened: attempts got past the serializer's check
+    for row in lost:
+        assert row.decision == "deny" and row.account_id is None
+        assert row.device.account_count == 0  # the slot was given back
