@@ -175,7 +175,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     log = (lambda *a: print(*a, file=sys.stderr, flush=True)) if args.json else print
-    stack, seed = Stack(args), None
+    stack, seed = Stack(args).for_throughput(), None
     try:
         log(f"starting sandbox + gunicorn on {args.database_url}, and the seed")
         stack.start()

@@ -64,7 +64,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     args.workers = args.threads = None
-    stack = Stack(args)
+    stack = Stack(args).for_throughput()
     stack.start_sandbox()
     try:
         set_latency(stack.sandbox_url, 0)

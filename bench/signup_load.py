@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             env = {**os.environ, "DJANGO_DEBUG": "1"}
         else:
             log(f"starting sandbox + gunicorn (production settings) on {args.database_url}")
-            stack = Stack(args)
+            stack = Stack(args).for_throughput()
             stack.start()
             url, sandbox_url = stack.url, stack.sandbox_url
             pids = {

@@ -209,6 +209,21 @@ class Stack:
         if args.threads:
             self.env["GUNICORN_THREADS"] = str(args.threads)
 
+    def for_throughput(self) -> Stack:
+        """Settings of the throughput benchmarks: the load generator is one client IP sending
+        thousands of brand-new devices and flooding one device on purpose, so the throttles and
+        the new-devices-per-IP rules are off, and a device's second account is refused as the
+        seed quickstart does (RISK_DEVICE_LIMIT_STRICT), which makes the duplicate-device path
+        the same refusal on both sides."""
+        self.env.update(
+            SIGNUP_THROTTLE_RATE="",
+            SIGNUP_THROTTLE_VISITOR_RATE="",
+            RISK_IP_NEW_DEVICES_REVIEW_1H="0",
+            RISK_IP_NEW_DEVICES_DENY_1H="0",
+            RISK_DEVICE_LIMIT_STRICT="1",
+        )
+        return self
+
     def _spawn(self, name: str, cmd: list[str], env: dict) -> subprocess.Popen:
         log = open(self.logdir / f"{name}.log", "wb")  # noqa: SIM115 (lives with the process)
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
