@@ -380,7 +380,7 @@ class _Runner:
                 "url": f"{self.api_url}/signup",
                 "linked_id": signup.username,
                 "tags": {"action": "signup", "simulated": actor.kind},
-                "ip": ip if kind.client_ip else _address(random.Random(ip), HOSTING),
+                "ip": ip if kind.client_ip else _address(random.Random(ip), RESIDENTIAL),
             }
             if kind.overrides:
                 fields["overrides"] = kind.overrides
