@@ -266,7 +266,7 @@ def _accounts_create(
             device_id=user.device_id,
             visitor_id=row.visitor_id,
             decision=rules.REVIEW if review else rules.ALLOW,
-            reasons=["device_limit"] if review else [],
+            reasons=["device_shared"] if review else [],
             account=user,
             endpoint=IMPORT_ENDPOINT,
             review_status=ReviewStatus.PENDING if review else ReviewStatus.NONE,

@@ -76,6 +76,8 @@ def test_imports_every_row_hashes_and_queues_duplicate_devices(tmp_path):
     queued = SignupAttempt.objects.filter(endpoint="import", review_status="pending")
     assert set(queued.values_list("username", flat=True)) == {"bob", "carol", "dave"}
     assert set(queued.values_list("decision", flat=True)) == {"review"}
+    # the review reason of a shared device, not the denying `device_limit`
+    assert {tuple(r) for r in queued.values_list("reasons", flat=True)} == {("device_shared",)}
     assert not User.objects.get(username="bob").is_active  # held until a reviewer approves
     alice = SignupAttempt.objects.get(username="alice")
     assert (alice.decision, alice.review_status, alice.endpoint) == ("allow", "", "import")
