@@ -199,26 +199,37 @@ def signup_assess(
     if event is None or fetched.failure:
         attempt = _attempt_without_event(ctx=ctx, cfg=cfg, row=row)
     else:
-        device = (
-            Device.objects.filter(visitor_id=event.visitor_id)
-            .only("id", "status", "account_count")
-            .first()
-            if event.visitor_id
-            else None
-        )
         ctx = dataclasses.replace(
-            ctx,
-            event_reused=SignupAttempt.objects.filter(claimed_event_id=event.event_id).exists(),
-            device_status=device.status if device else DeviceStatus.NORMAL,
-            device_accounts=device.account_count if device else 0,
+            ctx, event_reused=SignupAttempt.objects.filter(claimed_event_id=event.event_id).exists()
         )
-        if rules.refused_without_lock(ctx, cfg):
+        # Refused without the lock when the event alone denies (a bot flood: no device read
+        # needed, the lock-free path's upsert returns the device) or a plain read of the
+        # device proves it (blocked, past a limit).
+        if rules.refused_by_event(event, now=ctx.now, cfg=cfg) or rules.refused_without_lock(
+            ctx := _with_device_read(ctx), cfg
+        ):
             attempt = _attempt_refused_without_lock(ctx=ctx, cfg=cfg, row=row)
         else:
             attempt = _attempt_decided_under_lock(ctx=ctx, cfg=cfg, row=row)
     if drn is not None:  # the DRN lookup made for this signup (before the transaction)
         drn_snapshot_link(snapshot=drn, attempt=attempt)
     return attempt
+
+
+def _with_device_read(ctx: rules.SignupContext) -> rules.SignupContext:
+    """The device's status and account count from a plain read (no lock)."""
+    device = (
+        Device.objects.filter(visitor_id=ctx.event.visitor_id)
+        .only("status", "account_count")
+        .first()
+        if ctx.event.visitor_id
+        else None
+    )
+    if device is None:
+        return ctx
+    return dataclasses.replace(
+        ctx, device_status=device.status, device_accounts=device.account_count
+    )
 
 
 @dataclass(frozen=True)
@@ -284,6 +295,10 @@ def _attempt_refused_without_lock(
     device = None
     if event.visitor_id:
         device = device_lock_for_attempt(visitor_id=event.visitor_id, platform=event.platform[:16])
+        # The upsert returns the device as it is now: the reasons then say all that fired.
+        ctx = dataclasses.replace(
+            ctx, device_status=device.status, device_accounts=device.account_count
+        )
     assessment = rules.evaluate_signup(ctx, cfg)
     with transaction.atomic():
         return _attempt_record(ctx=ctx, cfg=cfg, row=row, device=device, assessment=assessment)

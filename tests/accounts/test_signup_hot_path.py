@@ -48,3 +48,26 @@ def test_refusals_are_not_logged_per_request_but_other_4xx_are(api, sandbox, cap
     assert [r for r in caplog.records if r.name == "django.request"] == []
     assert api.get("/api/no-such-endpoint").status_code == 404
     assert [r.status_code for r in caplog.records if r.name == "django.request"] == [404]
+
+
+def test_a_bot_refusal_takes_no_device_lock_and_still_names_every_reason(api, sandbox):
+    """The event alone denies: no plain device read, no locking transaction; the lock-free
+    path's own upsert returns the device, so a blocked device still shows in the reasons."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from risk.models import Device
+
+    bot = event(sandbox, "bad_bot")
+    visitor = bot["identification"]["visitor_id"]
+    Device.objects.create(visitor_id=visitor, status="blocked")
+    with CaptureQueriesContext(connection) as queries:
+        response = signup(api, bot["event_id"], "botty")
+    assert response.status_code == 403
+    sqls = [q["sql"] for q in queries.captured_queries]
+    device_reads = [
+        q for q in sqls if q.lstrip().upper().startswith("SELECT") and '"risk_device"' in q
+    ]
+    assert device_reads == []
+    attempt = SignupAttempt.objects.get(username="botty")
+    assert attempt.reasons[:1] == ["bot_bad"] and "device_blocked" in attempt.reasons
