@@ -215,11 +215,15 @@ class SignupAttempt(models.Model):
         return f"#{self.pk} {self.username} ({self.decision})"
 
     def save(self, *args, **kwargs):
-        self.email_domain_rev = reversed_domain(self.email)
+        self.derived_fields_fill()
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "email" in update_fields:
             kwargs["update_fields"] = {*update_fields, "email_domain_rev"}
         super().save(*args, **kwargs)
+
+    def derived_fields_fill(self) -> None:
+        """Fields computed from others (also for writers that bypass save())."""
+        self.email_domain_rev = reversed_domain(self.email)
 
 
 def reversed_domain(email_or_domain: str) -> str:

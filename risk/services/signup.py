@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -37,6 +37,7 @@ from risk.models import (
     ReviewStatus,
     SignupAttempt,
 )
+from risk.services import evidence
 from risk.services.drn import drn_snapshot_link
 
 logger = logging.getLogger(__name__)
@@ -91,27 +92,14 @@ def _event_unseal(*, event_id: str, sealed_result: str, keys: tuple[str, ...]) -
     return FetchResult(event=event)
 
 
-# One statement creates the device or counts the attempt on it, and returns the row. The
-# upsert takes the row lock (PostgreSQL holds it until commit, exactly like SELECT ... FOR
-# UPDATE; SQLite's IMMEDIATE transaction already serialises writers). Portable SQL: both
-# PostgreSQL and SQLite >= 3.35 support ON CONFLICT ... RETURNING.
-_DEVICE_LOCK_SQL = """
-INSERT INTO risk_device (visitor_id, platform, status, first_seen_at, last_seen_at,
-                         account_count, attempt_count, drn_lookup_pending)
-VALUES (%s, %s, %s, %s, %s, 0, 1, %s)
-ON CONFLICT (visitor_id) DO UPDATE
-   SET last_seen_at = excluded.last_seen_at, attempt_count = risk_device.attempt_count + 1
-RETURNING id, visitor_id, status, account_count
-"""
-
-
 def device_lock_for_attempt(*, visitor_id: str, platform: str = "") -> Device:
     """Create the device if new, count one attempt on it, and lock its row until the
     transaction ends (outside a transaction: for this one statement only). Returns a partial
     Device (id, visitor_id, status, account_count)."""
-    now = timezone.now()
-    params = [visitor_id, platform, DeviceStatus.NORMAL, now, now, False]
-    return next(iter(Device.objects.raw(_DEVICE_LOCK_SQL, params)))
+    params = evidence.device_upsert_params(
+        visitor_id=visitor_id, platform=platform, now=timezone.now()
+    )
+    return next(iter(Device.objects.raw(evidence.DEVICE_UPSERT_SQL, params)))
 
 
 def event_snapshot_store(*, event: Event, device: Device | None) -> FingerprintEvent:
@@ -199,15 +187,10 @@ def signup_assess(
     if event is None or fetched.failure:
         attempt = _attempt_without_event(ctx=ctx, cfg=cfg, row=row)
     else:
-        ctx = dataclasses.replace(
-            ctx, event_reused=SignupAttempt.objects.filter(claimed_event_id=event.event_id).exists()
-        )
-        # Refused without the lock when the event alone denies (a bot flood: no device read
-        # needed, the lock-free path's upsert returns the device) or a plain read of the
-        # device proves it (blocked, past a limit).
-        if rules.refused_by_event(event, now=ctx.now, cfg=cfg) or rules.refused_without_lock(
-            ctx := _with_device_read(ctx), cfg
-        ):
+        # Refused without the lock when a plain read proves it: the event alone (a bot
+        # flood), a reused event, a blocked device or one past its limit.
+        ctx = _with_plain_read(ctx)
+        if rules.refused_without_lock(ctx, cfg):
             attempt = _attempt_refused_without_lock(ctx=ctx, cfg=cfg, row=row)
         else:
             attempt = _attempt_decided_under_lock(ctx=ctx, cfg=cfg, row=row)
@@ -216,20 +199,25 @@ def signup_assess(
     return attempt
 
 
-def _with_device_read(ctx: rules.SignupContext) -> rules.SignupContext:
-    """The device's status and account count from a plain read (no lock)."""
-    device = (
-        Device.objects.filter(visitor_id=ctx.event.visitor_id)
-        .only("status", "account_count")
-        .first()
-        if ctx.event.visitor_id
-        else None
-    )
-    if device is None:
+# One round trip, before any lock: has the event backed an attempt already, and the device's
+# status and account count (none when it is new). Portable SQL.
+_PLAIN_READ_SQL = """
+SELECT EXISTS (SELECT 1 FROM risk_signupattempt WHERE claimed_event_id = %s),
+       device.status, device.account_count
+  FROM (SELECT 1 AS one) AS q LEFT JOIN risk_device AS device ON device.visitor_id = %s
+"""
+
+
+def _with_plain_read(ctx: rules.SignupContext) -> rules.SignupContext:
+    """The event's claim and the device's status and count from a plain read (no lock).
+    Under the lock the count is read again; the claim is settled by the unique insert."""
+    with connection.cursor() as cursor:
+        cursor.execute(_PLAIN_READ_SQL, [ctx.event.event_id, ctx.event.visitor_id])
+        reused, status, accounts = cursor.fetchone()
+    ctx = dataclasses.replace(ctx, event_reused=bool(reused))
+    if status is None:
         return ctx
-    return dataclasses.replace(
-        ctx, device_status=device.status, device_accounts=device.account_count
-    )
+    return dataclasses.replace(ctx, device_status=status, device_accounts=accounts)
 
 
 @dataclass(frozen=True)
@@ -290,16 +278,26 @@ def _attempt_refused_without_lock(
     *, ctx: rules.SignupContext, cfg, row: _AttemptRow
 ) -> SignupAttempt:
     """A refusal proven by a plain read: evidence written without holding the device lock
-    (the attempt is counted on the device by one short upsert of its own)."""
+    past the statement that counts the attempt on it. On PostgreSQL the device upsert, the
+    snapshot and the attempt are one statement (risk.services.evidence)."""
     event = ctx.event
+    assessment = rules.evaluate_signup(ctx, cfg)
+    if event.visitor_id and evidence.single_statement_supported():
+        attempt = _attempt_new(ctx=ctx, cfg=cfg, row=row, device=None, assessment=assessment)
+        evidence.refusal_evidence_write(
+            attempt=attempt,
+            device_params=evidence.device_upsert_params(
+                visitor_id=event.visitor_id, platform=event.platform[:16], now=ctx.now
+            ),
+            snapshot=None if ctx.event_reused else _snapshot_new(event),
+            event_id=event.event_id,
+        )
+        if attempt.pk is None:  # another attempt claimed the event since the plain read
+            _attempt_save_unclaimed(attempt=attempt, ctx=ctx, cfg=cfg)
+        return attempt
     device = None
     if event.visitor_id:
         device = device_lock_for_attempt(visitor_id=event.visitor_id, platform=event.platform[:16])
-        # The upsert returns the device as it is now: the reasons then say all that fired.
-        ctx = dataclasses.replace(
-            ctx, device_status=device.status, device_accounts=device.account_count
-        )
-    assessment = rules.evaluate_signup(ctx, cfg)
     with transaction.atomic():
         return _attempt_record(ctx=ctx, cfg=cfg, row=row, device=device, assessment=assessment)
 
@@ -364,25 +362,42 @@ def _attempt_record(
         snapshot = FingerprintEvent.objects.filter(event_id=event.event_id).first()
     else:
         snapshot = event_snapshot_store(event=event, device=device)
-    attempt = row.attempt(
+    attempt = _attempt_new(ctx=ctx, cfg=cfg, row=row, device=device, assessment=assessment)
+    attempt.fingerprint_event = snapshot
+    if not _insert_claiming(attempt):
+        _attempt_save_unclaimed(attempt=attempt, ctx=ctx, cfg=cfg)
+    return attempt
+
+
+def _snapshot_new(event: Event) -> FingerprintEvent:
+    return FingerprintEvent(event_id=event.event_id, **event_snapshot_fields(event, device=None))
+
+
+def _attempt_new(
+    *, ctx: rules.SignupContext, cfg, row: _AttemptRow, device: Device | None, assessment
+) -> SignupAttempt:
+    """The attempt row (unsaved), claiming the event unless it is known to be reused."""
+    event = ctx.event
+    return row.attempt(
         claimed_event_id=None if ctx.event_reused else event.event_id,
-        fingerprint_event=snapshot,
         device=device,
         visitor_id=event.visitor_id,
         device_new=rules.new_to_everyone(ctx, cfg),
         facts=signup_facts(ctx, cfg),
         **_assessment_fields(assessment),
     )
-    if not _insert_claiming(attempt):
-        # Another attempt claimed this event between our check and insert.
-        ctx = dataclasses.replace(ctx, event_reused=True)
-        again = rules.evaluate_signup(ctx, cfg)
-        for name, value in _assessment_fields(again).items():
-            setattr(attempt, name, value)
-        attempt.claimed_event_id = None
-        attempt.facts = signup_facts(ctx, cfg)
-        attempt.save()
-    return attempt
+
+
+def _attempt_save_unclaimed(*, attempt: SignupAttempt, ctx: rules.SignupContext, cfg) -> None:
+    """Another attempt claimed this event between our read and insert: decide again with the
+    event reused, and insert the attempt without the claim."""
+    ctx = dataclasses.replace(ctx, event_reused=True)
+    again = rules.evaluate_signup(ctx, cfg)
+    for name, value in _assessment_fields(again).items():
+        setattr(attempt, name, value)
+    attempt.claimed_event_id = None
+    attempt.facts = signup_facts(ctx, cfg)
+    attempt.save()
 
 
 def _insert_claiming(attempt: SignupAttempt) -> bool:

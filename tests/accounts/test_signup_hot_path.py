@@ -50,24 +50,30 @@ def test_refusals_are_not_logged_per_request_but_other_4xx_are(api, sandbox, cap
     assert [r.status_code for r in caplog.records if r.name == "django.request"] == [404]
 
 
-def test_a_bot_refusal_takes_no_device_lock_and_still_names_every_reason(api, sandbox):
-    """The event alone denies: no plain device read, no locking transaction; the lock-free
-    path's own upsert returns the device, so a blocked device still shows in the reasons."""
+@pytest.mark.parametrize("profile", ["bad_bot", "human"])
+def test_a_refusal_is_three_statements_and_still_names_every_reason(api, sandbox, profile):
+    """A refusal a plain read proves (the event alone, or a blocked device): the username
+    check, one plain read of the event's claim and the device, and, on PostgreSQL, one
+    statement writing device, snapshot and attempt; no transaction, no savepoint. The plain
+    read sees the block, so the reasons name it even when the event alone denies."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     from risk.models import Device
 
-    bot = event(sandbox, "bad_bot")
-    visitor = bot["identification"]["visitor_id"]
-    Device.objects.create(visitor_id=visitor, status="blocked")
+    made = event(sandbox, profile)
+    Device.objects.create(visitor_id=made["identification"]["visitor_id"], status="blocked")
     with CaptureQueriesContext(connection) as queries:
-        response = signup(api, bot["event_id"], "botty")
+        response = signup(api, made["event_id"], "refused")
     assert response.status_code == 403
     sqls = [q["sql"] for q in queries.captured_queries]
-    device_reads = [
-        q for q in sqls if q.lstrip().upper().startswith("SELECT") and '"risk_device"' in q
-    ]
-    assert device_reads == []
-    attempt = SignupAttempt.objects.get(username="botty")
-    assert attempt.reasons[:1] == ["bot_bad"] and "device_blocked" in attempt.reasons
+    assert not [q for q in sqls if "SAVEPOINT" in q.upper()] or connection.vendor != "postgresql"
+    if connection.vendor == "postgresql":
+        assert len(sqls) == 3, sqls
+        write = sqls[2]
+        assert all(table in write for table in ("risk_device", "risk_fingerprintevent"))
+        assert write.lstrip().startswith("WITH") and "risk_signupattempt" in write
+    attempt = SignupAttempt.objects.get(username="refused")
+    assert "device_blocked" in attempt.reasons
+    assert (attempt.reasons[0] == "bot_bad") == (profile == "bad_bot")
+    assert Device.objects.get().attempt_count == 1

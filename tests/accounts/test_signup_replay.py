@@ -10,7 +10,7 @@ import requests
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from risk.models import FingerprintEvent, SignupAttempt
+from risk.models import Device, FingerprintEvent, SignupAttempt
 from sandbox.sealed import seal
 
 PASSWORD = "correct-horse-battery-9"
@@ -102,3 +102,30 @@ def test_one_event_id_from_20_threads_is_claimed_exactly_once(live_server, sandb
     assert all("event_reused" in a.reasons for a in attempts.filter(claimed_event_id=None))
     assert get_user_model().objects.count() == 1
     assert FingerprintEvent.objects.filter(event_id=event["event_id"]).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_bot_event_from_20_threads_is_claimed_once_on_the_lock_free_path(live_server, sandbox):
+    """The same race on the lock-free refusal path (one statement on PostgreSQL): every
+    request refused, one claim, one snapshot, the device counted 20 times."""
+    event = sandbox.create_event(profile="bad_bot", ip="127.0.0.1")
+    barrier = threading.Barrier(20)
+
+    def attempt(index: int) -> int:
+        barrier.wait()
+        response = requests.post(
+            f"{live_server.url}/api/signup",
+            json={"event_id": event["event_id"], "username": f"bot{index}", "password": PASSWORD},
+            timeout=60,
+        )
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(pool.map(attempt, range(20)))
+
+    assert statuses == [403] * 20
+    attempts = SignupAttempt.objects.filter(event_id=event["event_id"])
+    assert attempts.count() == 20 and attempts.exclude(claimed_event_id=None).count() == 1
+    assert all("event_reused" in a.reasons for a in attempts.filter(claimed_event_id=None))
+    assert FingerprintEvent.objects.filter(event_id=event["event_id"]).count() == 1
+    assert Device.objects.get(visitor_id=event["identification"]["visitor_id"]).attempt_count == 20
