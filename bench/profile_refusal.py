@@ -62,6 +62,8 @@ def main() -> int:
     parser.add_argument(
         "--cpu", action="store_true", help="cProfile on CPU time (process_time) instead"
     )
+    parser.add_argument("--callees", help="with --cpu: also list what functions matching this call")
+    parser.add_argument("--tottime", action="store_true", help="with --cpu: also by own time")
     args = parser.parse_args()
     args.workers = args.threads = None
     stack = Stack(args).for_throughput()
@@ -139,6 +141,10 @@ def main() -> int:
                 r"django/core/handlers|json/",
                 60,
             )
+            if args.tottime:
+                stats.sort_stats("tottime").print_stats(40)
+            if args.callees:
+                stats.print_callees(args.callees)
         elif profiler:
             print(profiler.output_text(unicode=True, color=False, show_all=False))
             if args.html:

@@ -1,11 +1,13 @@
-"""A refusal's evidence in one PostgreSQL statement: device upsert, event snapshot, attempt.
+"""A signup's evidence in one PostgreSQL statement: device, event snapshot, attempt.
 
-A refusal that a plain read proves (see risk.services.signup) writes three rows that point at
-each other. Through the ORM that is a transaction, a savepoint and seven round trips; one
-data-modifying CTE writes them atomically in a single round trip, and the device row lock
-lasts only that statement. It builds its INSERTs from the model instances (the same pre_save
-and value adaptation the ORM uses), so the rows are the ORM's rows. Other databases take the
-ORM path (`single_statement_supported`).
+Every decided signup writes rows that point at each other: the device (upserted, or already
+locked), the event snapshot with its raw JSON, the attempt claiming the event, and for an
+allowed or held attempt the account slot on the device. Through the ORM that is a
+transaction, a savepoint and up to eight round trips; one data-modifying CTE writes them in a
+single round trip, and a lock-free refusal holds the device row lock only for that statement.
+The INSERTs are built from the model instances with the ORM's own pre_save and value
+adaptation, so the rows are the ORM's rows. Other databases take the ORM path
+(`single_statement_supported`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,12 @@ ON CONFLICT (visitor_id) DO UPDATE
 RETURNING id, visitor_id, status, account_count
 """
 DEVICE_UPSERT_FIELDS = ["id", "visitor_id", "status", "account_count"]
+_LOCKED_DEVICE_SQL = (
+    "dev AS (SELECT id, visitor_id, status, account_count FROM risk_device WHERE id = %s)"
+)
+_RESERVE_SLOT_SQL = """slot AS (
+  UPDATE risk_device SET account_count = account_count + 1
+   WHERE id = (SELECT id FROM dev) AND EXISTS (SELECT 1 FROM att) RETURNING id)"""
 _RESULT_SQL = """
 SELECT dev.id, dev.visitor_id, dev.status, dev.account_count,
        (SELECT id FROM snap), (SELECT id FROM att)
@@ -46,25 +54,37 @@ def single_statement_supported() -> bool:
     return connection.vendor == "postgresql"
 
 
-def refusal_evidence_write(
+def evidence_write(
     *,
     attempt: SignupAttempt,
-    device_params: list,
     snapshot: FingerprintEvent | None,
     event_id: str,
+    device_params: list | None = None,
+    device_id: int | None = None,
+    reserve_slot: bool = False,
 ) -> Device:
-    """Upsert the device, store `snapshot` (None: the event is already stored, link that
-    row) and insert `attempt`, claiming its `claimed_event_id`; in one autocommit statement.
+    """Store `snapshot` (None: the event is already stored, link that row) and insert
+    `attempt`, claiming its `claimed_event_id`, in one statement. The device is either
+    upserted by the same statement (`device_params`: the lock-free refusal, autocommit) or
+    already locked by the caller's transaction (`device_id`). `reserve_slot` counts the
+    account the attempt may create on the device, if the attempt was inserted.
 
-    Fills in the ids on `attempt` (and `snapshot`) and returns the device as the upsert left it.
-    `attempt.pk` stays None when another attempt holds the claim: nothing was inserted for it
-    (the device and the snapshot were written), and the caller records it unclaimed.
+    Fills in the ids on `attempt` (and `snapshot`) and returns the device as the statement
+    saw it. `attempt.pk` stays None when another attempt holds the claim: nothing was inserted
+    for it and no slot reserved (the device and the snapshot were written), and the caller
+    records it unclaimed.
     """
-    params: list = list(device_params)
-    parts = [f"dev AS ({DEVICE_UPSERT_SQL})"]
-    device_id = "(SELECT id FROM dev)"
+    if device_params is not None:
+        params: list = list(device_params)
+        parts = [f"dev AS ({DEVICE_UPSERT_SQL})"]
+    else:
+        params = [device_id]
+        parts = [
+            "dev AS (SELECT id, visitor_id, status, account_count FROM risk_device WHERE id = %s)"
+        ]
+    device_sql = "(SELECT id FROM dev)"
     if snapshot is not None:
-        columns, values, snap_params = _insert_values(snapshot, sql={"device": device_id})
+        columns, values, snap_params = _insert_values(snapshot, sql={"device": device_sql})
         kept = {connection.ops.quote_name(name) for name in ("event_id", "fetched_at")}
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in kept)
         parts.append(
@@ -78,7 +98,7 @@ def refusal_evidence_write(
         params.append(event_id)
     attempt.derived_fields_fill()
     columns, values, attempt_params = _insert_values(
-        attempt, sql={"device": device_id, "fingerprint_event": "(SELECT id FROM snap)"}
+        attempt, sql={"device": device_sql, "fingerprint_event": "(SELECT id FROM snap)"}
     )
     parts.append(
         "att AS ("
@@ -86,6 +106,8 @@ def refusal_evidence_write(
         + " ON CONFLICT (claimed_event_id) DO NOTHING RETURNING id)"
     )
     params += attempt_params
+    if reserve_slot:
+        parts.append(_RESERVE_SLOT_SQL)
     sql = "WITH " + ",\n".join(parts) + _RESULT_SQL
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -284,7 +284,7 @@ def _attempt_refused_without_lock(
     assessment = rules.evaluate_signup(ctx, cfg)
     if event.visitor_id and evidence.single_statement_supported():
         attempt = _attempt_new(ctx=ctx, cfg=cfg, row=row, device=None, assessment=assessment)
-        evidence.refusal_evidence_write(
+        evidence.evidence_write(
             attempt=attempt,
             device_params=evidence.device_upsert_params(
                 visitor_id=event.visitor_id, platform=event.platform[:16], now=ctx.now
@@ -310,9 +310,24 @@ def _attempt_decided_under_lock(
         device = device_lock_for_attempt(visitor_id=event.visitor_id, platform=event.platform[:16])
         ctx = signup_history_read(ctx=ctx, cfg=cfg, device=device)
         assessment = rules.evaluate_signup(ctx, cfg)
+        # An allowed or held attempt reserves its account slot while the lock is held: the
+        # next signup of the device counts it.
+        reserve = assessment.decision in (rules.ALLOW, rules.REVIEW)
+        if evidence.single_statement_supported():
+            attempt = _attempt_new(ctx=ctx, cfg=cfg, row=row, device=device, assessment=assessment)
+            evidence.evidence_write(
+                attempt=attempt,
+                device_id=device.pk,
+                snapshot=None if ctx.event_reused else _snapshot_new(event),
+                event_id=event.event_id,
+                reserve_slot=reserve,
+            )
+            attempt.device = device  # the locked row as the rules saw it
+            if attempt.pk is None:  # claimed meanwhile: denied, nothing reserved
+                _attempt_save_unclaimed(attempt=attempt, ctx=ctx, cfg=cfg)
+            return attempt
         attempt = _attempt_record(ctx=ctx, cfg=cfg, row=row, device=device, assessment=assessment)
         if attempt.decision in (rules.ALLOW, rules.REVIEW):
-            # Reserve the account slot while the lock is held: the next signup counts it.
             Device.objects.filter(pk=device.pk).update(account_count=F("account_count") + 1)
     return attempt
 

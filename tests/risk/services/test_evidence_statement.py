@@ -1,5 +1,6 @@
-"""The one-statement refusal write (PostgreSQL) stores exactly the ORM path's rows, and a lost
-event claim inside it keeps the evidence (issue 14: fewer round trips)."""
+"""The one-statement evidence write (PostgreSQL) stores exactly the ORM path's rows, on the
+lock-free refusal path and under the device lock, and a lost event claim inside it keeps the
+evidence and reserves no account slot (issue 14: fewer round trips)."""
 
 from unittest import mock
 
@@ -19,7 +20,7 @@ pytestmark = [
 ]
 
 
-def refuse(fetched, username="bot"):
+def assess(fetched, username="bot"):
     return services.signup_assess(
         event_id=fetched.event.event_id,
         fetched=fetched,
@@ -47,23 +48,27 @@ def stored_rows() -> dict:
     return {"attempt": attempt, "snapshot": snapshot, "device": device, "links": list(links)}
 
 
-def test_the_statement_writes_the_orm_paths_rows(sandbox):
-    event_id = sandbox.create_event(profile="bad_bot", ip="203.0.113.9")["event_id"]
+@pytest.mark.parametrize(
+    ("profile", "decision", "accounts"), [("bad_bot", "deny", 0), ("human", "allow", 1)]
+)
+def test_the_statement_writes_the_orm_paths_rows(sandbox, profile, decision, accounts):
+    """A bad bot takes the lock-free path, a human the locked one (which reserves the slot)."""
+    event_id = sandbox.create_event(profile=profile, ip="203.0.113.9")["event_id"]
     fetched = services.event_fetch(event_id=event_id)
     with mock.patch.object(evidence, "single_statement_supported", return_value=False):
-        orm_attempt = refuse(fetched)
+        orm_attempt = assess(fetched)
     orm_rows = stored_rows()
     SignupAttempt.objects.all().delete()
     FingerprintEvent.objects.all().delete()
     Device.objects.all().delete()
 
-    with mock.patch.object(
-        evidence, "refusal_evidence_write", wraps=evidence.refusal_evidence_write
-    ) as statement:
-        attempt = refuse(fetched)
+    with mock.patch.object(evidence, "evidence_write", wraps=evidence.evidence_write) as statement:
+        attempt = assess(fetched)
     assert statement.call_count == 1
     assert stored_rows() == orm_rows
-    assert orm_rows["attempt"]["decision"] == "deny" and orm_rows["device"]["attempt_count"] == 1
+    assert orm_rows["attempt"]["decision"] == decision
+    assert orm_rows["device"]["attempt_count"] == 1
+    assert orm_rows["device"]["account_count"] == accounts
     # the returned attempt is the stored one, with its device and snapshot in memory
     assert attempt.pk == SignupAttempt.objects.get().pk
     assert attempt.reference != orm_attempt.reference
@@ -71,13 +76,14 @@ def test_the_statement_writes_the_orm_paths_rows(sandbox):
     assert attempt.fingerprint_event.pk == FingerprintEvent.objects.get().pk
 
 
-def test_a_claim_lost_after_the_plain_read_keeps_the_evidence_unclaimed(sandbox):
+@pytest.mark.parametrize("profile", ["bad_bot", "human"])
+def test_a_claim_lost_after_the_plain_read_keeps_the_evidence_unclaimed(sandbox, profile):
     """Another attempt claims the event between the plain read and the statement: the device
     is counted and the snapshot stored by the statement, and the attempt is then recorded
     without the claim, with `event_reused` among its reasons."""
-    event_id = sandbox.create_event(profile="bad_bot", ip="203.0.113.9")["event_id"]
+    event_id = sandbox.create_event(profile=profile, ip="203.0.113.9")["event_id"]
     fetched = services.event_fetch(event_id=event_id)
-    real_write = evidence.refusal_evidence_write
+    real_write = evidence.evidence_write
 
     def claimed_meanwhile(**kwargs):
         SignupAttempt.objects.create(
@@ -85,12 +91,14 @@ def test_a_claim_lost_after_the_plain_read_keeps_the_evidence_unclaimed(sandbox)
         )
         return real_write(**kwargs)
 
-    with mock.patch.object(evidence, "refusal_evidence_write", side_effect=claimed_meanwhile):
-        attempt = refuse(fetched, username="second")
+    with mock.patch.object(evidence, "evidence_write", side_effect=claimed_meanwhile):
+        attempt = assess(fetched, username="second")
 
     second = SignupAttempt.objects.get(username="second")
     assert attempt.pk == second.pk and second.claimed_event_id is None
-    assert {"bot_bad", "event_reused"} <= set(second.reasons)
+    assert "event_reused" in second.reasons
+    assert ("bot_bad" in second.reasons) == (profile == "bad_bot")
     assert second.decision == "deny" and second.checks["not_reused"] == "failed"
     assert second.fingerprint_event == FingerprintEvent.objects.get(event_id=event_id)
     assert second.device.attempt_count == 1
+    assert second.device.account_count == 0  # denied: no slot reserved
