@@ -101,6 +101,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["OPTIONS"]["server_side_binding"] = env.bool(
         "DB_SERVER_SIDE_BINDING", default=True
     )
+    # Prepared statements: psycopg prepares a query the 5th time one connection runs it, and
+    # PostgreSQL then skips parsing and planning it (a signup's few statements run thousands
+    # of times). Empty turns them off, which PgBouncer before 1.21 in transaction mode needs.
+    _prepare = env.str("DB_PREPARE_THRESHOLD", default="5")
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = int(_prepare) if _prepare else None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE transactions take the write lock up front, so concurrent signups queue
     # instead of failing with "database is locked" on lock upgrade.
