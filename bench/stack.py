@@ -233,12 +233,9 @@ class Stack:
     def start_sandbox(self) -> None:
         """A fresh, migrated database and the sandbox; `start` adds gunicorn."""
         fresh_database(self.args.database_url)
-        subprocess.run(
-            [PY, "manage.py", "migrate", "--no-input", "-v", "0"],
-            cwd=ROOT,
-            env=self.env,
-            check=True,
-        )
+        for command in (["migrate", "--no-input", "-v", "0"], ["createcachetable"]):
+            # The cache table holds the throttles' counters when REDIS_URL is unset (bin/serve).
+            subprocess.run([PY, "manage.py", *command], cwd=ROOT, env=self.env, check=True)
         sandbox_env = {**self.env, "SANDBOX_ENABLED": "1"}
         port = urlsplit(self.sandbox_url).port
         sandbox = self._spawn(
