@@ -75,24 +75,30 @@ def test_sandbox_replayed_flag_in_a_sealed_result_is_denied(sandbox, sealed_keys
     assert "event_replayed" in SignupAttempt.objects.get().reasons
 
 
+def race_one_event(url: str, event_id: str, prefix: str, threads: int = 20) -> list[int]:
+    """`threads` real threads post the same event id at once, one connection each."""
+    barrier = threading.Barrier(threads)
+
+    def attempt(index: int) -> int:
+        barrier.wait()
+        response = requests.post(
+            f"{url}/api/signup",
+            json={"event_id": event_id, "username": f"{prefix}{index}", "password": PASSWORD},
+            timeout=60,
+        )
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(attempt, range(threads)))
+
+
 @pytest.mark.django_db(transaction=True)
 def test_one_event_id_from_20_threads_is_claimed_exactly_once(live_server, sandbox, settings):
     """Real threads against the live server (one connection each); run on PostgreSQL in CI."""
     settings.RISK_MAX_ACCOUNTS_PER_DEVICE = 50  # only the claim can stop them, not the limit
     event = sandbox.create_event(profile="human", ip="127.0.0.1")
-    barrier = threading.Barrier(20)
 
-    def attempt(index: int) -> int:
-        barrier.wait()
-        response = requests.post(
-            f"{live_server.url}/api/signup",
-            json={"event_id": event["event_id"], "username": f"racer{index}", "password": PASSWORD},
-            timeout=60,
-        )
-        return response.status_code
-
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        statuses = list(pool.map(attempt, range(20)))
+    statuses = race_one_event(live_server.url, event["event_id"], "racer")
 
     assert sorted(statuses) == [201] + [403] * 19, statuses
     attempts = SignupAttempt.objects.filter(event_id=event["event_id"])
@@ -109,19 +115,8 @@ def test_one_bot_event_from_20_threads_is_claimed_once_on_the_lock_free_path(liv
     """The same race on the lock-free refusal path (one statement on PostgreSQL): every
     request refused, one claim, one snapshot, the device counted 20 times."""
     event = sandbox.create_event(profile="bad_bot", ip="127.0.0.1")
-    barrier = threading.Barrier(20)
 
-    def attempt(index: int) -> int:
-        barrier.wait()
-        response = requests.post(
-            f"{live_server.url}/api/signup",
-            json={"event_id": event["event_id"], "username": f"bot{index}", "password": PASSWORD},
-            timeout=60,
-        )
-        return response.status_code
-
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        statuses = list(pool.map(attempt, range(20)))
+    statuses = race_one_event(live_server.url, event["event_id"], "bot")
 
     assert statuses == [403] * 20
     attempts = SignupAttempt.objects.filter(event_id=event["event_id"])
