@@ -59,34 +59,9 @@ def flood_run(target: Target, sandbox_url: str, latency_ms: int, args) -> dict:
     """A legitimate user's latency alone, then under a one-device flood of --flood-clients."""
 
     def feed_of(path: str, total: int | None) -> EventFeed:
-        feed = EventFeed(
-            sandbox_url,
-            path,
-            total,
-            visitor_id=target.dup_visitor if path == "dup" else "",
-            id_field=target.id_field,
-            chunk=FRESH_CHUNK,
-        )
-        feed.prefill(min(total or 10**9, FRESH_CHUNK * 2))
-        return feed
+        return target.feed(sandbox_url, path, total, chunk=FRESH_CHUNK, prefill=FRESH_CHUNK * 2)
 
-    def source(feed: EventFeed, path: str, stop=None):
-        status, marker = target.expect[path]
-
-        def check(code: int, body: bytes) -> bool:
-            return code == status and marker in body
-
-        def next_body():
-            if stop is not None and stop():
-                raise StopIteration
-            body = feed.pop()
-            if body is None:
-                if feed.exhausted():
-                    raise StopIteration
-                return None
-            return body, check
-
-        return next_body
+    source = target.bodies
 
     def shoot(next_body, clients: int):
         return fire(

@@ -232,6 +232,41 @@ class Target:
     pids: dict = field(default_factory=dict)  # server, sandbox (pids), database_url
     dup_visitor: str = ""  # the device that already has its account (path `dup`)
 
+    def feed(
+        self, sandbox_url: str, path: str, total: int | None, *, chunk: int, prefill: int
+    ) -> EventFeed:
+        """Fresh events for `path` (`dup`: all from the device that has its account)."""
+        feed = EventFeed(
+            sandbox_url,
+            path,
+            total,
+            visitor_id=self.dup_visitor if path == "dup" else "",
+            id_field=self.id_field,
+            chunk=chunk,
+        )
+        feed.prefill(min(total or 10**9, prefill))
+        return feed
+
+    def bodies(self, feed: EventFeed, path: str, stop=None):
+        """`fire`'s body source: the feed's bodies with the check of `path`'s answer, until
+        the feed is exhausted (or `stop()` says so)."""
+        expected, marker = self.expect[path]
+
+        def check(status: int, body: bytes) -> bool:
+            return status == expected and marker in body
+
+        def next_body():
+            if stop is not None and stop():
+                raise StopIteration
+            body = feed.pop()
+            if body is None:
+                if feed.exhausted():
+                    raise StopIteration
+                return None
+            return body, check
+
+        return next_body
+
 
 def run_path(
     target: Target,
@@ -245,28 +280,10 @@ def run_path(
     chunk: int = CHUNK,
 ) -> RunResult:
     """`requests` signups on `path` (or for `duration` s); with both, whichever ends first."""
-    expected, marker = target.expect[path]
-    feed = EventFeed(
-        sandbox_url,
-        path,
-        requests,
-        visitor_id=target.dup_visitor if path == "dup" else "",
-        id_field=target.id_field,
-        chunk=chunk,
+    feed = target.feed(
+        sandbox_url, path, requests, chunk=chunk, prefill=max(chunk * 2, concurrency * 4)
     )
-    feed.prefill(min(requests or 10**9, max(chunk * 2, concurrency * 4)))
-
-    def check(status: int, body: bytes) -> bool:
-        return status == expected and marker in body
-
-    def next_body():
-        body = feed.pop()
-        if body is None:
-            if feed.exhausted():
-                raise StopIteration
-            return None
-        return body, check
-
+    next_body = target.bodies(feed, path)
     pids = target.pids
     probe = Probe(pids)
     latencies, statuses, ok, elapsed, stalls = asyncio.run(

@@ -8,10 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 from django.contrib.auth import get_user_model
-from rest_framework.test import APIClient
 
 from risk.models import Device, FingerprintEvent, SignupAttempt
 from sandbox.sealed import seal
+from tests.accounts.test_signup_sealed import signup
 
 PASSWORD = "correct-horse-battery-9"
 KEY = os.urandom(32)
@@ -20,19 +20,6 @@ KEY = os.urandom(32)
 @pytest.fixture
 def sealed_keys(settings):
     settings.FINGERPRINT_SEALED_KEYS = [base64.b64encode(KEY).decode()]
-
-
-def signup(event_id, sealed_result="", username="replayer"):
-    return APIClient(REMOTE_ADDR="127.0.0.1").post(
-        "/api/signup",
-        {
-            "event_id": event_id,
-            "sealed_result": sealed_result,
-            "username": username,
-            "password": PASSWORD,
-        },
-        format="json",
-    )
 
 
 @pytest.mark.django_db

@@ -20,7 +20,7 @@ def sealed_keys(settings):
                                         base64.b64encode(KEY).decode()]  # fmt: skip
 
 
-def signup(event_id, sealed_result, username="sealy"):
+def signup(event_id, sealed_result="", username="sealy"):
     return APIClient(REMOTE_ADDR="127.0.0.1").post(
         "/api/signup",
         {
