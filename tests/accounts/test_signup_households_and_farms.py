@@ -53,9 +53,12 @@ def test_a_same_device_farm_behind_rotating_proxies_is_denied(sandbox):
         for i, ip in enumerate(ips)
     ]
     assert outcomes == ["denied"] * 6
-    first, *rest = SignupAttempt.objects.order_by("pk")
-    assert first.reasons == ["new_device_hosting"]  # a brand-new browser on a proxy
-    assert all("device_limit" in a.reasons or "new_device_hosting" in a.reasons for a in rest)
+    # A brand-new browser on a proxy is denied from its first signup, so the device never
+    # has an account and each later one is denied for the same reason, not by the limit.
+    attempts = SignupAttempt.objects.order_by("pk")
+    assert [a.reasons for a in attempts] == [["new_device_hosting"]] * 6
+    assert all("hosting_network" in a.facts["farm_signals"] for a in attempts)
+    assert Device.objects.get(visitor_id=farm).account_count == 0
 
 
 def test_the_same_farm_without_proxy_flags_loses_from_its_second_account(sandbox):

@@ -3,9 +3,11 @@
 import io
 import json
 import logging
+from datetime import timedelta
 
 import pytest
 import redis
+from django.utils import timezone
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
@@ -69,6 +71,8 @@ def test_metrics_count_decisions_latency_errors_and_backlog(settings, sandbox):
     sandbox.clear_faults()
     onion = sandbox.create_event(profile="tor", ip="127.0.0.1")
     assert signup(api, onion["event_id"], "onion1").status_code == 201  # held for review
+    waiting = timezone.now() - timedelta(minutes=2)  # the held signup has waited 2 minutes
+    SignupAttempt.objects.filter(review_status=ReviewStatus.PENDING).update(created_at=waiting)
 
     samples = scrape()
     decisions = "fpdjango_signup_decisions_total"
@@ -81,7 +85,7 @@ def test_metrics_count_decisions_latency_errors_and_backlog(settings, sandbox):
     pending = SignupAttempt.objects.filter(review_status=ReviewStatus.PENDING).count()
     assert pending >= 1
     assert samples[("fpdjango_review_backlog", ())] == pending
-    assert samples[("fpdjango_review_oldest_pending_age_seconds", ())] >= 0
+    assert samples[("fpdjango_review_oldest_pending_age_seconds", ())] >= 120
     assert samples[("fpdjango_unverified_signups", ())] == 1
 
 
