@@ -12,8 +12,6 @@ from celery import shared_task
 from django.core.cache import cache
 from django.db import OperationalError
 
-from risk.fingerprint.errors import UnavailableError
-
 logger = logging.getLogger(__name__)
 
 VERIFY_LOCK_KEY = "lock:attempts-verify-due"
@@ -46,13 +44,11 @@ def attempts_verify_due_task(self, limit: int = 100) -> dict[str, int]:
     if not cache.add(VERIFY_LOCK_KEY, 1, timeout=300):
         return {"skipped_running": 1}
     try:
-        counts = attempts_verify_due(limit=limit)
-    except UnavailableError as exc:
-        counts = {"unavailable": 1}
-        logger.warning("verification deferred, Fingerprint unavailable: %s", exc)
+        counts = attempts_verify_due(limit=limit)  # never raises for Fingerprint's failures
     finally:
         cache.delete(VERIFY_LOCK_KEY)
     if counts.get("unavailable"):
+        logger.warning("verification deferred: Fingerprint is still unavailable")
         raise self.retry(countdown=backoff_s(self.request.retries))
     return counts
 

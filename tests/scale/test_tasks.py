@@ -1,8 +1,6 @@
 """Celery tasks: wiring in eager mode (unit), and real work done by a real worker subprocess."""
 
 import io
-import sys
-import types
 
 import pytest
 from celery.exceptions import MaxRetriesExceededError
@@ -12,35 +10,23 @@ from rest_framework.test import APIClient
 
 from fpdjango.celery import app as celery_app
 from risk import tasks
-from risk.fingerprint.errors import UnavailableError
 from risk.models import Device, FingerprintEvent, ReviewDecision, SignupAttempt
 from tests.conftest import SANDBOX_KEY
+from tests.risk.test_command_backfill_events import outage_signups
 from tests.scale.conftest import wait_until
 
 PASSWORD = "correct-horse-battery-9"
 
 
 @pytest.fixture
-def fake_verification(monkeypatch):
-    """Stands in for risk.services.verification (written by the lead in parallel; the real
-    test comes with it): answers from a script of results."""
-    module = types.ModuleType("risk.services.verification")
-    module.calls = []
-    module.script = []
-
-    def attempts_verify_due(*, limit=100):
-        module.calls.append(limit)
-        result = module.script.pop(0)
-        if isinstance(result, Exception):
-            raise result
-        return result
-
-    module.attempts_verify_due = attempts_verify_due
-    monkeypatch.setitem(sys.modules, "risk.services.verification", module)
-    # Eager retries run in place (as a worker would run them later) instead of raising Retry.
-    # (Keys carry the CELERY_ namespace: the app reads its config from Django's settings.)
+def eager_retries(monkeypatch):
+    """Eager retries run in place (as a worker would run them later) instead of raising Retry.
+    (Keys carry the CELERY_ namespace: the app reads its config from Django's settings.)"""
     monkeypatch.setitem(celery_app.conf, "CELERY_TASK_EAGER_PROPAGATES", False)
-    return module
+
+
+def event_fetches(sandbox) -> int:
+    return sandbox.stats()["requests"].get("v4_get_event", 0)
 
 
 def test_beat_runs_the_verification_periodically(settings):
@@ -56,31 +42,39 @@ def test_backoff_grows_and_is_capped():
 
 
 @pytest.mark.django_db
-def test_verification_retries_while_fingerprint_is_down(fake_verification):
-    fake_verification.script = [
-        {"verified": 0, "unavailable": 3},
-        UnavailableError("down", code="timeout"),
-        {"verified": 3, "unavailable": 0},
-    ]
+def test_verification_retries_while_fingerprint_is_down(sandbox, settings, eager_retries):
+    """Two signups accepted during an outage; the sandbox still answers 500 twice: the task
+    retries (one fetch per run, each stopping at the first `unavailable`) until both verify."""
+    outage_signups(sandbox, settings, 2)
+    sandbox.set_faults(target="events", status=500, count=2)
+    before = event_fetches(sandbox)
     result = tasks.attempts_verify_due_task.delay(limit=50).get()
-    assert result == {"verified": 3, "unavailable": 0}
-    assert fake_verification.calls == [50, 50, 50]
+    assert result == {"allow": 2}
+    assert event_fetches(sandbox) - before == 4  # 2 failed runs, then both events
+    assert set(SignupAttempt.objects.values_list("decision", flat=True)) == {"allow"}
+    assert ReviewDecision.objects.filter(action="verify").count() == 2
     assert cache.get(tasks.VERIFY_LOCK_KEY) is None  # released
 
 
 @pytest.mark.django_db
-def test_verification_gives_up_after_max_retries(fake_verification):
-    fake_verification.script = [{"unavailable": 1}] * 10
+def test_verification_gives_up_after_max_retries(sandbox, settings, eager_retries):
+    outage_signups(sandbox, settings, 1)
+    sandbox.set_faults(target="events", status=500)  # down for good
+    before = event_fetches(sandbox)
     with pytest.raises(MaxRetriesExceededError):
         tasks.attempts_verify_due_task.delay().get()
-    assert len(fake_verification.calls) == tasks.attempts_verify_due_task.max_retries + 1
+    assert event_fetches(sandbox) - before == tasks.attempts_verify_due_task.max_retries + 1
+    assert SignupAttempt.objects.get().decision == "unverified"
 
 
 @pytest.mark.django_db
-def test_verification_runs_once_at_a_time(fake_verification):
+def test_verification_runs_once_at_a_time(sandbox, settings):
+    outage_signups(sandbox, settings, 1)
     cache.add(tasks.VERIFY_LOCK_KEY, 1, timeout=60)  # another worker is on it
+    before = event_fetches(sandbox)
     assert tasks.attempts_verify_due_task.delay().get() == {"skipped_running": 1}
-    assert fake_verification.calls == []
+    assert event_fetches(sandbox) == before
+    assert SignupAttempt.objects.get().decision == "unverified"
 
 
 @pytest.mark.django_db
@@ -135,7 +129,6 @@ def test_worker_does_the_drn_lookup_a_signup_deferred(
 def test_backfill_events_workers_spreads_chunks_over_celery(
     celery_broker, celery_worker_factory, sandbox, sandbox_server
 ):
-    from tests.risk.test_command_backfill_events import outage_signups
 
     events = outage_signups(sandbox, celery_broker, 12)
     assert SignupAttempt.objects.filter(fingerprint_event__isnull=True).count() == 12
@@ -170,7 +163,6 @@ def test_worker_verifies_signups_accepted_while_fingerprint_was_down(
 ):
     """The real verification on a real worker: unverified signups are decided by the live
     rules once Fingerprint answers again, with an audit row each."""
-    from tests.risk.test_command_backfill_events import outage_signups
 
     outage_signups(sandbox, celery_broker, 3)
     assert SignupAttempt.objects.filter(decision="unverified").count() == 3
