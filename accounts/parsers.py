@@ -1,11 +1,10 @@
 """Request bodies with a size cap: an anonymous endpoint must not read whatever it is sent."""
 
-import json
-
 from rest_framework import renderers, status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import BaseParser, get_encoding
-from rest_framework.utils.json import strict_constant as json_strict_constant
+
+from risk.fingerprint.parsing import strict_json_loads
 
 # The largest valid signup is a 64 KiB sealed result plus a few short fields; 256 KiB leaves
 # room for JSON escapes and is still nothing to hold in memory.
@@ -53,9 +52,6 @@ class BoundedJSONParser(BaseParser):
             raise PayloadTooLarge()
         body = read_bounded(stream, limit=self.max_bytes)
         try:
-            # NaN and Infinity are not JSON (DRF's STRICT_JSON refuses them too).
-            return json.loads(
-                body.decode(get_encoding(parser_context)), parse_constant=json_strict_constant
-            )
-        except ValueError as exc:  # includes UnicodeDecodeError
+            return strict_json_loads(body.decode(get_encoding(parser_context)))
+        except ValueError as exc:  # includes UnicodeDecodeError and too deep nesting
             raise ParseError(f"JSON parse error - {exc}") from exc

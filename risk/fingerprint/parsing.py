@@ -72,8 +72,12 @@ def _finite_float(text: str) -> float:
 
 def strict_json_loads(data: str | bytes) -> Any:
     """`json.loads` that refuses NaN/Infinity/overflowing numbers (NonStandardJSONError, a
-    ValueError like every other malformed input)."""
-    return json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float)
+    ValueError like every other malformed input), and nesting too deep for the parser (which
+    raises RecursionError, not ValueError: a few thousand `[` would otherwise be a 500)."""
+    try:
+        return json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError as exc:
+        raise ValueError("JSON nested too deeply") from exc
 
 
 def parse_iso(value: Any) -> datetime | None:

@@ -79,9 +79,7 @@ def evidence_write(
         parts = [f"dev AS ({DEVICE_UPSERT_SQL})"]
     else:
         params = [device_id]
-        parts = [
-            "dev AS (SELECT id, visitor_id, status, account_count FROM risk_device WHERE id = %s)"
-        ]
+        parts = [_LOCKED_DEVICE_SQL]
     device_sql = "(SELECT id FROM dev)"
     if snapshot is not None:
         columns, values, snap_params = _insert_values(snapshot, sql={"device": device_sql})

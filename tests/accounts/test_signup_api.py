@@ -265,6 +265,15 @@ def test_malformed_json_is_400(api):
     assert_nothing_written()
 
 
+@pytest.mark.parametrize("body", ["[" * 5000 + "]" * 5000, '{"a": NaN}', '{"a": 1e400}'])
+def test_json_python_would_choke_on_or_accept_is_400(api, body):
+    """Nesting deeper than the parser's recursion limit (it raises RecursionError, not a
+    ValueError: once a 500) and non-standard numbers are parse errors, nothing written."""
+    response = api.post("/api/signup", body, content_type="application/json")
+    assert response.status_code == 400 and response.json()["code"] == "parse_error"
+    assert_nothing_written()
+
+
 def test_wrong_content_type_is_415(api):
     response = api.post("/api/signup", "a=b", content_type="application/x-www-form-urlencoded")
     assert response.status_code == 415 and response.json()["code"] == "unsupported_media_type"

@@ -114,6 +114,11 @@ def test_strict_json_refuses_non_standard_numbers(text):
     assert strict_json_loads('{"a": 1.5e300, "b": 12345678901234567890}')["b"] > 2**63
 
 
+def test_strict_json_refuses_nesting_deeper_than_the_parser_with_a_value_error():
+    with pytest.raises(ValueError, match="nested too deeply"):
+        strict_json_loads("[" * 5000 + "]" * 5000)
+
+
 def test_overlong_visitor_id_from_the_api_is_a_malformed_event(sandbox):
     event = sandbox.create_event("human", ip="127.0.0.1", visitor_id="v" * 65)
     response = signup(event["event_id"])
