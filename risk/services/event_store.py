@@ -87,9 +87,25 @@ def _versions_add(*, events: list[Event], stored: dict, source: str, tally: Tall
     tally.add("event_versions_added", len(versions))
 
 
+def events_not_stripped(events: list[Event]) -> list[Event]:
+    """The events whose stored snapshot, if any, was not stripped. A stripped one (`raw` {}:
+    erased, or past retention, docs/privacy.md) must not come back through a late webhook or
+    a backfill, neither as a later version nor as a recreated device."""
+    stripped = set(
+        FingerprintEvent.objects.filter(
+            event_id__in=[e.event_id for e in events], raw={}
+        ).values_list("event_id", flat=True)
+    )
+    return [e for e in events if e.event_id not in stripped]
+
+
 def events_store(*, events: list[Event], source: str, tally: Tally) -> dict[str, int]:
     """Store events (see `snapshots_keep`), creating their devices, then link the attempts and
     accounts waiting for them. Runs in the caller's transaction. Returns event_id -> pk."""
+    kept = events_not_stripped(events)
+    if len(kept) < len(events):
+        tally.add("events_stripped_skipped", len(events) - len(kept))
+    events = kept
     if not events:
         return {}
     devices, created = device_ensure(platforms={e.visitor_id: e.platform for e in events})

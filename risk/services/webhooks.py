@@ -6,7 +6,7 @@ from risk.fingerprint.events import EventFormatError, normalise_event
 from risk.fingerprint.parsing import NonStandardJSONError, strict_json_loads
 from risk.models import FingerprintEvent
 from risk.services.devices import device_ensure
-from risk.services.event_store import snapshots_keep
+from risk.services.event_store import events_not_stripped, snapshots_keep
 from risk.services.jobs import Tally
 
 
@@ -24,11 +24,8 @@ def event_webhook_store(*, body: bytes) -> FingerprintEvent:
     event = normalise_event(payload)
     if not event.event_id:
         raise EventFormatError("webhook event has no event id")
-    stripped = FingerprintEvent.objects.filter(event_id=event.event_id, raw={}).first()
-    if stripped is not None:
-        # Erased or past retention (docs/privacy.md): a late or repeated delivery must not
-        # bring the data back.
-        return stripped
+    if not events_not_stripped([event]):  # erased or past retention: keep it that way
+        return FingerprintEvent.objects.get(event_id=event.event_id)
     with transaction.atomic():
         devices, _ = device_ensure(platforms={event.visitor_id: event.platform})
         snapshots_keep(events=[event], devices=devices, source="webhook", tally=Tally())

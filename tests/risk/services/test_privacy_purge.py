@@ -11,7 +11,13 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from risk import selectors
-from risk.models import BackfillCheckpoint, DrnSnapshot, FingerprintEvent, SignupAttempt
+from risk.models import (
+    BackfillCheckpoint,
+    DrnSnapshot,
+    FingerprintEvent,
+    FingerprintEventVersion,
+    SignupAttempt,
+)
 from risk.services import privacy, rescore
 from tests.risk.review_helpers import empty_cache, signup  # noqa: F401
 
@@ -90,6 +96,19 @@ def test_purge_strips_old_evidence_and_leaves_held_and_recent_alone(attempts):
     stripped = SignupAttempt.objects.get(pk=attempts["old"][0].pk)
     assert "removed" in selectors.attempt_signals(attempt=stripped)["error"]
     assert rescore.attempt_context_rebuild(attempt=stripped, accounts_before=0) is None
+
+
+def test_a_backfill_after_the_purge_does_not_bring_the_evidence_back(attempts):
+    """The sandbox still serves the old events: the backfill must leave stripped snapshots
+    stripped (no later version with the full payload)."""
+    call_command("purge_snapshots", no_progress=True, stdout=io.StringIO())
+    stripped = FingerprintEvent.objects.filter(raw={})
+    assert stripped.count() == 4
+    out = io.StringIO()
+    call_command("backfill_events", since="365d", rps=0, no_progress=True, stdout=out)
+    assert "events_stripped_skipped" in out.getvalue()
+    assert stripped.count() == 4
+    assert not FingerprintEventVersion.objects.filter(event__in=stripped).exists()
 
 
 def test_purge_is_resumable(attempts, crash_after_batches):
