@@ -295,7 +295,7 @@ PERSONAL_TABLES: list[PersonalTable] = [
     PersonalTable(
         "risk.SignupAttempt",
         lambda s: Q(pk__in=s.attempt_ids),
-        _update(username="", email="", client_ip=None, visitor_id=""),
+        _update(username="", email="", email_domain_rev="", client_ip=None, visitor_id=""),
     ),
     PersonalTable(
         "risk.FingerprintEventVersion",  # later copies of the person's events

@@ -183,7 +183,9 @@ def test_erasure_leaves_nothing_of_the_person_and_keeps_the_figures(world, sandb
     assert account.username == f"erased-{account.pk}" and not account.is_active
     assert not account.has_usable_password() and account.email == ""
     for attempt in world["alice"]:
-        assert SignupAttempt.objects.get(pk=attempt.pk).claimed_event_id == attempt.event_id
+        erased = SignupAttempt.objects.get(pk=attempt.pk)
+        assert erased.claimed_event_id == attempt.event_id
+        assert (erased.email, erased.email_domain_rev) == ("", "")  # the domain search too
     # Her session no longer authenticates anyone.
     request.session = client.session
     assert get_user(request).is_anonymous
