@@ -95,7 +95,13 @@ def _verified_not_found(*, attempt: SignupAttempt, cfg, error: str) -> str:
 
 
 def _verified_with_event(*, attempt: SignupAttempt, event, cfg, drn) -> str:
-    device = device_lock_for_attempt(visitor_id=event.visitor_id, platform=event.platform[:16])
+    # An event without identification has no device (`no_identification` denies it), as on
+    # the live path: never one shared Device with an empty visitor id.
+    device = (
+        device_lock_for_attempt(visitor_id=event.visitor_id, platform=event.platform[:16])
+        if event.visitor_id
+        else None
+    )
     reused = (
         SignupAttempt.objects.filter(claimed_event_id=event.event_id)
         .exclude(pk=attempt.pk)
@@ -109,7 +115,8 @@ def _verified_with_event(*, attempt: SignupAttempt, event, cfg, drn) -> str:
         drn=drn,
         event_reused=reused,
     )
-    ctx = signup_history_read(ctx=ctx, cfg=cfg, device=device, exclude_attempt=attempt.pk)
+    if device is not None:
+        ctx = signup_history_read(ctx=ctx, cfg=cfg, device=device, exclude_attempt=attempt.pk)
     assessment = rules.evaluate_signup(ctx, cfg)
     if reused:
         snapshot = FingerprintEvent.objects.filter(event_id=event.event_id).first()
@@ -132,7 +139,7 @@ def _verified_with_event(*, attempt: SignupAttempt, event, cfg, drn) -> str:
     if reused:
         attempt.claimed_event_id = None  # the claim belongs to the attempt that used it first
     attempt.save()
-    if attempt.account_id and decision in (rules.ALLOW, rules.REVIEW):
+    if attempt.account_id and device is not None and decision in (rules.ALLOW, rules.REVIEW):
         get_user_model().objects.filter(pk=attempt.account_id).update(
             device=device, is_active=decision == rules.ALLOW
         )

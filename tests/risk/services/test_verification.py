@@ -61,6 +61,17 @@ def test_a_clean_signup_is_activated_with_an_audit_row(outage):
     assert attempt_verify(attempt_id=attempt.pk) == "skipped"  # once only
 
 
+def test_an_event_without_identification_is_denied_without_a_device(outage):
+    event = outage.create_event(ip="127.0.0.1", overrides={"identification": {"visitor_id": ""}})
+    assert event["identification"]["visitor_id"] == ""
+    attempt = unverified_signup(outage, event["event_id"], "nobody")
+    assert attempt_verify(attempt_id=attempt.pk) == "deny"
+    attempt.refresh_from_db()
+    assert "no_identification" in attempt.reasons and attempt.device is None
+    assert not Device.objects.filter(visitor_id="").exists()
+    assert not attempt.account.is_active
+
+
 def test_a_made_up_event_id_is_rejected_automatically(outage):
     attempt = unverified_signup(outage, "1700000000000.mAdeUp", "mallory")
     assert attempts_verify_due() == {"not_found": 1}
