@@ -147,7 +147,7 @@ KEYS = {
     ReviewAction.BLOCK_DEVICE: "b",
     ReviewAction.TRUST_DEVICE: "t",
 }
-CONFLICTS = ("not_pending", "claimed_by_other")  # answered 409: the item changed under you
+CONFLICTS = ("not_pending", "claimed_by_other", "changed")  # 409: the item changed under you
 
 
 def _decide(

@@ -389,7 +389,21 @@ def review_decide(
     note = (note or "").strip()
     _validate(actor=actor, action=action, reason=reason, note=note, attempt=attempt, device=device)
     with transaction.atomic():
-        # Lock in a fixed order (attempt, then device) so concurrent decisions cannot deadlock.
+        # Lock the device first, then the attempt: a block's cascade locks the device's other
+        # attempts after the device, so every path takes the two in the same order and two
+        # decisions on one device wait for each other instead of deadlocking.
+        device_id = device.pk if device is not None else None
+        if device_id is None and attempt is not None:
+            device_id = (
+                SignupAttempt.objects.filter(pk=attempt.pk)
+                .values_list("device_id", flat=True)
+                .first()
+            )
+        if action not in ATTEMPT_ACTIONS and device_id is None:
+            raise ReviewError("no_device", "This attempt has no identified device.")
+        locked_device = (
+            Device.objects.select_for_update().get(pk=device_id) if device_id is not None else None
+        )
         locked_attempt = None
         if attempt is not None:
             locked_attempt = (
@@ -397,12 +411,9 @@ def review_decide(
                 .select_related("claimed_by")
                 .get(pk=attempt.pk)
             )
-        device_id = device.pk if device is not None else getattr(locked_attempt, "device_id", None)
-        if action not in ATTEMPT_ACTIONS and device_id is None:
-            raise ReviewError("no_device", "This attempt has no identified device.")
-        locked_device = (
-            Device.objects.select_for_update().get(pk=device_id) if device_id is not None else None
-        )
+            if device is None and locked_attempt.device_id != device_id:
+                # Verification linked it to a device between the two reads.
+                raise ReviewError("changed", "The attempt changed meanwhile; try again.")
         if locked_attempt is not None:
             _check_attempt(actor=actor, action=action, attempt=locked_attempt, device=locked_device)
         if action == ReviewAction.UNBLOCK_DEVICE and locked_device.status != DeviceStatus.BLOCKED:

@@ -327,3 +327,45 @@ def test_users_are_emailed_when_their_held_account_is_decided(
     with django_capture_on_commit_callbacks(execute=True):
         review_decide(actor=alice, action="approve", reason="legitimate_user", attempt=quiet)
     assert mail.outbox == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_blocking_a_device_and_approving_its_other_attempt_at_once_cannot_deadlock(sandbox):
+    """Reviewer A blocks the device from one of its attempts (the cascade locks the device's
+    other pending attempts) while reviewer B approves another of them: every path takes the
+    device's lock before an attempt's, so one waits for the other instead of deadlocking."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL (SQLite serialises whole-database writes)")
+    alice, bob = make_reviewer("alice"), make_reviewer("bob")
+    for round_ in range(6):
+        visitor = f"SharedTorBrowser{round_:04d}"
+        first, second = held(sandbox, visitor_id=visitor), held(sandbox, visitor_id=visitor)
+        barrier = threading.Barrier(2)
+        outcomes = {}
+
+        def decide(actor, action, reason, attempt, barrier=barrier, outcomes=outcomes):
+            barrier.wait()
+            try:
+                review_decide(actor=actor, action=action, reason=reason, attempt=attempt)
+                outcomes[action] = "ok"
+            except ReviewError as exc:
+                outcomes[action] = exc.code
+            except Exception as exc:  # a deadlock surfaces as OperationalError: a 500
+                outcomes[action] = type(exc).__name__
+            finally:
+                connection.close()
+
+        threads = [
+            threading.Thread(target=decide, args=(alice, "block_device", "bot", first)),
+            threading.Thread(target=decide, args=(bob, "approve", "legitimate_user", second)),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        # The block always applies; the approval either went first (then the block
+        # deactivates it) or finds the attempt rejected by the cascade (not_pending).
+        assert outcomes["block_device"] == "ok", outcomes
+        assert outcomes["approve"] in ("ok", "not_pending"), outcomes
+        second.refresh_from_db()
+        assert second.review_status == "rejected" or not second.account.is_active
