@@ -428,16 +428,17 @@ def refused_by_event(event: Event, *, now: datetime, cfg: RiskSettings) -> bool:
     return any(r.outcome == DENY and r.predicate(ctx, cfg) for r in _EVENT_ONLY)
 
 
-_LOCK_FREE = tuple(r for r in RULES if r.outcome == DENY and (r.lock_free or r in _EVENT_ONLY))
+_LOCK_FREE = frozenset(
+    r.code for r in RULES if r.outcome == DENY and (r.lock_free or r in _EVENT_ONLY)
+)
 
 
-def refused_without_lock(ctx: SignupContext, cfg: RiskSettings) -> bool:
-    """True when a plain read (no device lock) already proves a denial: event-only denials,
-    and device facts that only grow (blocked, past the hard limit). Under the lock the same
-    rules would fire, so refusing early changes no decision."""
-    if ctx.event is None or ctx.fetch_failure:
-        return False
-    return any(rule.predicate(ctx, cfg) for rule in _LOCK_FREE)
+def refused_without_lock(assessment: Assessment) -> bool:
+    """True when the assessment of a plain read (no device lock) already proves a denial: an
+    event-only denial, or device facts that only grow (blocked, past the hard limit) fired.
+    Under the lock the same rules would fire, so refusing early changes no decision, and the
+    assessment is the refusal's own (the rules run once)."""
+    return any(code in _LOCK_FREE for code in assessment.reasons)
 
 
 def is_temporary(reason_codes: list[str]) -> bool:

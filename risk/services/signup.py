@@ -190,8 +190,11 @@ def signup_assess(
         # Refused without the lock when a plain read proves it: the event alone (a bot
         # flood), a reused event, a blocked device or one past its limit.
         ctx = _with_plain_read(ctx)
-        if rules.refused_without_lock(ctx, cfg):
-            attempt = _attempt_refused_without_lock(ctx=ctx, cfg=cfg, row=row)
+        assessment = rules.evaluate_signup(ctx, cfg)
+        if rules.refused_without_lock(assessment):
+            attempt = _attempt_refused_without_lock(
+                ctx=ctx, cfg=cfg, row=row, assessment=assessment
+            )
         else:
             attempt = _attempt_decided_under_lock(ctx=ctx, cfg=cfg, row=row)
     if drn is not None:  # the DRN lookup made for this signup (before the transaction)
@@ -275,13 +278,12 @@ def _attempt_without_event(*, ctx: rules.SignupContext, cfg, row: _AttemptRow) -
 
 
 def _attempt_refused_without_lock(
-    *, ctx: rules.SignupContext, cfg, row: _AttemptRow
+    *, ctx: rules.SignupContext, cfg, row: _AttemptRow, assessment: rules.Assessment
 ) -> SignupAttempt:
     """A refusal proven by a plain read: evidence written without holding the device lock
     past the statement that counts the attempt on it. On PostgreSQL the device upsert, the
     snapshot and the attempt are one statement (risk.services.evidence)."""
     event = ctx.event
-    assessment = rules.evaluate_signup(ctx, cfg)
     if event.visitor_id and evidence.single_statement_supported():
         attempt = _attempt_new(ctx=ctx, cfg=cfg, row=row, device=None, assessment=assessment)
         evidence.evidence_write(

@@ -332,16 +332,19 @@ def test_refused_by_event_is_the_event_only_deny_rules():
 
 
 def test_refused_without_lock_only_for_facts_that_only_grow():
-    def ctx(**kw):
-        return rules.SignupContext(event=human(), now=NOW, client_ip=HOME_IP, **kw)
+    def refused(cfg=CFG, **kw):
+        ctx = rules.SignupContext(event=human(), now=NOW, client_ip=HOME_IP, **kw)
+        return rules.refused_without_lock(rules.evaluate_signup(ctx, cfg))
 
-    assert rules.refused_without_lock(ctx(device_accounts=10), CFG)
-    assert rules.refused_without_lock(ctx(device_status="blocked"), CFG)
-    assert rules.refused_without_lock(ctx(event_reused=True), CFG)
+    assert refused(device_accounts=10)
+    assert refused(device_status="blocked")
+    assert refused(event_reused=True)
     # A clean device at the soft limit needs its networks (under the lock) to be decided.
-    assert not rules.refused_without_lock(ctx(device_accounts=1), CFG)
-    strict = CFG.replace(device_limit_strict=True)
-    assert rules.refused_without_lock(ctx(device_accounts=1), strict)
+    assert not refused(device_accounts=1)
+    assert refused(CFG.replace(device_limit_strict=True), device_accounts=1)
+    # Without an event nothing is refused lock-free (there is no device to lock anyway).
+    no_event = rules.SignupContext(event=None, now=NOW, fetch_failure="unavailable")
+    assert not rules.refused_without_lock(rules.evaluate_signup(no_event, CFG))
 
 
 def test_every_rule_fires_in_some_context_and_is_described():
