@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 
 from risk import rules
 from risk import services as risk_services
-from risk.models import Device, SignupAttempt
+from risk.models import SignupAttempt
 from risk.observability import SignupTiming, signup_decision_record
 from risk.services.drn import drn_signup_lookup
 from risk.signals import signup_decided
@@ -26,23 +26,22 @@ class SignupResult:
     account: object | None  # the created user, or None when denied
 
 
-def account_create(
-    *,
-    username: str,
-    password: str,
-    email: str,
-    device: Device | None,
-    event_id: str,
-    active: bool,
-):
-    """Create the account; the only place a signup hashes a password. The hash is computed
-    before the transaction, so no lock (the device row, SQLite's write lock) waits on Argon2."""
+def account_create(*, username: str, password: str, email: str, attempt: SignupAttempt):
+    """Create the account an allowed (active) or held (inactive) attempt reserved, and link
+    it to the attempt, in one transaction: never an account without its attempt. The only
+    place a signup hashes a password, before the transaction, so no lock (the device row,
+    SQLite's write lock) waits on Argon2."""
     user = get_user_model()(
-        username=username, email=email, device=device, signup_event_id=event_id, is_active=active
+        username=username,
+        email=email,
+        device=attempt.device,
+        signup_event_id=attempt.event_id,
+        is_active=attempt.decision == rules.ALLOW,
     )
     user.set_password(password)
     with transaction.atomic():
         user.save()
+        risk_services.attempt_attach_account(attempt=attempt, account=user)
     return user
 
 
@@ -89,12 +88,7 @@ def account_signup(
     if attempt.decision != rules.DENY:
         try:
             account = account_create(
-                username=username,
-                password=password,
-                email=email,
-                device=attempt.device,
-                event_id=event_id,
-                active=attempt.decision == rules.ALLOW,
+                username=username, password=password, email=email, attempt=attempt
             )
         except IntegrityError as exc:
             if "username" not in str(exc).lower():
@@ -102,7 +96,6 @@ def account_signup(
             risk_services.attempt_account_failed(attempt=attempt)
             _signup_decided(attempt, None, timing)
             raise UsernameTakenError(username) from exc
-        risk_services.attempt_attach_account(attempt=attempt, account=account)
     _signup_decided(attempt, account, timing)
     return SignupResult(attempt=attempt, account=account)
 
