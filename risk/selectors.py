@@ -593,3 +593,11 @@ def device_join_dates(*, device_ids: set[int]) -> dict[int, list[datetime]]:
     for dates in joined.values():
         dates.sort()
     return joined
+
+
+def device_drn_latest(*, device_id: int | None, other_than: int | None) -> DrnSnapshot | None:
+    """The device's most recent DRN lookup, when it is not `other_than` (the attempt's own)."""
+    if device_id is None:
+        return None
+    latest = DrnSnapshot.objects.filter(device_id=device_id).order_by("-fetched_at", "-pk").first()
+    return None if latest is None or latest.pk == other_than else latest

@@ -132,6 +132,10 @@ def attempt_evidence(
         "queue_url": _queue_url(preserved),
         "nav": _neighbours(model_admin, request, attempt, preserved),
         "error": error,
+        # A later lookup ("look up again") shown beside the signup-time evidence, which stays.
+        "drn_latest": selectors.device_drn_latest(
+            device_id=attempt.device_id, other_than=attempt.drn_snapshot_id
+        ),
         "drn_again_url": (
             reverse("admin:risk_signupattempt_drn", args=[attempt.pk])
             if can_decide and attempt.device and device_is_android(device=attempt.device)

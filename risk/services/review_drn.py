@@ -16,9 +16,11 @@ WINDOW_S = 3600
 
 
 def drn_lookup_again(*, actor, attempt: SignupAttempt) -> DrnSnapshot:
-    """Look the attempt's device up again (cache bypassed) and make the answer its evidence.
-    At most REVIEW_DRN_LOOKUPS_PER_HOUR per reviewer (counted in the shared cache). Must not
-    run inside a transaction (it calls the network). Raises ReviewError."""
+    """Look the attempt's device up again (cache bypassed). The answer becomes the attempt's
+    evidence only if it has no answered one (what was known at signup time stays); the
+    evidence page shows the latest lookup beside it. At most REVIEW_DRN_LOOKUPS_PER_HOUR per
+    reviewer (counted in the shared cache). Must not run inside a transaction (it calls the
+    network). Raises ReviewError."""
     if actor is None or not actor.has_perm(RECORD_PERMISSION):
         raise ReviewError("forbidden", "You may not look devices up.")
     device = attempt.device

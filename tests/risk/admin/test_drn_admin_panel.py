@@ -84,6 +84,11 @@ def test_look_up_again_refreshes_the_evidence_and_is_rate_limited(sandbox, setti
     attempt.refresh_from_db()
     assert attempt.drn_snapshot_id == first.pk  # an answered snapshot stays the evidence
     assert DrnSnapshot.objects.filter(device=attempt.device).count() == 3
+    # ... and the page shows the newest lookup beside it.
+    latest = DrnSnapshot.objects.filter(device=attempt.device).latest("fetched_at", "pk")
+    page = client.get(f"/admin/risk/signupattempt/{attempt.pk}/change/")
+    assert page.context["drn_latest"] == latest
+    assert b'id="drn-latest"' in page.content and b"latest lookup" in page.content
 
     refused = client.post(url)
     assert refused.status_code == 429
