@@ -49,6 +49,18 @@ REFERENCE_SHAPE = re.compile(r"^[A-Za-z2-7]{16}$")  # models.attempt_reference_n
 # --- queue ---------------------------------------------------------------------------------
 
 
+def claimable_by_q(*, user, now: datetime) -> Q:
+    """Attempts `user` may take: unclaimed, claimed by them, or a claim that has lapsed (the
+    same test as `risk.services.review.claim_holder`). A filter, not an exclude(): NULLs in an
+    exclude() would drop unclaimed rows."""
+    return (
+        Q(claimed_by__isnull=True)
+        | Q(claimed_by=user)
+        | Q(claimed_until__isnull=True)
+        | Q(claimed_until__lte=now)
+    )
+
+
 def attempt_reason_q(*, code: str) -> Q:
     """Attempts whose `reasons` JSON list contains `code`, on PostgreSQL and SQLite."""
     if connection.vendor == "postgresql":
@@ -116,10 +128,7 @@ def attempt_neighbour(
     queryset = queryset.filter(seek)
     user = skip_claimed_by_others_of
     if user is not None:
-        # written as a filter: NULLs in an exclude() would drop unclaimed rows
-        queryset = queryset.filter(
-            Q(claimed_by__isnull=True) | Q(claimed_by=user) | Q(claimed_until__lte=timezone.now())
-        )
+        queryset = queryset.filter(claimable_by_q(user=user, now=timezone.now()))
     pk = queryset.order_by(*order).values_list("pk", flat=True).first()
     return SignupAttempt(pk=pk) if pk is not None else None
 

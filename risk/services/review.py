@@ -28,9 +28,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
+from risk import selectors
 from risk.conf import risk_settings
 from risk.models import (
     Decision,
@@ -170,7 +170,7 @@ def attempt_claim(*, actor, attempt: SignupAttempt) -> SignupAttempt:
         claimed_by=None, claimed_until=None
     )
     taken = SignupAttempt.objects.filter(
-        Q(claimed_by__isnull=True) | Q(claimed_by=actor) | Q(claimed_until__lte=now),
+        selectors.claimable_by_q(user=actor, now=now),
         pk=attempt.pk,
         review_status=ReviewStatus.PENDING,
     ).update(claimed_by=actor, claimed_until=until)
