@@ -38,6 +38,9 @@ def erase_people(modeladmin, request, queryset):
         except BackfillError:
             skipped += 1  # already erased: nothing names the person any more
             continue
+        if subject.is_empty():  # erased a moment ago, through another selected attempt
+            skipped += 1
+            continue
         privacy.person_erase(
             subject=subject,
             reason=reason,

@@ -310,12 +310,15 @@ def test_admin_action_is_for_superusers_only(world, client, sandbox):
     admin = User.objects.create_superuser("root", "root@example.test", PASSWORD)
     client.force_login(admin)
     assert "erase_people" in client.get(url).content.decode()
-    data = {"action": "erase_people", "_selected_action": [world["alice"][0].pk], "note": ""}
+    # Both of Alice's attempts selected: one person, one erasure.
+    selected = [a.pk for a in world["alice"]]
+    data = {"action": "erase_people", "_selected_action": selected, "note": ""}
     client.post(url, data)
     assert not Erasure.objects.exists()  # no reason, no erasure
     data["note"] = "GDPR request 77"
     response = client.post(url, data, follow=True)
     assert "1 person(s) erased." in response.content.decode()
+    assert "1 attempt(s) skipped [already_erased]." in response.content.decode()
     erasure = Erasure.objects.get()
     assert erasure.actor == admin and erasure.reason == "GDPR request 77"
     assert client.get("/admin/risk/erasure/").status_code == 200
