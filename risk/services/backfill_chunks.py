@@ -20,20 +20,12 @@ import math
 from django.db import transaction
 
 from risk import selectors
-from risk.services.backfill_missing import missing_batch_fetch, missing_batch_store
+from risk.services.backfill_missing import missing_batch_fetch, missing_batch_store, missing_rows
 from risk.services.jobs import RateLimiter, Tally
 
 logger = logging.getLogger(__name__)
 
 PHASES = ("attempts", "accounts")
-
-
-def _rows(phase: str, after: int, upto: int, limit: int) -> list[tuple[int, str]]:
-    if phase == "attempts":
-        query = selectors.attempts_missing_snapshot(after=after).filter(pk__lte=upto)
-        return list(query.values_list("pk", "event_id")[:limit])
-    query = selectors.accounts_missing_snapshot(after=after).filter(pk__lte=upto)
-    return list(query.values_list("pk", "signup_event_id")[:limit])
 
 
 def missing_chunks_plan(*, phase: str, chunks: int, min_size: int = 100) -> list[tuple[int, int]]:
@@ -61,7 +53,7 @@ def events_backfill_range(
     if phase not in PHASES:
         raise ValueError(f"unknown phase {phase!r}")
     tally = Tally()
-    while rows := _rows(phase, after, upto, batch_size):
+    while rows := missing_rows(phase, after, batch_size, upto=upto):
         stored, outcomes = missing_batch_fetch(rows=rows, limiter=limiter)
         with transaction.atomic():
             missing_batch_store(stored=stored, outcomes=outcomes, tally=tally)

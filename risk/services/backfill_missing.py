@@ -63,12 +63,18 @@ def missing_events_count() -> dict[str, int]:
     }
 
 
-def _rows(phase: str, after: int, limit: int) -> list[tuple[int, str]]:
+def missing_rows(
+    phase: str, after: int, limit: int, upto: int | None = None
+) -> list[tuple[int, str]]:
+    """(pk, event id) of the phase's next rows missing their snapshot, after `after` (and up
+    to `upto`: a chunk of `backfill_events --workers`)."""
     if phase == "attempts":
-        rows = selectors.attempts_missing_snapshot(after=after).values_list("pk", "event_id")
+        query, id_field = selectors.attempts_missing_snapshot(after=after), "event_id"
     else:
-        rows = selectors.accounts_missing_snapshot(after=after).values_list("pk", "signup_event_id")
-    return list(rows[:limit])
+        query, id_field = selectors.accounts_missing_snapshot(after=after), "signup_event_id"
+    if upto is not None:
+        query = query.filter(pk__lte=upto)
+    return list(query.values_list("pk", id_field)[:limit])
 
 
 def missing_batch_fetch(
@@ -126,7 +132,7 @@ def events_backfill_missing(
     def next_batch(state: dict) -> Batch | None:
         tally.counts = Counter(state["counts"]) + verified
         phase, after = state["phase"], state["after"]
-        while not (rows := _rows(phase, after, batch_size)):
+        while not (rows := missing_rows(phase, after, batch_size)):
             if phase == PHASES[-1]:
                 return None
             phase, after = PHASES[PHASES.index(phase) + 1], 0
