@@ -44,6 +44,7 @@ class SealedResultField(serializers.CharField):
 # (user_username_ci_unique), unlike `username__iexact`, which compiles to UPPER() on
 # PostgreSQL and scans the table. Plain SQL: it runs before every signup, and compiling the
 # ORM expression cost more CPU than the index probe.
+USERNAME_TAKEN = "This username is already taken."
 USERNAME_TAKEN_SQL = "SELECT 1 FROM accounts_user WHERE LOWER(username) = LOWER(%s) LIMIT 1"
 
 
@@ -70,9 +71,7 @@ class SignupSerializer(serializers.Serializer):
 
     def validate_username(self, value: str) -> str:
         if username_taken(value):
-            raise serializers.ValidationError(
-                "This username is already taken.", code="username_taken"
-            )
+            raise serializers.ValidationError(USERNAME_TAKEN, code="username_taken")
         return value
 
     def validate(self, attrs: dict) -> dict:

@@ -1,13 +1,14 @@
 """The signup API: parse input, call one service, map the decision to an HTTP answer."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
 from accounts.parsers import BoundedJSONParser
 from accounts.serializers import (
+    USERNAME_TAKEN,
     AccountSerializer,
     CreateAccountSerializer,
     ErrorSerializer,
@@ -75,19 +76,11 @@ class SignupView(APIView):
             )
         except VisitorThrottledError as exc:
             raise exceptions.Throttled(wait=exc.retry_after) from exc
-        except services.UsernameTakenError:
-            return Response(
-                {
-                    "code": "invalid_input",
-                    "message": "Some fields are missing or invalid.",
-                    "errors": {
-                        "username": [
-                            {"code": "username_taken", "message": "This username is already taken."}
-                        ]
-                    },
-                },
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+        except services.UsernameTakenError as exc:
+            # The same 400 as the serializer's check, which a concurrent signup got past.
+            raise serializers.ValidationError(
+                {"username": [serializers.ErrorDetail(USERNAME_TAKEN, code="username_taken")]}
+            ) from exc
         attempt = result.attempt
         if attempt.decision == rules.DENY:
             if rules.is_temporary(attempt.reasons):

@@ -82,7 +82,11 @@ def test_a_username_race_keeps_every_attempt(live_server, sandbox, settings):
     assert codes.count(201) == 1 and set(codes) == {201, 400}, codes
     for response in responses:
         if response.status_code == 400:
-            assert response.json()["errors"]["username"][0]["code"] == "username_taken"
+            body = response.json()
+            assert body["code"] == "invalid_input"  # the serializer's 400, word for word
+            assert body["errors"]["username"] == [
+                {"code": "username_taken", "message": "This username is already taken."}
+            ]
     assert get_user_model().objects.filter(username="popular").count() == 1
     lost = [a for a in SignupAttempt.objects.all() if "username_taken" in a.reasons]
     assert lost  # the race really happened: attempts got past the serializer's check
