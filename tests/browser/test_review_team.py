@@ -1,6 +1,7 @@
 """A team working the review console in Debian chromium: the keyboard flow through a filtered
-queue, a claim conflict between two reviewers (two browser contexts), the CSV download, and
-a device block with its cascade and its reversal. Screenshots: var/screenshots/team_*.png."""
+queue, a claim conflict between two reviewers (two browser contexts), the CSV download,
+a device block with its cascade and its reversal, and hostile input staying text. Screenshots:
+var/screenshots/team_*.png."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ from django.contrib.auth import get_user_model
 
 from risk.models import Device, ReviewDecision, SignupAttempt
 from tests.browser.conftest import save_screenshot
+from tests.risk.admin.test_console_hostile_input import (  # noqa: F401 (a fixture)
+    HOSTILE_UA,
+    HOSTILE_USERNAME,
+    hostile,
+)
 from tests.risk.review_helpers import PASSWORD, empty_cache, make_reviewer, signup  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -211,4 +217,33 @@ def test_staff_login_lockout(browser, live_server, settings):
     page.click("input[type=submit]")
     assert page.locator("#lockout").is_visible()
     assert "/admin/login/" in page.url
+    context.close()
+
+
+def test_hostile_values_stay_text_in_the_browser(browser, live_server, hostile):  # noqa: F811
+    """What the server escapes must not turn into markup through the console's own scripts
+    either: no dialog opens on any page a reviewer sees, and the values read as text."""
+    make_reviewer("hal")
+    context = browser.new_context()
+    page = login(context, live_server, "hal")
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    paths = {
+        "queue": QUEUE,
+        "search": f"{QUEUE}?q={hostile.reference}",
+        "evidence": evidence_path(hostile),
+        "device": f"/admin/risk/device/{hostile.device_id}/change/",
+        "dashboard": "/admin/",
+    }
+    for name, path in paths.items():
+        page.goto(f"{live_server.url}{path}")
+        page.wait_for_load_state("networkidle")
+        if name != "dashboard":
+            assert HOSTILE_USERNAME in page.inner_text("body"), name
+    page.goto(f"{live_server.url}{evidence_path(hostile)}")
+    assert HOSTILE_UA in page.inner_text("body")
+    page.keyboard.press("?")  # the shortcuts help: another script-built piece of the page
+    page.wait_for_timeout(200)
+    assert dialogs == []
+    save_screenshot(page, "team_hostile_input")
     context.close()
