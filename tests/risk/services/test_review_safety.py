@@ -44,6 +44,34 @@ def code_of(call) -> str:
 
 
 @pytest.mark.django_db
+def decide_at_once(*decisions) -> dict[str, str]:
+    """Each (actor, action, reason, attempt) decided in its own thread (its own connection),
+    all released together. The outcome per action: "ok", the ReviewError's code, or the name
+    of any other exception (what would be a 500, e.g. a deadlock's OperationalError)."""
+    barrier = threading.Barrier(len(decisions))
+    outcomes: dict[str, str] = {}
+
+    def decide(actor, action, reason, attempt):
+        copy = SignupAttempt.objects.get(pk=attempt.pk)  # each loaded it while pending
+        barrier.wait()
+        try:
+            review_decide(actor=actor, action=action, reason=reason, attempt=copy)
+            outcomes[action] = "ok"
+        except ReviewError as exc:
+            outcomes[action] = exc.code
+        except Exception as exc:
+            outcomes[action] = type(exc).__name__
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=decide, args=decision) for decision in decisions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
 def test_a_second_decision_is_refused_and_changes_nothing(sandbox, alice, bob):
     attempt = held(sandbox)
     review_decide(actor=alice, action="approve", reason="legitimate_user", attempt=attempt)
@@ -66,29 +94,9 @@ def test_two_reviewers_racing_on_one_attempt_one_wins(sandbox):
     alice, bob = make_reviewer("alice"), make_reviewer("bob")
     for _ in range(5):  # several rounds: either thread may win each one
         attempt = held(sandbox)
-        barrier = threading.Barrier(2)
-        outcomes = {}
-
-        def decide(actor, action, reason, attempt=attempt, barrier=barrier, outcomes=outcomes):
-            copy = SignupAttempt.objects.get(pk=attempt.pk)  # each loaded it while pending
-            barrier.wait()
-            try:
-                review_decide(actor=actor, action=action, reason=reason, attempt=copy)
-                outcomes[action] = "ok"
-            except ReviewError as exc:
-                outcomes[action] = exc.code
-            finally:
-                connection.close()
-
-        threads = [
-            threading.Thread(target=decide, args=(alice, "approve", "legitimate_user")),
-            threading.Thread(target=decide, args=(bob, "reject", "bot")),
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-
+        outcomes = decide_at_once(
+            (alice, "approve", "legitimate_user", attempt), (bob, "reject", "bot", attempt)
+        )
         assert sorted(outcomes.values()) == ["not_pending", "ok"]
         winner = next(action for action, result in outcomes.items() if result == "ok")
         attempt.refresh_from_db()
@@ -340,29 +348,9 @@ def test_blocking_a_device_and_approving_its_other_attempt_at_once_cannot_deadlo
     for round_ in range(6):
         visitor = f"SharedTorBrowser{round_:04d}"
         first, second = held(sandbox, visitor_id=visitor), held(sandbox, visitor_id=visitor)
-        barrier = threading.Barrier(2)
-        outcomes = {}
-
-        def decide(actor, action, reason, attempt, barrier=barrier, outcomes=outcomes):
-            barrier.wait()
-            try:
-                review_decide(actor=actor, action=action, reason=reason, attempt=attempt)
-                outcomes[action] = "ok"
-            except ReviewError as exc:
-                outcomes[action] = exc.code
-            except Exception as exc:  # a deadlock surfaces as OperationalError: a 500
-                outcomes[action] = type(exc).__name__
-            finally:
-                connection.close()
-
-        threads = [
-            threading.Thread(target=decide, args=(alice, "block_device", "bot", first)),
-            threading.Thread(target=decide, args=(bob, "approve", "legitimate_user", second)),
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        outcomes = decide_at_once(
+            (alice, "block_device", "bot", first), (bob, "approve", "legitimate_user", second)
+        )
         # The block always applies; the approval either went first (then the block
         # deactivates it) or finds the attempt rejected by the cascade (not_pending).
         assert outcomes["block_device"] == "ok", outcomes
