@@ -1,6 +1,7 @@
 """Shared fixtures: a real Fingerprint sandbox over HTTP, and settings pointing at it."""
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -10,13 +11,25 @@ from django.core.management import call_command
 from sandbox.control import SandboxControl
 from sandbox.server import SandboxServer
 
-FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "fingerprint"
+# The vendor's example payloads, read in place: ../shared/fixtures/fingerprint/ beside the
+# checkout (CI's layout), or FINGERPRINT_FIXTURES_DIR for a checkout somewhere else.
+FIXTURES = Path(
+    os.environ.get("FINGERPRINT_FIXTURES_DIR")
+    or Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "fingerprint"
+)
 SANDBOX_KEY = "sandbox-secret-key"
 
 
 def vendor_fixture(name: str) -> dict:
-    """A vendor example payload, read in place from ../shared/fixtures/fingerprint/."""
-    return json.loads((FIXTURES / name).read_text())
+    """A vendor example payload. Missing is a failure that says where it looked, not a skip:
+    these tests hold the product to the vendor's real shapes."""
+    path = FIXTURES / name
+    if not path.exists():
+        pytest.fail(
+            f"vendor fixture {path} is missing: check out ../shared beside the repository, or "
+            "set FINGERPRINT_FIXTURES_DIR to its fixtures/fingerprint folder"
+        )
+    return json.loads(path.read_text())
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,19 +9,15 @@ import pytest
 from risk.fingerprint.events import normalise_event
 from risk.fingerprint.suspect_score import SIGNAL_WEIGHTS
 from sandbox.profiles import PROFILES
+from tests.conftest import vendor_fixture
 
 SECRET = "sandbox-secret-key"
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "fingerprint"
 JS_ONLY = {"bot", "incognito", "privacy_settings", "virtual_machine", "developer_tools"}
 ANDROID_ONLY = {"root_apps", "emulator", "cloned_app", "mitm_attack"}
 IOS_ONLY = {"jailbroken", "simulator"}
 
 
-def fixture(name: str) -> dict[str, Any]:
-    path = FIXTURES / name
-    if not path.exists():
-        pytest.skip(f"vendor fixture {path} not available")
-    return json.loads(path.read_text())
+fixture = vendor_fixture
 
 
 def json_type(value: Any) -> str:
