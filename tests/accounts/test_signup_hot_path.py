@@ -79,3 +79,43 @@ def test_a_refusal_is_three_statements_and_still_names_every_reason(api, sandbox
     assert "device_blocked" in attempt.reasons
     assert (attempt.reasons[0] == "bot_bad") == (profile == "bad_bot")
     assert Device.objects.get().attempt_count == 1
+
+
+def test_serializers_get_their_own_bound_field_copies_and_validate_side_by_side(db):
+    """The signup serializer copies its declared fields shallowly (not DRF's deepcopy): each
+    instance still binds its own copies, the declared fields stay unbound, and serializers
+    validating in several threads at once keep their own errors."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from accounts.serializers import CreateAccountSerializer, SignupSerializer
+
+    first, second = SignupSerializer(data={}), SignupSerializer(data={})
+    for name in ("event_id", "username", "password", "email", "sealed_result"):
+        assert first.fields[name] is not second.fields[name]
+        assert first.fields[name].parent is first and second.fields[name].parent is second
+        assert SignupSerializer._declared_fields[name].parent is None
+    assert "event_id" not in CreateAccountSerializer(data={}).fields
+
+    def check(i):
+        if i % 2:  # invalid: a bad event id and a short username
+            body = {"event_id": f"bad id {i}", "username": "x", "password": PASSWORD}
+        else:
+            body = {
+                "event_id": f"1708102555327.Ab{i:04d}",
+                "username": f"user{i}",
+                "password": PASSWORD,
+            }
+        serializer = SignupSerializer(data=body)
+        serializer.is_valid()
+        return i, serializer.errors, serializer.validated_data if not serializer.errors else None
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(check, range(200)))
+    for i, errors, data in results:
+        if i % 2:
+            assert set(errors) == {"event_id", "username"}, (i, errors)
+            assert errors["event_id"][0].code == "invalid_event_id"
+            assert errors["username"][0].code == "min_length"
+        else:
+            assert errors == {} and data["username"] == f"user{i}"
+            assert data["event_id"] == f"1708102555327.Ab{i:04d}"
