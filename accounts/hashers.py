@@ -11,7 +11,8 @@ _slots: dict[int, threading.BoundedSemaphore] = {}
 
 
 def _hash_slots() -> threading.BoundedSemaphore:
-    """At most ARGON2_MAX_CONCURRENT_HASHES hashes at once per process (default: one per core).
+    """At most ARGON2_MAX_CONCURRENT_HASHES hashes at once per process (0: one per core;
+    gunicorn.conf.py sets cores / workers, so one per core across the workers).
 
     Argon2 is CPU- and memory-bound: 64 request threads hashing at once finish no sooner than
     2 at a time on 2 cores, but hold 64 x ARGON2_MEMORY_COST_KIB of memory meanwhile.

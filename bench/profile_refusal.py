@@ -49,7 +49,7 @@ def environ_for(body: bytes) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--path", default="dup", choices=["dup", "bot"])
+    parser.add_argument("--path", default="dup", choices=["dup", "bot", "accept"])
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument(
         "--database-url",
@@ -129,9 +129,9 @@ def main() -> int:
         feed.close()
         statuses = {s: answers.count(s) for s in set(answers)}
         print(
-            f"{args.requests} {args.path} refusals in one thread: {statuses}; "
+            f"{args.requests} {args.path} signups in one thread: {statuses}; "
             f"{cpu * 1000 / args.requests:.2f} ms CPU and {wall * 1000 / args.requests:.2f} ms "
-            f"wall per refusal (profiler {'on' if profiler else 'off'})"
+            f"wall per signup (profiler {'on' if profiler else 'off'})"
         )
         if profiler and args.cpu:
             stats = pstats.Stats(profiler)

@@ -201,8 +201,6 @@ class Stack:
             "SANDBOX_ENABLED": "0",
             "LOG_LEVEL": "WARNING",
             "GUNICORN_BIND": f"127.0.0.1:{self.port}",
-            # as bin/serve: Argon2's 19 MiB blocks go back to the OS after each hash
-            "MALLOC_MMAP_THRESHOLD_": os.environ.get("MALLOC_MMAP_THRESHOLD_", "1048576"),
         }
         if args.workers:
             self.env["GUNICORN_WORKERS"] = str(args.workers)

@@ -69,6 +69,33 @@ control_socket_disable = True
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
 
+# Argon2 (accounts/hashers.py) runs on the same cores whichever process asks: one hash per core
+# across all workers, not per process, is the most this machine hashes per second; more at
+# once thrash the CPU cache (4 workers x 2 per process: 71 hashes/s, x 1: 103/s on 2 cores).
+os.environ.setdefault("ARGON2_MAX_CONCURRENT_HASHES", str(max(1, CORES // workers)))
+
+
+def _limit_malloc_arenas(arenas: int) -> None:
+    """glibc gives each thread that allocates at once a malloc arena of its own (up to 8 per
+    core), and each arena keeps the freed 19 MiB block of the last Argon2 hash it ran: 16
+    threads could hold 300 MiB per process. With two arenas the next hash reuses a freed block
+    instead of mapping and zeroing a fresh one (8 ms of kernel time, a third of a hash).
+    MALLOC_ARENA_MAX in the environment (glibc reads it itself) takes precedence."""
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # glibc; other C libraries have no arenas to cap
+    except (OSError, AttributeError):
+        return
+    m_arena_max = -8  # from glibc's malloc.h
+    mallopt(m_arena_max, arenas)
+
+
+_limit_malloc_arenas(2)  # in the master, before the workers fork and inherit it
+
+
 # Python hands the GIL over every 5 ms by default: a thread back from the database waits that
 # long for a busy sibling. 1 ms measured ~20% more refusals/s on 2 cores (docs/benchmarks.md).
 SWITCH_INTERVAL_MS = _float("GUNICORN_SWITCH_INTERVAL_MS", 1.0)

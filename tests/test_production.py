@@ -2,6 +2,7 @@
 
 import json
 import os
+import platform
 import runpy
 import secrets
 import socket
@@ -83,6 +84,9 @@ def load_conf(monkeypatch, **env: str) -> dict:
     for key in list(os.environ):
         if key.startswith("GUNICORN_") or key in ("PORT", "FINGERPRINT_TIMEOUT_S"):
             monkeypatch.delenv(key)
+    # The file sets a default for the hasher's cap: recorded here, so the test undoes it.
+    monkeypatch.setenv("ARGON2_MAX_CONCURRENT_HASHES", "")
+    monkeypatch.delenv("ARGON2_MAX_CONCURRENT_HASHES")
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return runpy.run_path(str(CONF))
@@ -145,6 +149,58 @@ def test_gunicorn_settings_follow_the_environment(monkeypatch):
     assert conf["accesslog"] == "-"
     assert conf["max_requests"] == 100 and 0 < conf["max_requests_jitter"] < 100
     assert load_conf(monkeypatch, PORT="8123")["bind"] == "127.0.0.1:8123"
+
+
+def test_gunicorn_runs_one_argon2_hash_per_core_across_its_workers(monkeypatch):
+    cores = os.cpu_count() or 1
+    for workers in (1, cores, 2 * cores, 4 * cores):
+        load_conf(monkeypatch, GUNICORN_WORKERS=str(workers))
+        assert int(os.environ["ARGON2_MAX_CONCURRENT_HASHES"]) == max(1, cores // workers)
+    load_conf(monkeypatch, GUNICORN_WORKERS="1", ARGON2_MAX_CONCURRENT_HASHES="7")
+    assert os.environ["ARGON2_MAX_CONCURRENT_HASHES"] == "7"  # an operator's choice stands
+
+
+ARENAS_SCRIPT = """
+import ctypes, runpy, sys, threading
+if sys.argv[1:]:
+    runpy.run_path(sys.argv[1])
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+start = threading.Barrier(8)
+def allocate():
+    start.wait()  # all at once: glibc gives a thread that finds its arena busy a new one
+    blocks = [libc.malloc(1 << 20) for _ in range(20)]
+    for block in blocks:
+        libc.free(block)
+threads = [threading.Thread(target=allocate) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+libc.malloc_stats()  # one "Arena N:" block per arena, on stderr
+"""
+
+
+def _malloc_arenas(*args: str) -> int:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GUNICORN_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", ARENAS_SCRIPT, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return sum(line.startswith("Arena ") for line in result.stderr.splitlines())
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc arenas are glibc's")
+def test_gunicorn_caps_malloc_arenas_so_argon2_blocks_are_reused():
+    """Eight threads allocating at once get their own arenas by default (each would keep a
+    freed 19 MiB Argon2 block); the config file caps a process at two."""
+    assert _malloc_arenas() > 2
+    assert _malloc_arenas(str(CONF)) <= 2
 
 
 def test_gunicorn_accepts_the_config_file():
