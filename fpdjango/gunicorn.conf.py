@@ -71,7 +71,8 @@ forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,
 
 # Argon2 (accounts/hashers.py) runs on the same cores whichever process asks: one hash per core
 # across all workers, not per process, is the most this machine hashes per second; more at
-# once thrash the CPU cache (4 workers x 2 per process: 71 hashes/s, x 1: 103/s on 2 cores).
+# once thrash the CPU cache (bench/argon2_processes.py, 4 workers on 2 cores with two arenas:
+# 89 hashes/s with 2 per process, 99/s with 1).
 os.environ.setdefault("ARGON2_MAX_CONCURRENT_HASHES", str(max(1, CORES // workers)))
 
 
