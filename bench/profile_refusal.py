@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/profile_refusal.py                  # 400 duplicate-device refusals
     .venv/bin/python bench/profile_refusal.py --path bot --requests 1000 --html /tmp/p.html
+    .venv/bin/python bench/profile_refusal.py --path accept --no-profile  # hash included
 
 Starts its own sandbox and PostgreSQL database (`--database-url`, dropped and migrated), like
 signup_load.py, with production settings; then calls fpdjango's WSGI application directly
