@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 
 from risk import rules
 from risk import services as risk_services
+from risk.device_gate import device_gate
 from risk.models import SignupAttempt
 from risk.observability import SignupTiming, signup_decision_record
 from risk.services.drn import drn_signup_lookup
@@ -73,30 +74,33 @@ def account_signup(
     # before any transaction.
     with timing.upstream():
         drn = drn_signup_lookup(event=fetched.event)
-    with timing.database():
-        attempt = risk_services.signup_assess(
-            event_id=event_id,
-            fetched=fetched,
-            drn=drn,
-            username=username,
-            email=email,
-            client_ip=client_ip,
-            origin=origin,
-            endpoint=endpoint,
-        )
-    account = None
-    if attempt.decision != rules.DENY:
-        try:
-            account = account_create(
-                username=username, password=password, email=email, attempt=attempt
+    # From here one device's signups take turns (per process): a flood of one device cannot
+    # take this process's GIL and cores while other users wait (SIGNUP_DEVICE_CONCURRENCY).
+    with device_gate(fetched.event and fetched.event.visitor_id):
+        with timing.database():
+            attempt = risk_services.signup_assess(
+                event_id=event_id,
+                fetched=fetched,
+                drn=drn,
+                username=username,
+                email=email,
+                client_ip=client_ip,
+                origin=origin,
+                endpoint=endpoint,
             )
-        except IntegrityError as exc:
-            if "username" not in str(exc).lower():
-                raise
-            risk_services.attempt_account_failed(attempt=attempt)
-            _signup_decided(attempt, None, timing)
-            raise UsernameTakenError(username) from exc
-    _signup_decided(attempt, account, timing)
+        account = None
+        if attempt.decision != rules.DENY:
+            try:
+                account = account_create(
+                    username=username, password=password, email=email, attempt=attempt
+                )
+            except IntegrityError as exc:
+                if "username" not in str(exc).lower():
+                    raise
+                risk_services.attempt_account_failed(attempt=attempt)
+                _signup_decided(attempt, None, timing)
+                raise UsernameTakenError(username) from exc
+        _signup_decided(attempt, account, timing)
     return SignupResult(attempt=attempt, account=account)
 
 

@@ -4,6 +4,7 @@
         -r ../shared/anchors/seed_quickstart/requirements.txt          # once, as its README says
     .venv/bin/python bench/compare_seed.py                          # ~6 minutes
     .venv/bin/python bench/compare_seed.py --requests 300 --max-seconds 20   # a quick look
+    .venv/bin/python bench/compare_seed.py --only flood --targets fpdjango    # one scenario
 
 One sandbox (`manage.py runsandbox`, in memory; it serves the v3 paths the seed's SDK calls)
 feeds both servers: the seed (uvicorn, SQLite, run in place from its own venv) and fpdjango
@@ -143,6 +144,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--workers", type=int, help="GUNICORN_WORKERS for fpdjango")
     parser.add_argument("--threads", type=int, help="GUNICORN_THREADS for fpdjango")
+    parser.add_argument(
+        "--only",
+        choices=("refusals", "flood"),
+        help="run only the 0/100 ms scenarios, or only the one-device flood (a quicker look)",
+    )
+    parser.add_argument(
+        "--targets", default="seed,fpdjango", help="comma-separated: seed, fpdjango or both"
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser.parse_args(argv)
 
@@ -179,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
                 },
             ),
         ]
+        targets = [t for t in targets if t.name in args.targets.split(",")]
         log("measuring the load generator and Argon2id")
         generator = generator_ceiling(64)
         argon2 = argon2_timing(stack.env)
@@ -186,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         for target in targets:
             target.dup_visitor = seed_duplicate_device(target, sandbox_url)
         results = []
-        for latency_ms, clients, paths in SCENARIOS:
+        for latency_ms, clients, paths in SCENARIOS if args.only != "flood" else ():
             set_latency(sandbox_url, latency_ms)
             for target in targets:  # warm-up: connections to the database and the sandbox
                 run_path(target, sandbox_url, "bot", latency_ms, concurrency=clients, requests=64)
@@ -206,7 +216,11 @@ def main(argv: list[str] | None = None) -> int:
                     results.append(asdict(result))
         set_latency(sandbox_url, args.flood_latency_ms)
         floods = {}
-        for target in targets:
+        for target in targets if args.only != "refusals" else ():
+            if args.only == "flood":  # warm-up, as the scenarios above would have done
+                run_path(
+                    target, sandbox_url, "bot", args.flood_latency_ms, concurrency=64, requests=256
+                )
             log(f"  {args.flood_latency_ms} ms, one-device flood: {target.name}")
             floods[target.name] = flood_run(target, sandbox_url, args.flood_latency_ms, args)
         set_latency(sandbox_url, 0)

@@ -204,6 +204,11 @@ SETTINGS: tuple[Setting, ...] = (
        "`N/hour`, `N/day`, `N/10s`; empty = off. Over it: 429 `throttled` with `Retry-After`"),
     _s("SIGNUP_THROTTLE_VISITOR_RATE", "str", "10/hour",
        "signups per device (visitor id), counted once the event is known; empty = off"),
+    _s("SIGNUP_DEVICE_CONCURRENCY", "int", 1,
+       "signups of one device a server process decides at once, once the event is known; the "
+       "device's other signups wait their turn, first come first served, so a one-device "
+       "flood cannot take the cores from everyone else (`risk/device_gate.py`; 0 = no limit)",
+       field="device_concurrency", minimum=0, maximum=64),
     # --- The review console (docs/review-console.md) ---------------------------------------
     _s("REVIEW_CLAIM_MINUTES", "int", 15,
        "how long a reviewer's claim on a queue item lasts", minimum=1),
@@ -269,6 +274,7 @@ class RiskSettings:
     velocity_max_ips_1h: int
     ip_new_devices_review_1h: int
     ip_new_devices_deny_1h: int
+    device_concurrency: int
     suspect_score_review: int
     drn_new_device_minutes: int
     drn_percentile_review: float
