@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from risk.conf import risk_settings
+from risk.observability import DEVICE_TURN_WAITS
 
 
 @dataclass
@@ -56,6 +57,7 @@ def device_gate(visitor_id: str | None):
             turns.waiting.append(baton)
     try:
         if baton is not None:
+            DEVICE_TURN_WAITS.inc()
             baton.acquire()  # released by the thread that hands its turn over to us
         yield
     finally:

@@ -41,6 +41,11 @@ UPSTREAM_ERRORS = Counter(
     "fpdjango_upstream_errors", "Failed calls to Fingerprint by kind", ["service", "kind"]
 )
 THROTTLED = Counter("fpdjango_throttled_requests", "Signups refused by a throttle", ["scope"])
+DEVICE_TURN_WAITS = Counter(
+    "fpdjango_device_turn_waits",
+    "Signups that waited for their device's turn (SIGNUP_DEVICE_CONCURRENCY): one device "
+    "sending several at once",
+)
 
 _SERVICES = {"Fingerprint": "server_api", "DRN": "drn"}
 

@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from prometheus_client import REGISTRY
 
 from accounts import services as account_services
 from risk import device_gate as gate_module
@@ -74,6 +75,7 @@ def test_turns_go_first_come_first_served(settings):
         with device_gate("v"):
             entered.append(name)
 
+    waits_before = REGISTRY.get_sample_value("fpdjango_device_turn_waits_total")
     holder = threading.Thread(target=hold)
     holder.start()
     until(lambda: entered == ["holder"])
@@ -87,6 +89,7 @@ def test_turns_go_first_come_first_served(settings):
         thread.join(5)
     assert entered == ["holder", "a", "b", "c", "d", "e"]
     assert devices_in_gate() == 0
+    assert REGISTRY.get_sample_value("fpdjango_device_turn_waits_total") == waits_before + 5
 
 
 def test_an_error_inside_passes_the_turn_on(settings):
