@@ -1,17 +1,17 @@
 """Signups of one device take turns inside a server process (`SIGNUP_DEVICE_CONCURRENCY`).
 
-A device flooding the signup endpoint from 64 connections would otherwise have 64 threads
-deciding and writing at once, and every other user's request in the same process would wait
-for the GIL and the cores behind them. Past the Fingerprint fetch (the first point at which
-the visitor id is known) a device gets a few turns per process at a time; its other requests
-wait, first come first served, without using CPU. Devices never wait for each other, and the
-flood's own throughput barely moves: its requests spend most of their time waiting on
-Fingerprint, not in the gate (docs/benchmarks.md, "one-device flood").
+A device flooding the signup endpoint from many connections would otherwise have every thread
+of a process deciding and writing at once, and every other user's request in that process
+would wait for the GIL and the cores behind them. Past the Fingerprint fetch (the first point
+at which the visitor id is known) a device gets a few turns per process at a time; its other
+requests wait, first come first served, without using CPU. Devices never wait for each other,
+and the flood's own throughput barely moves: its requests spend most of their time waiting on
+Fingerprint, not in the gate (docs/benchmarks.md, "Current: 2026-11-27").
 
 This is fairness, not correctness: the device row lock and the lock-free refusal path decide
-(risk/services/signup.py), and they do not rely on the gate. It is per process on purpose, so
-one device still keeps every worker busy when nobody else needs them, and a slow process
-cannot stall another.
+(risk/services/signup.py), and they do not rely on the gate. It is per process on purpose: a
+node-wide turn would cap one device's refusals at one at a time for the whole node (and their
+latency with it), and a slow process could stall the others.
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ def device_gate(visitor_id: str | None):
             turns.waiting.append(baton)
     try:
         if baton is not None:
-            DEVICE_TURN_WAITS.inc()
             baton.acquire()  # released by the thread that hands its turn over to us
+            DEVICE_TURN_WAITS.inc()  # once the turn is ours, so the finally below is right
         yield
     finally:
         with _guard:
@@ -72,6 +72,6 @@ def device_gate(visitor_id: str | None):
 
 
 def devices_in_gate() -> int:
-    """Devices with a signup holding or waiting for a turn in this process (tests, metrics)."""
+    """Devices with a signup holding or waiting for a turn in this process (tests)."""
     with _guard:
         return len(_devices)

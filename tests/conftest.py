@@ -32,6 +32,17 @@ def vendor_fixture(name: str) -> dict:
     return json.loads(path.read_text())
 
 
+def one_device_events(sandbox: SandboxControl, count: int) -> tuple[str, list[str]]:
+    """`count` fresh human events of one new device, from 127.0.0.1: its visitor id and the
+    event ids."""
+    first = sandbox.create_event(profile="human", ip="127.0.0.1")
+    visitor = first["identification"]["visitor_id"]
+    return visitor, [first["event_id"]] + [
+        sandbox.create_event(profile="human", ip="127.0.0.1", visitor_id=visitor)["event_id"]
+        for _ in range(count - 1)
+    ]
+
+
 @pytest.fixture(scope="session", autouse=True)
 def live_server_backlog():
     """Django's test server listens with a backlog of 10 connections; the concurrency tests

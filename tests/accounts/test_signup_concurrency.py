@@ -7,6 +7,7 @@ import requests
 from django.contrib.auth import get_user_model
 
 from risk.models import Device, SignupAttempt
+from tests.conftest import one_device_events
 
 PASSWORD = "correct-horse-battery-9"
 
@@ -25,12 +26,7 @@ def test_fifty_concurrent_signups_from_one_device(
     settings.RISK_MAX_ACCOUNTS_PER_DEVICE = soft
     settings.RISK_MAX_ACCOUNTS_PER_DEVICE_HARD = hard
     settings.RISK_DEVICE_LIMIT_STRICT = strict
-    first = sandbox.create_event(profile="human", ip="127.0.0.1")
-    visitor = first["identification"]["visitor_id"]
-    event_ids = [first["event_id"]] + [
-        sandbox.create_event(profile="human", ip="127.0.0.1", visitor_id=visitor)["event_id"]
-        for _ in range(49)
-    ]
+    visitor, event_ids = one_device_events(sandbox, 50)
 
     def attempt(index_and_event):
         index, event_id = index_and_event

@@ -11,6 +11,7 @@ from prometheus_client import REGISTRY
 from accounts import services as account_services
 from risk import device_gate as gate_module
 from risk.device_gate import device_gate, devices_in_gate
+from tests.conftest import one_device_events
 
 PASSWORD = "correct-horse-battery-9"
 
@@ -128,12 +129,7 @@ def test_a_flood_of_one_device_is_decided_one_at_a_time(
     settings.SIGNUP_DEVICE_CONCURRENCY = slots
     settings.RISK_MAX_ACCOUNTS_PER_DEVICE = 1
     settings.RISK_DEVICE_LIMIT_STRICT = True
-    first = sandbox.create_event(profile="human", ip="127.0.0.1")
-    visitor = first["identification"]["visitor_id"]
-    events = [first["event_id"]] + [
-        sandbox.create_event(profile="human", ip="127.0.0.1", visitor_id=visitor)["event_id"]
-        for _ in range(11)
-    ]
+    _, events = one_device_events(sandbox, 12)
     deciding, peak, lock = 0, 0, threading.Lock()
     assess = account_services.risk_services.signup_assess
 
