@@ -74,33 +74,32 @@ def account_signup(
     # before any transaction.
     with timing.upstream():
         drn = drn_signup_lookup(event=fetched.event)
-    # From here one device's signups take turns (per process): a flood of one device cannot
-    # take this process's GIL and cores while other users wait (SIGNUP_DEVICE_CONCURRENCY).
-    with device_gate(fetched.event and fetched.event.visitor_id):
-        with timing.database():
-            attempt = risk_services.signup_assess(
-                event_id=event_id,
-                fetched=fetched,
-                drn=drn,
-                username=username,
-                email=email,
-                client_ip=client_ip,
-                origin=origin,
-                endpoint=endpoint,
+    # One device's decisions take turns in this process: a flood of one device cannot take
+    # the GIL and the cores from everyone else (SIGNUP_DEVICE_CONCURRENCY, risk/device_gate.py).
+    with device_gate(fetched.event and fetched.event.visitor_id), timing.database():
+        attempt = risk_services.signup_assess(
+            event_id=event_id,
+            fetched=fetched,
+            drn=drn,
+            username=username,
+            email=email,
+            client_ip=client_ip,
+            origin=origin,
+            endpoint=endpoint,
+        )
+    account = None
+    if attempt.decision != rules.DENY:
+        try:
+            account = account_create(
+                username=username, password=password, email=email, attempt=attempt
             )
-        account = None
-        if attempt.decision != rules.DENY:
-            try:
-                account = account_create(
-                    username=username, password=password, email=email, attempt=attempt
-                )
-            except IntegrityError as exc:
-                if "username" not in str(exc).lower():
-                    raise
-                risk_services.attempt_account_failed(attempt=attempt)
-                _signup_decided(attempt, None, timing)
-                raise UsernameTakenError(username) from exc
-        _signup_decided(attempt, account, timing)
+        except IntegrityError as exc:
+            if "username" not in str(exc).lower():
+                raise
+            risk_services.attempt_account_failed(attempt=attempt)
+            _signup_decided(attempt, None, timing)
+            raise UsernameTakenError(username) from exc
+    _signup_decided(attempt, account, timing)
     return SignupResult(attempt=attempt, account=account)
 
 

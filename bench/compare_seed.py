@@ -115,6 +115,14 @@ def logged_errors(log: Path) -> dict:
     return dict(found.most_common(10))
 
 
+def _target_names(value: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in value.split(",") if name.strip())
+    unknown = set(names) - {"seed", "fpdjango"}
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"expected seed and/or fpdjango, got {value!r}")
+    return names
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -150,7 +158,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="run only the 0/100 ms scenarios, or only the one-device flood (a quicker look)",
     )
     parser.add_argument(
-        "--targets", default="seed,fpdjango", help="comma-separated: seed, fpdjango or both"
+        "--targets",
+        default="seed,fpdjango",
+        type=_target_names,
+        help="comma-separated: seed, fpdjango or both (ratios need both)",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser.parse_args(argv)
@@ -163,32 +174,36 @@ def main(argv: list[str] | None = None) -> int:
     try:
         log(f"starting sandbox + gunicorn on {args.database_url}, and the seed")
         stack.start()
-        seed = SeedServer(args.seed_python, stack.sandbox_url, Path(args.seed_dir))
-        seed.start()
         sandbox_url = stack.sandbox_url
-        targets = [
-            Target(
-                "seed",
-                seed.url,
-                endpoint="/api/create-account",
-                id_field="requestId",
-                expect=SEED_EXPECT,
-                pids={"server": seed.pid, "sandbox": stack.sandbox_pid},
-            ),
-            Target(
-                "fpdjango",
-                stack.url,
-                endpoint="/api/create-account",
-                id_field="requestId",
-                expect=FPDJANGO_EXPECT,
-                pids={
-                    "server": stack.server_pid,
-                    "sandbox": stack.sandbox_pid,
-                    "database_url": args.database_url,
-                },
-            ),
-        ]
-        targets = [t for t in targets if t.name in args.targets.split(",")]
+        targets = []
+        if "seed" in args.targets:
+            seed = SeedServer(args.seed_python, sandbox_url, Path(args.seed_dir))
+            seed.start()
+            targets.append(
+                Target(
+                    "seed",
+                    seed.url,
+                    endpoint="/api/create-account",
+                    id_field="requestId",
+                    expect=SEED_EXPECT,
+                    pids={"server": seed.pid, "sandbox": stack.sandbox_pid},
+                )
+            )
+        if "fpdjango" in args.targets:
+            targets.append(
+                Target(
+                    "fpdjango",
+                    stack.url,
+                    endpoint="/api/create-account",
+                    id_field="requestId",
+                    expect=FPDJANGO_EXPECT,
+                    pids={
+                        "server": stack.server_pid,
+                        "sandbox": stack.sandbox_pid,
+                        "database_url": args.database_url,
+                    },
+                )
+            )
         log("measuring the load generator and Argon2id")
         generator = generator_ceiling(64)
         argon2 = argon2_timing(stack.env)

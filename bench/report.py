@@ -97,7 +97,11 @@ def print_comparison(report: dict) -> None:
             runs.get((latency, clients, path, "seed")),
             runs.get((latency, clients, path, "fpdjango")),
         )
-        if not seed or not fp:
+        if not seed or not fp:  # one server only (--targets): its figures, no ratio
+            print(
+                f"| {latency} ms, {clients} | {names[path]} | {_rate(seed) if seed else '-'} |"
+                f" {_rate(fp) if fp else '-'} | - | (needs both) |"
+            )
             continue
         ratio = fp["rps"] / seed["rps"] if seed["rps"] else float("inf")
         if path == "accept":

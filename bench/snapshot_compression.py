@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -64,7 +65,7 @@ def main() -> int:
     with psycopg.connect(args.database_url, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {scratch}")
         admin.execute(f"CREATE DATABASE {scratch}")
-    url = args.database_url.rsplit("/", 1)[0] + "/" + scratch
+    url = make_conninfo(args.database_url, dbname=scratch)  # keeps sslmode and the rest
     timings: dict[str, list[float]] = {name: [] for name in POLICIES}
     sizes: dict[str, float] = {}
     try:

@@ -9,7 +9,10 @@ and the flood's own throughput barely moves: its requests spend most of their ti
 Fingerprint, not in the gate (docs/benchmarks.md, "Current: 2026-11-27").
 
 This is fairness, not correctness: the device row lock and the lock-free refusal path decide
-(risk/services/signup.py), and they do not rely on the gate. It is per process on purpose: a
+(risk/services/signup.py), and they do not rely on the gate. So a wait is bounded: after
+MAX_WAIT_S a signup goes ahead without its turn (counted in fpdjango_device_turn_waits_total,
+outcome `timed_out`), and the turn covers the decision and its writes only, not the password
+hash or the host's `signup_decided` receivers. It is per process on purpose: a
 node-wide turn would cap one device's refusals at one at a time for the whole node (and their
 latency with it), and a slow process could stall the others.
 """
@@ -24,10 +27,14 @@ from dataclasses import dataclass, field
 from risk.conf import risk_settings
 from risk.observability import DEVICE_TURN_WAITS
 
+# Fairness only, so a turn is never worth a stuck request: a signup that has waited this long
+# (its device's turn held by a request stuck on a lock or a slow database) goes ahead without.
+MAX_WAIT_S = 2.0
+
 
 @dataclass
 class _Turns:
-    free: int
+    free: int  # fixed when the first signup of a device arrives; see device_gate()
     waiting: deque = field(default_factory=deque)  # one held Lock per waiting thread
     users: int = 0  # threads holding or waiting for a turn; the entry goes at 0
 
@@ -38,35 +45,51 @@ _devices: dict[str, _Turns] = {}
 
 @contextmanager
 def device_gate(visitor_id: str | None):
-    """Hold one of this process's turns for `visitor_id` for the duration of the block."""
+    """Hold one of this process's turns for `visitor_id` for the duration of the block.
+
+    The number of turns is read when a device's first signup arrives; a device whose signups
+    keep arriving keeps it until they stop (settings are read once per process anyway)."""
     slots = risk_settings().device_concurrency
     if not visitor_id or slots <= 0:
         yield
         return
+    baton, settled = None, True  # settled: whether `holding` is known for sure
     with _guard:
         turns = _devices.get(visitor_id)
         if turns is None:
             turns = _devices[visitor_id] = _Turns(free=slots)
         turns.users += 1
-        if turns.free:
+        holding = turns.free > 0
+        if holding:
             turns.free -= 1
-            baton = None
         else:
-            baton = threading.Lock()
+            baton, settled = threading.Lock(), False
             baton.acquire()
             turns.waiting.append(baton)
     try:
         if baton is not None:
-            baton.acquire()  # released by the thread that hands its turn over to us
-            DEVICE_TURN_WAITS.inc()  # once the turn is ours, so the finally below is right
+            # Released by the thread that hands its turn over to us.
+            handed = baton.acquire(timeout=MAX_WAIT_S)
+            with _guard:
+                # A hand-over can land between the timeout and here: then the turn is ours.
+                holding = handed or baton not in turns.waiting
+                if not holding:
+                    turns.waiting.remove(baton)
+                settled = True
+            DEVICE_TURN_WAITS.labels("turn" if holding else "timed_out").inc()
         yield
     finally:
         with _guard:
+            if not settled:  # the wait itself was interrupted: leave the queue, or pass on
+                holding = baton not in turns.waiting
+                if not holding:
+                    turns.waiting.remove(baton)
             turns.users -= 1
-            if turns.waiting:
-                turns.waiting.popleft().release()  # the turn passes on; `free` stays
-            else:
-                turns.free += 1
+            if holding:
+                if turns.waiting:
+                    turns.waiting.popleft().release()  # the turn passes on; `free` stays
+                else:
+                    turns.free += 1
             if not turns.users:
                 del _devices[visitor_id]
 

@@ -43,8 +43,9 @@ UPSTREAM_ERRORS = Counter(
 THROTTLED = Counter("fpdjango_throttled_requests", "Signups refused by a throttle", ["scope"])
 DEVICE_TURN_WAITS = Counter(
     "fpdjango_device_turn_waits",
-    "Signups that waited for their device's turn (SIGNUP_DEVICE_CONCURRENCY): one device "
-    "sending several at once",
+    "Signups that waited for their device's turn (SIGNUP_DEVICE_CONCURRENCY), by how the wait "
+    "ended: 'turn', or 'timed_out' (went ahead without one after risk.device_gate.MAX_WAIT_S)",
+    ["outcome"],
 )
 
 _SERVICES = {"Fingerprint": "server_api", "DRN": "drn"}
