@@ -1,7 +1,8 @@
 """PostgreSQL's CPU to store one raw event snapshot, per TOAST compression of the jsonb column.
 
-    .venv/bin/python bench/snapshot_compression.py            # the table in docs/benchmarks.md
-    .venv/bin/python bench/snapshot_compression.py --rows 5000 --rounds 5
+    .venv/bin/python bench/snapshot_compression.py \
+        --event-file ../shared/fixtures/fingerprint/v4_get_event_200.json   # docs/benchmarks.md
+    .venv/bin/python bench/snapshot_compression.py --rows 2000 --rounds 3   # a sandbox event
 
 Every signup, refused or not, stores its event's raw JSON (`FingerprintEvent.raw`, jsonb).
 Fingerprint's example v4 event is 6-8 KB of JSON (a sandbox event about 2 KB), over
@@ -46,7 +47,7 @@ def main() -> int:
         help="a database to connect to while the scratch database is created and dropped",
     )
     parser.add_argument("--rows", type=int, default=5000)
-    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument(
         "--event-file",
         help="an event's JSON to store (e.g. ../shared/fixtures/fingerprint/v4_get_event_200.json,"

@@ -206,8 +206,9 @@ SETTINGS: tuple[Setting, ...] = (
        "signups per device (visitor id), counted once the event is known; empty = off"),
     _s("SIGNUP_DEVICE_CONCURRENCY", "int", 1,
        "signups of one device a server process decides at once, once the event is known; the "
-       "device's other signups wait their turn, first come first served, so a one-device "
-       "flood cannot take the cores from everyone else (`risk/device_gate.py`; 0 = no limit)",
+       "device's other signups wait their turn (first come first served, at most 2 s), so a "
+       "one-device flood cannot take the cores from everyone else (`risk/device_gate.py`; "
+       "0 = no limit)",
        field="device_concurrency", minimum=0, maximum=64),
     # --- The review console (docs/review-console.md) ---------------------------------------
     _s("REVIEW_CLAIM_MINUTES", "int", 15,
