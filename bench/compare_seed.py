@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     log = (lambda *a: print(*a, file=sys.stderr, flush=True)) if args.json else print
     stack, seed = Stack(args).for_throughput(), None
     try:
-        log(f"starting sandbox + gunicorn on {args.database_url}, and the seed")
+        log(f"starting the sandbox and gunicorn on {args.database_url}; targets: {args.targets}")
         stack.start()
         sandbox_url = stack.sandbox_url
         targets = []

@@ -53,7 +53,7 @@ def device_gate(visitor_id: str | None):
     if not visitor_id or slots <= 0:
         yield
         return
-    baton, settled = None, True  # settled: whether `holding` is known for sure
+    baton = None  # set while this thread waits for a hand-over
     with _guard:
         turns = _devices.get(visitor_id)
         if turns is None:
@@ -63,27 +63,21 @@ def device_gate(visitor_id: str | None):
         if holding:
             turns.free -= 1
         else:
-            baton, settled = threading.Lock(), False
+            baton = threading.Lock()
             baton.acquire()
             turns.waiting.append(baton)
     try:
         if baton is not None:
-            # Released by the thread that hands its turn over to us.
-            handed = baton.acquire(timeout=MAX_WAIT_S)
+            # Released by the thread that hands its turn over to us; 2 s at most.
+            baton.acquire(timeout=MAX_WAIT_S)
             with _guard:
-                # A hand-over can land between the timeout and here: then the turn is ours.
-                holding = handed or baton not in turns.waiting
-                if not holding:
-                    turns.waiting.remove(baton)
-                settled = True
+                holding, baton = _settle(turns, baton), None
             DEVICE_TURN_WAITS.labels("turn" if holding else "timed_out").inc()
         yield
     finally:
         with _guard:
-            if not settled:  # the wait itself was interrupted: leave the queue, or pass on
-                holding = baton not in turns.waiting
-                if not holding:
-                    turns.waiting.remove(baton)
+            if baton is not None:  # the wait itself was interrupted
+                holding = _settle(turns, baton)
             turns.users -= 1
             if holding:
                 if turns.waiting:
@@ -92,6 +86,15 @@ def device_gate(visitor_id: str | None):
                     turns.free += 1
             if not turns.users:
                 del _devices[visitor_id]
+
+
+def _settle(turns: _Turns, baton: threading.Lock) -> bool:
+    """Under _guard, once a waiter stops waiting: whether the turn was handed to it (its baton
+    left the queue, even if that happened just after a timeout); if not, it leaves the queue."""
+    if baton in turns.waiting:
+        turns.waiting.remove(baton)
+        return False
+    return True
 
 
 def devices_in_gate() -> int:
