@@ -2,7 +2,8 @@
 """gunicorn settings for production: `gunicorn -c fpdjango/gunicorn.conf.py fpdjango.wsgi`.
 
 A signup spends most of its time waiting on Fingerprint's Server API (tens to hundreds of ms),
-so workers are threaded (`gthread`): a few processes for the CPU-bound parts (Django, JSON,
+so workers are threaded (`gthread`, taking connections only with a thread free: see
+fpdjango/gunicorn_worker.py): a few processes for the CPU-bound parts (Django, JSON,
 Argon2, which releases the GIL) and many threads per process to overlap the waiting. Every
 value can be overridden from the environment (GUNICORN_*), see README "Production".
 """
@@ -27,7 +28,11 @@ CORES = os.cpu_count() or 1
 # reach gunicorn directly would choose its own IP. Only the proxy on this host may connect; set
 # GUNICORN_BIND (e.g. a private address, or 0.0.0.0 inside a container) on purpose.
 bind = os.environ.get("GUNICORN_BIND", "").strip() or f"127.0.0.1:{_int('PORT', 8000)}"
-worker_class = "gthread"
+# gthread, except that a worker takes a new connection only while it has a free thread
+# (fpdjango/gunicorn_worker.py): stock gthread lets one worker hoard keep-alive clients.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "").strip() or (
+    "fpdjango.gunicorn_worker.FreeThreadWorker"
+)
 # Two processes per core keep both cores busy while some threads hold the GIL.
 workers = _int("GUNICORN_WORKERS", 2 * CORES)
 # In-flight requests = workers * threads; 16 each covers ~300 signups/s at 100 ms upstream.

@@ -94,7 +94,9 @@ def load_conf(monkeypatch, **env: str) -> dict:
 
 def test_gunicorn_defaults_fit_io_bound_signups(monkeypatch):
     conf = load_conf(monkeypatch)
-    assert conf["worker_class"] == "gthread"
+    # Threaded, taking connections only with a thread free (tests/test_gunicorn_worker.py).
+    assert conf["worker_class"] == "fpdjango.gunicorn_worker.FreeThreadWorker"
+    assert load_conf(monkeypatch, GUNICORN_WORKER_CLASS="gthread")["worker_class"] == "gthread"
     assert conf["bind"] == "127.0.0.1:8000"
     assert conf["accesslog"] is None
     # Many requests in flight per core: signups mostly wait on Fingerprint.
@@ -216,7 +218,7 @@ def test_gunicorn_accepts_the_config_file():
     assert out.returncode == 0, out.stderr
     lines = {line.split("=", 1)[0].strip(): line.split("=", 1)[1].strip() for line in
              out.stdout.splitlines() if "=" in line}  # fmt: skip
-    assert lines["worker_class"] == "gthread"
+    assert lines["worker_class"] == "fpdjango.gunicorn_worker.FreeThreadWorker"
     assert lines["workers"] == "3" and lines["threads"] == "7"
     assert lines["preload_app"] == "True"
 

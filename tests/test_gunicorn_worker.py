@@ -1,0 +1,99 @@
+"""fpdjango/gunicorn_worker.py under a real gunicorn: a worker takes a new connection only
+while it has a free thread, so connections spread over the workers instead of queueing on one.
+
+Stock gthread fails these tests by chance (the kernel hands a connection to whichever worker
+polls first): run them with GUNICORN_WORKER_CLASS=gthread to see it."""
+
+import http.client
+import os
+import subprocess
+import threading
+import time
+
+import pytest
+
+from tests.test_production import CONF, GUNICORN, ROOT, free_port, stop
+
+
+def serve_probe(*, workers: int, threads: int) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GUNICORN_")}
+    env.update(
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        GUNICORN_WORKERS=str(workers),
+        GUNICORN_THREADS=str(threads),
+        GUNICORN_WORKER_CLASS=os.environ.get("GUNICORN_WORKER_CLASS", ""),
+    )
+    proc = subprocess.Popen(
+        [str(GUNICORN), "-c", str(CONF), "tests.gunicorn_probe_app:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    # Wait until every worker answers (a fresh worker polls late and would skew the test).
+    deadline = time.monotonic() + 30
+    seen: set[str] = set()
+    while len(seen) < workers:
+        if proc.poll() is not None:
+            raise AssertionError(f"gunicorn exited: {proc.stderr.read().decode()[-2000:]}")
+        assert time.monotonic() < deadline, "gunicorn's workers did not all start"
+        try:
+            seen.add(ask(port, sleep=0.05)[0])
+        except OSError:
+            time.sleep(0.1)
+    return proc, port
+
+
+def ask(port: int, *, sleep: float, conn: http.client.HTTPConnection | None = None):
+    """One GET on `conn` (kept alive) or a new connection: (worker pid, seconds taken)."""
+    conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    started = time.monotonic()
+    conn.request("GET", f"/?sleep={sleep}")
+    pid = conn.getresponse().read().decode()
+    return pid, time.monotonic() - started
+
+
+@pytest.fixture
+def probe_server(request):
+    proc, port = serve_probe(**request.param)
+    yield port
+    stop(proc)
+
+
+@pytest.mark.parametrize("probe_server", [{"workers": 2, "threads": 1}], indirect=True)
+def test_a_new_connection_goes_to_the_idle_worker_not_the_busy_one(probe_server):
+    """gunicorn#3433: two workers, one thread each; while one serves a slow request, a quick
+    one is answered at once by the other, every time."""
+    for _ in range(6):
+        slow = threading.Thread(target=ask, args=(probe_server,), kwargs={"sleep": 1.0})
+        slow.start()
+        time.sleep(0.2)  # the slow request holds its worker's only thread
+        _, took = ask(probe_server, sleep=0)
+        slow.join()
+        assert took < 0.5, f"a quick request waited {took:.2f} s behind the busy worker"
+
+
+@pytest.mark.parametrize("probe_server", [{"workers": 3, "threads": 2}], indirect=True)
+def test_keep_alive_clients_connecting_together_are_spread_evenly(probe_server):
+    """Six keep-alive clients connect at once to 3 workers x 2 threads: each worker takes two
+    and keeps them (the first hand-out is what sticks for a keep-alive client)."""
+    start = threading.Barrier(6)
+    pids: list[list[str]] = []
+
+    def client():
+        conn = http.client.HTTPConnection("127.0.0.1", probe_server, timeout=10)
+        start.wait()
+        pids.append([ask(probe_server, sleep=0.5, conn=conn)[0] for _ in range(3)])
+        conn.close()
+
+    clients = [threading.Thread(target=client) for _ in range(6)]
+    for thread in clients:
+        thread.start()
+    for thread in clients:
+        thread.join()
+    assert all(len(set(seen)) == 1 for seen in pids)  # kept alive on the same worker
+    per_worker: dict[str, int] = {}
+    for seen in pids:
+        per_worker[seen[0]] = per_worker.get(seen[0], 0) + 1
+    assert sorted(per_worker.values()) == [2, 2, 2], per_worker
