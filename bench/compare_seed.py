@@ -20,7 +20,8 @@ scenario (or `--max-seconds`, whichever ends first):
 
 `dup` is a device that already has its account (seed: 429, fpdjango: 403 signup_denied), `bot`
 a new bad bot each time (403 both), `accept` a new human (seed: 200, fpdjango: 201 created).
-An answer counts as ok only with the expected status and body. Loopback only.
+An answer counts as ok only with the expected status and body. Each measured run follows its
+own warm-up of bot refusals (`warm_up`). Loopback only.
 """
 
 from __future__ import annotations
@@ -103,6 +104,14 @@ def flood_run(target: Target, sandbox_url: str, latency_ms: int, args) -> dict:
     flood.close()
     legit.close()
     return {"alone": asdict(alone), "flooded": asdict(flooded), "flood": asdict(flood_result)}
+
+
+def warm_up(target: Target, sandbox_url: str, latency_ms: int, clients: int, requests=64):
+    """Bot refusals right before a measured run, so that it measures the steady state. The
+    other target's run in between lasts up to --max-seconds (the seed's 100 ms runs take 60 s):
+    long enough for every fpdjango thread's database connection to pass DB_CONN_MAX_AGE, and a
+    run that begins with 64 reconnections measures them in its p99."""
+    run_path(target, sandbox_url, "bot", latency_ms, concurrency=clients, requests=requests)
 
 
 def logged_errors(log: Path) -> dict:
@@ -213,11 +222,10 @@ def main(argv: list[str] | None = None) -> int:
         results = []
         for latency_ms, clients, paths in SCENARIOS if args.only != "flood" else ():
             set_latency(sandbox_url, latency_ms)
-            for target in targets:  # warm-up: connections to the database and the sandbox
-                run_path(target, sandbox_url, "bot", latency_ms, concurrency=clients, requests=64)
             for path in paths:
                 for target in targets:
                     log(f"  {latency_ms} ms, {clients} clients, {path}: {target.name}")
+                    warm_up(target, sandbox_url, latency_ms, clients)
                     result = run_path(
                         target,
                         sandbox_url,
@@ -232,11 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         set_latency(sandbox_url, args.flood_latency_ms)
         floods = {}
         for target in targets if args.only != "refusals" else ():
-            if args.only == "flood":  # warm-up, as the scenarios above would have done
-                run_path(
-                    target, sandbox_url, "bot", args.flood_latency_ms, concurrency=64, requests=256
-                )
             log(f"  {args.flood_latency_ms} ms, one-device flood: {target.name}")
+            warm_up(target, sandbox_url, args.flood_latency_ms, args.flood_clients, requests=256)
             floods[target.name] = flood_run(target, sandbox_url, args.flood_latency_ms, args)
         set_latency(sandbox_url, 0)
         report = {
