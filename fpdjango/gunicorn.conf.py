@@ -33,10 +33,15 @@ bind = os.environ.get("GUNICORN_BIND", "").strip() or f"127.0.0.1:{_int('PORT', 
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "").strip() or (
     "fpdjango.gunicorn_worker.FreeThreadWorker"
 )
-# Two processes per core keep both cores busy while some threads hold the GIL.
-workers = _int("GUNICORN_WORKERS", 2 * CORES)
-# In-flight requests = workers * threads; 16 each covers ~300 signups/s at 100 ms upstream.
-threads = _int("GUNICORN_THREADS", 16)
+# One process per core (at least two, so a recycled worker never leaves none): with one Argon2
+# hash per process, exactly one per core runs at once. Twice as many processes ran two hashes
+# per core, each slower for the other's cache, and let one device's flood make twice as many
+# decisions at once (risk/device_gate.py turns are per process); on 2 cores, 2 x 32 against
+# 4 x 16: 75 against 62-67 accepts/s, a legitimate user's p99 under a one-device flood 1.5-2.0x
+# its own against 2.2-2.7x, refusals the same (docs/benchmarks.md).
+workers = _int("GUNICORN_WORKERS", max(2, CORES))
+# In-flight requests = workers * threads; 64 cover ~600 signups/s at 100 ms upstream.
+threads = _int("GUNICORN_THREADS", 32)
 # Threads also park idle keep-alive connections; allow well more than `threads` of them.
 worker_connections = _int("GUNICORN_WORKER_CONNECTIONS", 1000)
 
