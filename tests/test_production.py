@@ -101,6 +101,9 @@ def test_gunicorn_defaults_fit_io_bound_signups(monkeypatch):
     assert conf["accesslog"] is None
     # Many requests in flight per core: signups mostly wait on Fingerprint.
     assert conf["workers"] * conf["threads"] >= 16 * (os.cpu_count() or 1)
+    # One process per core: with one Argon2 hash per process, one hash per core at once.
+    assert conf["workers"] == max(2, os.cpu_count() or 1)
+    assert os.environ["ARGON2_MAX_CONCURRENT_HASHES"] == "1"
     # Recycling is staggered: workers never all restart at the same request count.
     assert 0 < conf["max_requests_jitter"] < conf["max_requests"]
     assert conf["control_socket_disable"] is True
