@@ -9,39 +9,29 @@ import os
 import subprocess
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.test_production import CONF, GUNICORN, ROOT, free_port, stop
+from tests.test_production import serve, stop
 
 
 def serve_probe(*, workers: int, threads: int) -> tuple[subprocess.Popen, int]:
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUNICORN_")}
-    env.update(
-        GUNICORN_BIND=f"127.0.0.1:{port}",
-        GUNICORN_WORKERS=str(workers),
-        GUNICORN_THREADS=str(threads),
-        GUNICORN_WORKER_CLASS=os.environ.get("GUNICORN_WORKER_CLASS", ""),
+    env["GUNICORN_WORKER_CLASS"] = os.environ.get("GUNICORN_WORKER_CLASS", "")
+    proc, url = serve(
+        env, workers=str(workers), threads=str(threads), app="tests.gunicorn_probe_app:app"
     )
-    proc = subprocess.Popen(
-        [str(GUNICORN), "-c", str(CONF), "tests.gunicorn_probe_app:app"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    # Wait until every worker answers (a fresh worker polls late and would skew the test).
+    port = int(url.rsplit(":", 1)[1])
+    # Wait until every worker answers (a fresh worker polls late and would skew the test):
+    # enough requests at once to fill every thread.
     deadline = time.monotonic() + 30
     seen: set[str] = set()
     while len(seen) < workers:
-        if proc.poll() is not None:
-            raise AssertionError(f"gunicorn exited: {proc.stderr.read().decode()[-2000:]}")
         assert time.monotonic() < deadline, "gunicorn's workers did not all start"
-        try:
-            seen.add(ask(port, sleep=0.05)[0])
-        except OSError:
-            time.sleep(0.1)
+        with ThreadPoolExecutor(workers * threads) as pool:
+            answers = pool.map(lambda _: ask(port, sleep=0.2)[0], range(workers * threads))
+            seen.update(answers)
     return proc, port
 
 

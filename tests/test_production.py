@@ -227,7 +227,11 @@ def test_gunicorn_accepts_the_config_file():
 
 
 def serve(
-    env: dict, *, workers: str | None = "1", threads: str | None = "2"
+    env: dict,
+    *,
+    workers: str | None = "1",
+    threads: str | None = "2",
+    app: str = "fpdjango.wsgi:application",
 ) -> tuple[subprocess.Popen, str]:
     """Start gunicorn with the project's config; return it and its base URL once it listens.
     workers / threads None: the config's defaults."""
@@ -237,7 +241,7 @@ def serve(
         if value is not None:
             env[name] = value
     proc = subprocess.Popen(
-        [str(GUNICORN), "-c", str(CONF), "fpdjango.wsgi:application"],
+        [str(GUNICORN), "-c", str(CONF), app],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
