@@ -37,10 +37,10 @@ worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "").strip() or (
 # hash per process, exactly one per core runs at once. Twice as many processes ran two hashes
 # per core, each slower for the other's cache, and let one device's flood make twice as many
 # decisions at once (risk/device_gate.py turns are per process); on 2 cores, 2 x 32 against
-# 4 x 16: 75 against 62-67 accepts/s, a legitimate user's p99 under a one-device flood 1.5-2.0x
-# its own against 2.2-2.7x, refusals the same (docs/benchmarks.md).
+# 4 x 16: accepts at 61-66% of the hashing limit against 55-57%, a legitimate user's p99 under
+# a one-device flood 1.5-2.1x its own against 2.2-2.7x, refusals the same (docs/benchmarks.md).
 workers = _int("GUNICORN_WORKERS", max(2, CORES))
-# In-flight requests = workers * threads; 64 cover ~600 signups/s at 100 ms upstream.
+# In-flight requests = workers * threads: on 2 cores, 64 cover ~600 signups/s at 100 ms upstream.
 threads = _int("GUNICORN_THREADS", 32)
 # Threads also park idle keep-alive connections; allow well more than `threads` of them.
 worker_connections = _int("GUNICORN_WORKER_CONNECTIONS", 1000)

@@ -9,18 +9,27 @@ requests queued for its threads and its GIL (one core) while the machine sat 40%
 every user whose connection landed there waited with them (docs/benchmarks.md).
 
 This worker counts the requests it has handed to its pool and not yet finished, and stops
-polling the listening socket while that count is at its thread count: connections then wait in
-the kernel's backlog for a worker with a free thread. Kept-alive connections it already holds
-are served as before (refusing them would break a client's next request).
+polling the listening socket while that count is at its thread count: new connections then
+wait in the kernel's backlog for a worker with a free thread. What it does not do is move a
+connection it already holds: kept-alive connections are served where they are (refusing them
+would break a client's next request), so clients that connected while the server was idle
+stay wherever they landed.
 
-It relies on gthread's own hooks (`enqueue_req`, `finish_request`, `set_accept_enabled`),
-which exist as of the pinned gunicorn (requirements.txt); tests/test_gunicorn_worker.py runs
-it under a real gunicorn and fails if they change.
+It relies on gthread's own hooks (`enqueue_req`, `finish_request`, `set_accept_enabled`,
+`accept`), as of gunicorn 27.0 (pinned below 28 in pyproject.toml): the import fails loudly if
+they are gone, and tests/test_gunicorn_worker.py runs the worker under a real gunicorn.
 """
 
 from __future__ import annotations
 
 from gunicorn.workers.gthread import ThreadWorker
+
+_HOOKS = ("enqueue_req", "finish_request", "set_accept_enabled", "accept")
+if missing := [name for name in _HOOKS if not hasattr(ThreadWorker, name)]:
+    raise ImportError(
+        f"gunicorn's gthread worker has no {', '.join(missing)}: FreeThreadWorker needs "
+        "gunicorn 27.0; set GUNICORN_WORKER_CLASS=gthread to run the stock worker"
+    )
 
 
 class FreeThreadWorker(ThreadWorker):
@@ -36,9 +45,15 @@ class FreeThreadWorker(ThreadWorker):
         # it stays off while every thread is taken.
         super().set_accept_enabled(enabled and self.has_free_thread())
 
+    def accept(self, listener) -> None:
+        # With several listeners, one poll can report more than one: the first accept may
+        # have taken the last free thread.
+        if self.has_free_thread():
+            super().accept(listener)
+
     def enqueue_req(self, conn) -> None:
-        self.busy += 1
         super().enqueue_req(conn)
+        self.busy += 1  # after the submit: a submit that raised never finishes
         if not self.has_free_thread():
             self.set_accept_enabled(False)
 

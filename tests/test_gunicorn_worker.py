@@ -1,5 +1,5 @@
 """fpdjango/gunicorn_worker.py under a real gunicorn: a worker takes a new connection only
-while it has a free thread, so connections spread over the workers instead of queueing on one.
+while it has a free thread, so new connections go to a worker that can serve them.
 
 Stock gthread fails these tests by chance (the kernel hands a connection to whichever worker
 polls first): run them with GUNICORN_WORKER_CLASS=gthread to see it."""
@@ -23,15 +23,19 @@ def serve_probe(*, workers: int, threads: int) -> tuple[subprocess.Popen, int]:
         env, workers=str(workers), threads=str(threads), app="tests.gunicorn_probe_app:app"
     )
     port = int(url.rsplit(":", 1)[1])
-    # Wait until every worker answers (a fresh worker polls late and would skew the test):
-    # enough requests at once to fill every thread.
-    deadline = time.monotonic() + 30
-    seen: set[str] = set()
-    while len(seen) < workers:
-        assert time.monotonic() < deadline, "gunicorn's workers did not all start"
-        with ThreadPoolExecutor(workers * threads) as pool:
-            answers = pool.map(lambda _: ask(port, sleep=0.2)[0], range(workers * threads))
-            seen.update(answers)
+    try:
+        # Wait until every worker answers (a fresh worker polls late and would skew the
+        # test): enough requests at once to fill every thread.
+        deadline = time.monotonic() + 30
+        seen: set[str] = set()
+        while len(seen) < workers:
+            assert time.monotonic() < deadline, "gunicorn's workers did not all start"
+            with ThreadPoolExecutor(workers * threads) as pool:
+                answers = pool.map(lambda _: ask(port, sleep=0.2)[0], range(workers * threads))
+                seen.update(answers)
+    except BaseException:
+        stop(proc)
+        raise
     return proc, port
 
 
@@ -56,12 +60,12 @@ def test_a_new_connection_goes_to_the_idle_worker_not_the_busy_one(probe_server)
     """gunicorn#3433: two workers, one thread each; while one serves a slow request, a quick
     one is answered at once by the other, every time."""
     for _ in range(6):
-        slow = threading.Thread(target=ask, args=(probe_server,), kwargs={"sleep": 1.0})
-        slow.start()
-        time.sleep(0.2)  # the slow request holds its worker's only thread
-        _, took = ask(probe_server, sleep=0)
-        slow.join()
-        assert took < 0.5, f"a quick request waited {took:.2f} s behind the busy worker"
+        with ThreadPoolExecutor(1) as pool:
+            slow = pool.submit(ask, probe_server, sleep=2.0)
+            time.sleep(0.3)  # the slow request holds its worker's only thread
+            quick_pid, took = ask(probe_server, sleep=0)
+            assert took < 1.0, f"a quick request waited {took:.2f} s behind the busy worker"
+            assert quick_pid != slow.result()[0]
 
 
 @pytest.mark.parametrize("probe_server", [{"workers": 3, "threads": 2}], indirect=True)
@@ -74,7 +78,8 @@ def test_keep_alive_clients_connecting_together_are_spread_evenly(probe_server):
     def client():
         conn = http.client.HTTPConnection("127.0.0.1", probe_server, timeout=10)
         start.wait()
-        pids.append([ask(probe_server, sleep=0.5, conn=conn)[0] for _ in range(3)])
+        # The first request outlasts the connecting: no thread frees up until all are in.
+        pids.append([ask(probe_server, sleep=s, conn=conn)[0] for s in (2.0, 0.1, 0.1)])
         conn.close()
 
     clients = [threading.Thread(target=client) for _ in range(6)]

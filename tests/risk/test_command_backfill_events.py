@@ -305,9 +305,7 @@ def test_ctrl_c_in_search_mode_resumes_from_the_pagination_key(sandbox, sandbox_
         "--until", (now - timedelta(days=5) + timedelta(hours=1)).isoformat(),
     ]  # fmt: skip
     searches_before = sandbox.stats()["requests"].get("v4_search", 0)
-    # 1 page (100 events) a second: seconds between the 300th event and the end of the run,
-    # so a busy machine still interrupts it midway.
-    proc = _start(sandbox_server.url, *window, "--rps", "1")
+    proc = _start(sandbox_server.url, *window, "--rps", "3")
     _wait_for(lambda: FingerprintEvent.objects.count() >= 300, proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
