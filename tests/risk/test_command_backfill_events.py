@@ -243,14 +243,21 @@ def _subprocess_env(sandbox_url: str) -> dict:
 
 
 def _start(sandbox_url: str, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "backfill_events", "--no-progress", *args],
-        cwd=ROOT,
-        env=_subprocess_env(sandbox_url),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # A shell starts a background job (`.ci/run &`) with SIGINT ignored, and a child inherits
+    # that: the Ctrl-C test would then be ignored. A handled signal is reset to its default in
+    # the child, so handle it here while starting the command.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(
+            [sys.executable, "manage.py", "backfill_events", "--no-progress", *args],
+            cwd=ROOT,
+            env=_subprocess_env(sandbox_url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _wait_for(predicate, proc: subprocess.Popen, timeout: float = 30.0) -> None:
