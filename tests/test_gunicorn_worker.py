@@ -6,6 +6,8 @@ polls first): run them with GUNICORN_WORKER_CLASS=gthread to see it."""
 
 import http.client
 import os
+import socket
+import struct
 import subprocess
 import threading
 import time
@@ -92,3 +94,69 @@ def test_keep_alive_clients_connecting_together_are_spread_evenly(probe_server):
     for seen in pids:
         per_worker[seen[0]] = per_worker.get(seen[0], 0) + 1
     assert sorted(per_worker.values()) == [2, 2, 2], per_worker
+
+
+def read_responses(sock: socket.socket, count: int) -> list[bytes]:
+    """`count` HTTP responses from a raw socket: their status lines."""
+    data, statuses = b"", []
+    while len(statuses) < count:
+        head_end = data.find(b"\r\n\r\n")
+        if head_end >= 0:
+            head = data[:head_end].decode()
+            length = int(head.lower().split("content-length:")[1].split("\r\n")[0])
+            if len(data) >= head_end + 4 + length:
+                statuses.append(head.split("\r\n")[0].encode())
+                data = data[head_end + 4 + length :]
+                continue
+        chunk = sock.recv(65536)
+        assert chunk, "the server closed the connection"
+        data += chunk
+    return statuses
+
+
+def request_line(query: str) -> bytes:
+    return f"GET /?{query} HTTP/1.1\r\nHost: probe\r\n\r\n".encode()
+
+
+@pytest.mark.parametrize("probe_server", [{"workers": 2, "threads": 1}], indirect=True)
+def test_every_way_a_request_ends_gives_its_thread_back(probe_server):
+    """An application error, a client reset, two pipelined requests (gthread reads the second
+    ahead) and connections silent past gthread's 5 s data timeout (handed back to the poller,
+    then used) each end with the worker's busy count where it began. A count left too high
+    would stop a worker taking connections, too low would let it take them while busy: either
+    way a quick request would then wait behind a slow one."""
+    port = probe_server
+    for _ in range(2):  # new connections: both workers see each case in turn
+        error = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        error.request("GET", "/?fail=1")
+        assert error.getresponse().status == 500
+        error.close()
+
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as pipelined:
+            pipelined.sendall(request_line("sleep=0") + request_line("sleep=0"))
+            assert read_responses(pipelined, 2) == [b"HTTP/1.1 200 OK"] * 2
+
+        reset = socket.create_connection(("127.0.0.1", port), timeout=10)
+        reset.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        reset.sendall(request_line("sleep=0.3"))
+        reset.close()  # RST while the request runs
+        time.sleep(0.5)
+
+    # One silent connection per worker: each holds its worker's only thread for 5 s, then
+    # waits in the poller; a request on it then takes a thread again.
+    silent = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(2)]
+    time.sleep(0.3)
+    silent.append(socket.create_connection(("127.0.0.1", port), timeout=10))  # in the backlog
+    time.sleep(6)
+    for sock in silent:
+        sock.sendall(request_line("sleep=0"))
+        assert read_responses(sock, 1) == [b"HTTP/1.1 200 OK"]
+        sock.close()
+
+    for _ in range(3):
+        with ThreadPoolExecutor(1) as pool:
+            slow = pool.submit(ask, port, sleep=2.0)
+            time.sleep(0.3)
+            quick_pid, took = ask(port, sleep=0)
+            assert took < 1.0, f"a quick request waited {took:.2f} s behind the busy worker"
+            assert quick_pid != slow.result()[0]
