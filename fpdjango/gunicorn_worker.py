@@ -22,9 +22,11 @@ they are gone, and tests/test_gunicorn_worker.py runs the worker under a real gu
 
 from __future__ import annotations
 
+import time
+
 from gunicorn.workers.gthread import ThreadWorker
 
-_HOOKS = ("enqueue_req", "finish_request", "set_accept_enabled", "accept")
+_HOOKS = ("enqueue_req", "finish_request", "set_accept_enabled", "accept", "notify")
 if missing := [name for name in _HOOKS if not hasattr(ThreadWorker, name)]:
     raise ImportError(
         f"gunicorn's gthread worker has no {', '.join(missing)}: FreeThreadWorker needs "
@@ -36,6 +38,8 @@ class FreeThreadWorker(ThreadWorker):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.busy = 0  # requests handed to the pool and not finished; main thread only
+        self.progress_at = time.monotonic()  # the last finish, or when the threads filled up
+        self.stall_logged = False
 
     def has_free_thread(self) -> bool:
         return self.busy < self.cfg.threads
@@ -56,7 +60,26 @@ class FreeThreadWorker(ThreadWorker):
         self.busy += 1  # after the submit: a submit that raised never finishes
         if not self.has_free_thread():
             self.set_accept_enabled(False)
+            self.progress_at = max(self.progress_at, time.monotonic())  # full since now
 
     def finish_request(self, conn, fs) -> None:
         self.busy -= 1
+        self.progress_at, self.stall_logged = time.monotonic(), False
         super().finish_request(conn, fs)  # may enqueue the connection again (read-ahead)
+
+    def notify(self) -> None:
+        """The main loop's heartbeat (at least once a second). gunicorn's timeout watches the
+        loop, which goes on while request threads hang: a worker whose threads are all taken,
+        with none finished for GUNICORN_TIMEOUT seconds, takes no connections and says so."""
+        super().notify()
+        stalled_s = time.monotonic() - self.progress_at
+        if not self.has_free_thread() and stalled_s > self.cfg.timeout and not self.stall_logged:
+            self.stall_logged = True
+            self.log.warning(
+                "worker %s: all %s threads busy and no request finished for %.0f s "
+                "(GUNICORN_TIMEOUT %s s): hung requests? It takes no new connections meanwhile.",
+                self.pid,
+                self.cfg.threads,
+                stalled_s,
+                self.cfg.timeout,
+            )

@@ -18,9 +18,10 @@ import pytest
 from tests.test_production import serve, stop
 
 
-def serve_probe(*, workers: int, threads: int) -> tuple[subprocess.Popen, int]:
+def serve_probe(*, workers: int, threads: int, **extra: str) -> tuple[subprocess.Popen, int]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUNICORN_")}
     env["GUNICORN_WORKER_CLASS"] = os.environ.get("GUNICORN_WORKER_CLASS", "")
+    env.update(extra)
     proc, url = serve(
         env, workers=str(workers), threads=str(threads), app="tests.gunicorn_probe_app:app"
     )
@@ -145,8 +146,6 @@ def test_every_way_a_request_ends_gives_its_thread_back(probe_server):
     # One silent connection per worker: each holds its worker's only thread for 5 s, then
     # waits in the poller; a request on it then takes a thread again.
     silent = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(2)]
-    time.sleep(0.3)
-    silent.append(socket.create_connection(("127.0.0.1", port), timeout=10))  # in the backlog
     time.sleep(6)
     for sock in silent:
         sock.sendall(request_line("sleep=0"))
@@ -160,3 +159,18 @@ def test_every_way_a_request_ends_gives_its_thread_back(probe_server):
             quick_pid, took = ask(port, sleep=0)
             assert took < 1.0, f"a quick request waited {took:.2f} s behind the busy worker"
             assert quick_pid != slow.result()[0]
+
+
+def test_a_worker_whose_threads_all_hang_says_so():
+    """gunicorn's timeout watches the main loop, which goes on while request threads hang:
+    the worker logs once when all its threads are taken and none has finished for
+    GUNICORN_TIMEOUT seconds, and not for a request that finishes within it."""
+    proc, port = serve_probe(workers=1, threads=1, GUNICORN_TIMEOUT="2")
+    try:
+        time.sleep(2.5)  # idle past the timeout: nothing to say
+        ask(port, sleep=1.0)
+        ask(port, sleep=4.5)
+    finally:
+        stop(proc)
+    log = proc.stderr.read().decode()
+    assert log.count("all 1 threads busy and no request finished") == 1, log[-2000:]
