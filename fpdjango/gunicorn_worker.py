@@ -58,9 +58,9 @@ class FreeThreadWorker(ThreadWorker):
     def enqueue_req(self, conn) -> None:
         super().enqueue_req(conn)
         self.busy += 1  # after the submit: a submit that raised never finishes
-        if not self.has_free_thread():
+        if self.busy == self.cfg.threads:  # the last free thread just went (more only queue)
             self.set_accept_enabled(False)
-            self.progress_at = max(self.progress_at, time.monotonic())  # full since now
+            self.progress_at = time.monotonic()
 
     def finish_request(self, conn, fs) -> None:
         self.busy -= 1

@@ -6,7 +6,7 @@ would wait for the GIL and the cores behind them. Past the Fingerprint fetch (th
 at which the visitor id is known) a device gets a few turns per process at a time; its other
 requests wait, first come first served, without using CPU. Devices never wait for each other,
 and the flood's own throughput barely moves: its requests spend most of their time waiting on
-Fingerprint, not in the gate (docs/benchmarks.md, "Current: 2026-11-27").
+Fingerprint, not in the gate (docs/benchmarks.md, "2026-11-27 (first session)").
 
 This is fairness, not correctness: the device row lock and the lock-free refusal path decide
 (risk/services/signup.py), and they do not rely on the gate. So a wait is bounded: after

@@ -51,6 +51,18 @@ def ask(port: int, *, sleep: float, conn: http.client.HTTPConnection | None = No
     return pid, time.monotonic() - started
 
 
+def assert_quick_passes_slow(port: int, *, times: int) -> None:
+    """On 2 workers x 1 thread: while one worker serves a slow request, a quick one goes to
+    the other and is answered at once."""
+    for _ in range(times):
+        with ThreadPoolExecutor(1) as pool:
+            slow = pool.submit(ask, port, sleep=2.0)
+            time.sleep(0.3)  # the slow request holds its worker's only thread
+            quick_pid, took = ask(port, sleep=0)
+            assert took < 1.0, f"a quick request waited {took:.2f} s behind the busy worker"
+            assert quick_pid != slow.result()[0]
+
+
 @pytest.fixture
 def probe_server(request):
     proc, port = serve_probe(**request.param)
@@ -62,13 +74,7 @@ def probe_server(request):
 def test_a_new_connection_goes_to_the_idle_worker_not_the_busy_one(probe_server):
     """gunicorn#3433: two workers, one thread each; while one serves a slow request, a quick
     one is answered at once by the other, every time."""
-    for _ in range(6):
-        with ThreadPoolExecutor(1) as pool:
-            slow = pool.submit(ask, probe_server, sleep=2.0)
-            time.sleep(0.3)  # the slow request holds its worker's only thread
-            quick_pid, took = ask(probe_server, sleep=0)
-            assert took < 1.0, f"a quick request waited {took:.2f} s behind the busy worker"
-            assert quick_pid != slow.result()[0]
+    assert_quick_passes_slow(probe_server, times=6)
 
 
 @pytest.mark.parametrize("probe_server", [{"workers": 3, "threads": 2}], indirect=True)
@@ -152,24 +158,30 @@ def test_every_way_a_request_ends_gives_its_thread_back(probe_server):
         assert read_responses(sock, 1) == [b"HTTP/1.1 200 OK"]
         sock.close()
 
-    for _ in range(3):
-        with ThreadPoolExecutor(1) as pool:
-            slow = pool.submit(ask, port, sleep=2.0)
-            time.sleep(0.3)
-            quick_pid, took = ask(port, sleep=0)
-            assert took < 1.0, f"a quick request waited {took:.2f} s behind the busy worker"
-            assert quick_pid != slow.result()[0]
+    assert_quick_passes_slow(port, times=3)
 
 
 def test_a_worker_whose_threads_all_hang_says_so():
     """gunicorn's timeout watches the main loop, which goes on while request threads hang:
     the worker logs once when all its threads are taken and none has finished for
-    GUNICORN_TIMEOUT seconds, and not for a request that finishes within it."""
+    GUNICORN_TIMEOUT seconds, and not for a request that finishes within it. Requests that
+    queue meanwhile on connections it holds are not progress."""
     proc, port = serve_probe(workers=1, threads=1, GUNICORN_TIMEOUT="2")
     try:
         time.sleep(2.5)  # idle past the timeout: nothing to say
         ask(port, sleep=1.0)
-        ask(port, sleep=4.5)
+        held = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(4)]
+        for conn in held:  # kept alive, idle in the worker's poller
+            ask(port, sleep=0, conn=conn)
+        with ThreadPoolExecutor(4) as pool:
+            hung = pool.submit(ask, port, sleep=4.5, conn=held[0])
+            queued = []
+            for conn in held[1:]:  # one more request every second, queued behind it
+                time.sleep(1.0)
+                queued.append(pool.submit(ask, port, sleep=0, conn=conn))
+            hung.result()
+            for answer in queued:
+                answer.result()
     finally:
         stop(proc)
     log = proc.stderr.read().decode()
