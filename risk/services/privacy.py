@@ -252,6 +252,14 @@ def _user_content_type():
     return ContentType.objects.get_for_model(get_user_model())
 
 
+def _typed_login_q(s: Subject) -> Q:
+    """Staff login records (django-axes) hold the username as typed: any case, maybe an email."""
+    q = Q(pk__in=[])
+    for name in s.usernames | s.emails:
+        q |= Q(username__iexact=name)
+    return q
+
+
 def _admin_log_q(s: Subject) -> Q:
     about_account = Q(
         content_type=_user_content_type(), object_id__in=[str(pk) for pk in s.account_ids]
@@ -333,6 +341,11 @@ PERSONAL_TABLES: list[PersonalTable] = [
         _scrub("object_repr", "change_message"),
         keep=_log_entry_is_theirs,
     ),
+    # The staff login lockout's records of the person trying the admin login (username, IP,
+    # user agent, form data). Deleted: an IP lockout they were part of ends early.
+    PersonalTable("axes.AccessAttempt", _typed_login_q, _delete),
+    PersonalTable("axes.AccessFailureLog", _typed_login_q, _delete),
+    PersonalTable("axes.AccessLog", _typed_login_q, _delete),
 ]
 
 

@@ -8,13 +8,14 @@ import json
 from collections import Counter
 
 import pytest
+from axes.models import AccessAttempt
 from django.apps import apps
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth import get_user, get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import CommandError, call_command
 from django.db import connection
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from rest_framework.test import APIClient
 
 from risk.clients import fingerprint_client
@@ -57,7 +58,8 @@ def signup(sandbox, *, username, email, ip, visitor_id):
 @pytest.fixture
 def world(sandbox, settings):
     """Alice: an account, a second (denied) attempt from the same device, a webhook event, a
-    DRN answer, reviewers' notes and an admin log entry about her. Bob: an unrelated person."""
+    DRN answer, reviewers' notes, an admin log entry about her, and the staff login lockout's
+    records of her trying the admin login. Bob: an unrelated person, who tried it too."""
     settings.RISK_DEVICE_LIMIT_STRICT = True  # the second attempt is denied, as the seed would
     reviewer = make_reviewer()
     first, first_event = signup(
@@ -103,6 +105,12 @@ def world(sandbox, settings):
         action_flag=CHANGE,
         change_message="[]",
     )
+    # django-axes records failed admin logins: the username typed, the IP, the user agent.
+    for who, ip in (("alice", ALICE_IP), ("bob", BOB_IP)):
+        failed = Client(REMOTE_ADDR=ip, HTTP_USER_AGENT=f"{who}-browser").post(
+            "/admin/login/", {"username": who, "password": "not-it", "next": "/admin/"}
+        )
+        assert failed.status_code == 200  # the form again, with an error
     return {
         "pushed": pushed,
         "alice": [first, second],
@@ -175,6 +183,7 @@ def test_erasure_leaves_nothing_of_the_person_and_keeps_the_figures(world, sandb
     assert (bob.username, bob.email, bob.client_ip) == ("bob", "bob@example.test", BOB_IP)
     assert bob.fingerprint_event.raw["event_id"] == world["bob_event"]["event_id"]
     assert ReviewDecision.objects.get(attempt=bob).note == "bob: approval ok"
+    assert AccessAttempt.objects.get().username == "bob"  # only her admin login records went
     # The reviewer's note about her keeps its sense, not her identifiers.
     note = ReviewDecision.objects.get(attempt=world["alice"][1]).note
     assert note == "Same person as [erased] ([erased]), from [erased]."
@@ -292,6 +301,9 @@ def test_export_holds_everything_stored_about_the_person(world):
         f"Same person as alice ({ALICE_EMAIL}), from {ALICE_IP}."
     ]
     assert [r["object_repr"] for r in tables["admin.LogEntry"]] == ["alice"]
+    assert [(r["username"], r["ip_address"]) for r in tables["axes.AccessAttempt"]] == [
+        ("alice", ALICE_IP)
+    ]
     assert "bob" not in out.getvalue()  # nobody else's data
     assert not Erasure.objects.exists()  # an export changes nothing
 
