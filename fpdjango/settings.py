@@ -265,6 +265,8 @@ vars().update(
     env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")
 )
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="webmaster@localhost")
+# A mail server that accepts the connection and then says nothing must not hold a thread.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_S", default=10)
 
 # --- Logging: to stderr, JSON lines in production, plain text for development -------------
 # Every line carries the request id (fpdjango/logs.py); the Fingerprint client never logs its key.

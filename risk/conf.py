@@ -214,7 +214,11 @@ SETTINGS: tuple[Setting, ...] = (
     _s("REVIEW_CLAIM_MINUTES", "int", 15,
        "how long a reviewer's claim on a queue item lasts", minimum=1),
     _s("REVIEW_NOTIFY_USERS", "bool", True,
-       "email the user when a reviewer approves or rejects their held account"),
+       "email the user when a reviewer approves or rejects their held account (from a Celery "
+       "worker when a broker is set, else in the request)"),
+    _s("REVIEW_EMAIL_RETRY_S", "int", 60,
+       "a review email the mail server did not take is retried after this long, doubling up "
+       "to an hour, 8 times", minimum=1),
     _s("REVIEW_DRN_LOOKUPS_PER_HOUR", "int", 30,
        "DRN \"look up again\" lookups per reviewer and hour", minimum=0),
     _s("REVIEW_REQUIRE_OTP", "bool", False,

@@ -7,6 +7,7 @@ Tasks stay thin: they call one service and decide about retries.
 from __future__ import annotations
 
 import logging
+import smtplib
 
 from celery import shared_task
 from django.core.cache import cache
@@ -51,6 +52,35 @@ def attempts_verify_due_task(self, limit: int = 100) -> dict[str, int]:
         logger.warning("verification deferred: Fingerprint is still unavailable")
         raise self.retry(countdown=backoff_s(self.request.retries))
     return counts
+
+
+@shared_task(bind=True, max_retries=8)
+def review_email_task(self, attempt_id: int, review_status: str) -> str:
+    """Email the user a reviewer's decision on their held account (risk/notifications.py).
+    A mail server that is down, slow or answers 4xx is retried with backoff from
+    REVIEW_EMAIL_RETRY_S; one that refuses the message for good (5xx) is not. At least once: a
+    worker that dies between the send and the acknowledgement sends it again."""
+    from django.conf import settings
+
+    from risk.notifications import review_email_send
+
+    try:
+        return review_email_send(attempt_id=attempt_id, review_status=review_status)
+    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as exc:
+        codes = (
+            [code for code, _ in exc.recipients.values()]
+            if isinstance(exc, smtplib.SMTPRecipientsRefused)
+            else [exc.smtp_code]
+        )
+        if all(code >= 500 for code in codes):
+            logger.error("review email for attempt %s refused for good: %s", attempt_id, exc)
+            return "refused"
+        error = exc
+    except OSError as exc:  # connection refused, timeout, disconnected (SMTPException too)
+        error = exc
+    base = float(getattr(settings, "REVIEW_EMAIL_RETRY_S", 60))
+    logger.warning("review email for attempt %s failed, will retry: %s", attempt_id, error)
+    raise self.retry(exc=error, countdown=backoff_s(self.request.retries, base=base, cap=3600))
 
 
 # The database briefly unreachable (restart, connection limit): the chunk is safe to rerun.
