@@ -90,6 +90,11 @@ class SignupAttemptAdmin(exports.CsvExportMixin, EvidenceAdmin):
                 name="risk_signupattempt_drn",
             ),
             path(
+                "<path:object_id>/release/",
+                wrap(lambda request, object_id: views.attempt_give_back(self, request, object_id)),
+                name="risk_signupattempt_release",
+            ),
+            path(
                 "<path:object_id>/decide/",
                 wrap(lambda request, object_id: views.attempt_decide(self, request, object_id)),
                 name="risk_signupattempt_decide",

@@ -24,6 +24,7 @@ from risk.services.review import (
     RECORD_PERMISSION,
     ReviewError,
     attempt_claim,
+    attempt_release,
     claim_holder,
     device_actions,
     review_decide,
@@ -123,6 +124,7 @@ def attempt_evidence(
         "can_decide": can_decide,
         "form": form or DecisionForm(actions=actions),
         "decide_url": reverse("admin:risk_signupattempt_decide", args=[attempt.pk]),
+        "release_url": reverse("admin:risk_signupattempt_release", args=[attempt.pk]),
         "device_url": _device_url(attempt.device_id) if attempt.device_id else "",
         "is_pending": is_pending,
         "claim_conflict": claim_conflict,
@@ -208,6 +210,19 @@ def attempt_decide(model_admin, request, object_id):
         messages.info(request, "That was the last item of this selection.")
         return HttpResponseRedirect(_queue_url(preserved))
     return HttpResponseRedirect(_attempt_url(attempt.pk, preserved))
+
+
+def attempt_give_back(model_admin, request, object_id):
+    """The evidence page's "Give it back": end one's own claim (someone else's stays), so
+    another reviewer can take the item now rather than when the claim runs out."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    if not request.user.has_perm(RECORD_PERMISSION):
+        raise PermissionDenied
+    attempt = get_object_or_404(SignupAttempt, pk=object_id)
+    attempt_release(actor=request.user, attempt=attempt)
+    messages.info(request, f"Attempt #{attempt.pk} given back: another reviewer can take it.")
+    return HttpResponseRedirect(_queue_url(preserved_filters(request)))
 
 
 def attempt_drn_again(model_admin, request, object_id):

@@ -1,5 +1,6 @@
 """A team working the review console in Debian chromium: the keyboard flow through a filtered
-queue, a claim conflict between two reviewers (two browser contexts), the CSV download,
+queue, a claim conflict between two reviewers (two browser contexts), an item given back to a
+colleague, the CSV download,
 a device block with its cascade and its reversal, and hostile input staying text. Screenshots:
 var/screenshots/team_*.png."""
 
@@ -98,14 +99,28 @@ def test_keyboard_flow_through_a_filtered_queue(browser, live_server, sandbox):
     context.close()
 
 
-def test_claim_conflict_between_two_reviewers(browser, live_server, sandbox):
+@pytest.fixture
+def two_reviewers():
+    """`two_reviewers(browser, live_server)`: ann and ben signed in, each in a browser of
+    their own (separate contexts: separate sessions)."""
+    contexts = []
+
+    def start(browser, live_server):
+        pages = []
+        for name in ("ann", "ben"):
+            make_reviewer(name)
+            contexts.append(browser.new_context(viewport={"width": 1440, "height": 900}))
+            pages.append(login(contexts[-1], live_server, name))
+        return pages
+
+    yield start
+    for context in contexts:
+        context.close()
+
+
+def test_claim_conflict_between_two_reviewers(browser, live_server, sandbox, two_reviewers):
     attempt = held(sandbox)
-    make_reviewer("ann")
-    make_reviewer("ben")
-    ann_context = browser.new_context(viewport={"width": 1440, "height": 900})
-    ben_context = browser.new_context(viewport={"width": 1440, "height": 900})
-    ann = login(ann_context, live_server, "ann")
-    ben = login(ben_context, live_server, "ben")
+    ann, ben = two_reviewers(browser, live_server)
 
     ann.goto(f"{live_server.url}{evidence_path(attempt)}")
     assert ann.locator("#claim-mine").is_visible()
@@ -127,8 +142,23 @@ def test_claim_conflict_between_two_reviewers(browser, live_server, sandbox):
     attempt.refresh_from_db()
     assert attempt.review_status == "rejected"
     assert ReviewDecision.objects.get().actor.username == "ann"
-    ann_context.close()
-    ben_context.close()
+
+
+def test_a_reviewer_gives_an_item_back_to_a_colleague(browser, live_server, sandbox, two_reviewers):
+    attempt = held(sandbox)
+    ann, ben = two_reviewers(browser, live_server)
+
+    ann.goto(f"{live_server.url}{evidence_path(attempt)}")
+    save_screenshot(ann, "team_claim_give_back")
+    with ann.expect_navigation():
+        ann.click("#rv-release")
+    assert ann.url == f"{live_server.url}{QUEUE}"
+    assert "given back" in ann.locator(".messagelist").inner_text()
+    assert "taken by" not in ann.locator("#result_list").inner_text()
+
+    ben.goto(f"{live_server.url}{evidence_path(attempt)}")
+    assert ben.locator("#claim-mine").is_visible()  # ben has it now, without waiting
+    assert ben.locator("#claim-conflict").count() == 0
 
 
 def test_csv_download_of_the_queue_selection(browser, live_server, sandbox, tmp_path):

@@ -156,6 +156,30 @@ def test_decision_form_rejects_bad_input_with_400_and_writes_nothing(reviewer_cl
     assert ReviewDecision.objects.count() == 0
 
 
+def test_giving_an_item_back_ends_only_ones_own_claim(reviewer_client, client, sandbox):
+    from django.test import Client
+
+    _, held = signup(sandbox, "tor")
+    release = reverse("admin:risk_signupattempt_release", args=[held.pk])
+    assert b'id="rv-release"' in reviewer_client.get(attempt_url(held)).content  # takes it
+    held.refresh_from_db()
+    assert held.claimed_by.username == "reviewer"
+    # Another reviewer's "give it back" leaves the claim where it is; GET does nothing.
+    other = Client()
+    other.force_login(make_reviewer("ben"))
+    assert other.post(release).status_code == 302
+    assert other.get(release).status_code == 405
+    held.refresh_from_db()
+    assert held.claimed_by.username == "reviewer"
+    # The holder's ends it, and goes back to the queue with its filters.
+    response = reviewer_client.post(release, {"_changelist_filters": "o=2"})
+    assert (response.status_code, response["Location"]) == (302, f"{QUEUE}?o=2")
+    held.refresh_from_db()
+    assert held.claimed_by is None and held.claimed_until is None
+    page = other.get(attempt_url(held))  # so the other reviewer takes it at once
+    assert b'id="claim-mine"' in page.content and b'id="claim-conflict"' not in page.content
+
+
 def test_view_only_staff_cannot_record_decisions(client, sandbox):
     from django.contrib.auth.models import Permission
 
@@ -168,6 +192,8 @@ def test_view_only_staff_cannot_record_decisions(client, sandbox):
     url = reverse("admin:risk_signupattempt_decide", args=[held.pk])
     assert client.post(url, {"reason": "approve:legitimate_user"}).status_code == 403
     assert ReviewDecision.objects.count() == 0
+    release = reverse("admin:risk_signupattempt_release", args=[held.pk])
+    assert client.post(release).status_code == 403
 
 
 def test_device_page_blocks_the_device(reviewer_client, sandbox):
