@@ -5,9 +5,15 @@
 `code` is stable and documented (docs/api.md); `message` is for humans and may change.
 """
 
+import logging
+
+from django.db import InterfaceError, OperationalError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+DATABASE_RETRY_AFTER_S = 5
 
 _TOP_LEVEL_CODES = {
     exceptions.ParseError: "parse_error",
@@ -22,6 +28,19 @@ _TOP_LEVEL_CODES = {
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, OperationalError | InterfaceError):
+        # PostgreSQL restarting, failing over or refusing connections, a connection killed:
+        # a temporary failure of ours, said as one (each request's transactions are all or
+        # nothing, so a retry starts clean). Constraint and data errors are not these.
+        logger.error("temporary database failure during %s: %s", context["request"].path, exc)
+        return Response(
+            {
+                "code": "database_unavailable",
+                "message": "We could not process this right now. Try again shortly.",
+            },
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # not an API exception: Django's 500 handling (should never happen)

@@ -53,7 +53,9 @@ class SignupView(APIView):
             ),
             503: OpenApiResponse(
                 ErrorSerializer,
-                description="Fingerprint unavailable and policy is deny (fingerprint_unavailable)",
+                description="Fingerprint unavailable and policy is deny "
+                "(fingerprint_unavailable), or the database unavailable (database_unavailable); "
+                "Retry-After says when to try again",
             ),
         }
     )

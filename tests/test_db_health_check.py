@@ -8,6 +8,8 @@ import pytest
 from django.db import OperationalError, connection, connections
 from django.db.utils import load_backend
 
+from tests.postgres_helpers import terminate_backend
+
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 
@@ -40,18 +42,6 @@ def request(conn) -> int:
         conn.close_if_unusable_or_obsolete()
 
 
-def kill(pid: int) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
-        for _ in range(100):
-            cursor.execute("SELECT pg_stat_clear_snapshot()")  # a fresh view, in a transaction
-            cursor.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid])
-            if cursor.fetchone() is None:
-                return
-            time.sleep(0.02)
-    raise AssertionError(f"backend {pid} still there")
-
-
 def test_the_backend_is_ours_in_production_settings():
     assert connection.settings_dict["ENGINE"] == "fpdjango.postgresql"
     assert connection.settings_dict["HEALTH_CHECK_IDLE_S"] == 1.0
@@ -65,7 +55,7 @@ def test_a_connection_used_moments_ago_is_not_checked():
             assert request(conn) == first  # the same connection, no SELECT 1 first
             assert checked.call_count == 0
             # The window's price: killed right after a use, the next request fails once...
-            kill(first)
+            terminate_backend(first)
             with pytest.raises(OperationalError):
                 request(conn)
         # ... and Django closed it at that request's end: the next one reconnects.
@@ -79,7 +69,7 @@ def test_a_connection_idle_past_the_window_is_checked_and_replaced():
     conn = persistent_connection(idle_s=0.2)
     try:
         first = request(conn)
-        kill(first)
+        terminate_backend(first)
         time.sleep(0.3)
         with mock.patch.object(conn, "is_usable", wraps=conn.is_usable) as checked:
             second = request(conn)  # no error: the check found it dead and reconnected

@@ -7,8 +7,9 @@ longer (past a server's idle timeout, across a restart or a failover) is still c
 replaced before a request uses it. 0 checks before every request, as Django does.
 
 What the window gives up: a connection killed within that second after its last use, with
-the server back by the next request. That request fails once (a 500) and Django closes the
-connection at its end, as it does for any connection error.
+the server back by the next request. That request fails once (the signup API answers 503
+`database_unavailable`, accounts/api_errors.py) and Django closes the connection at its end,
+as it does after any connection error.
 """
 
 import time
