@@ -25,6 +25,13 @@ from __future__ import annotations
 import time
 
 from gunicorn.workers.gthread import ThreadWorker
+from prometheus_client import Counter
+
+# Summed over every worker with PROMETHEUS_MULTIPROC_DIR (bin/serve), like the app's metrics.
+STALLS = Counter(
+    "fpdjango_gunicorn_worker_stalls",
+    "Times a gunicorn worker had every thread taken and none finished for GUNICORN_TIMEOUT",
+)
 
 _HOOKS = ("enqueue_req", "finish_request", "set_accept_enabled", "accept", "notify")
 if missing := [name for name in _HOOKS if not hasattr(ThreadWorker, name)]:
@@ -70,11 +77,13 @@ class FreeThreadWorker(ThreadWorker):
     def notify(self) -> None:
         """The main loop's heartbeat (at least once a second). gunicorn's timeout watches the
         loop, which goes on while request threads hang: a worker whose threads are all taken,
-        with none finished for GUNICORN_TIMEOUT seconds, takes no connections and says so."""
+        with none finished for GUNICORN_TIMEOUT seconds, takes no connections and says so (a
+        warning, and fpdjango_gunicorn_worker_stalls_total)."""
         super().notify()
         stalled_s = time.monotonic() - self.progress_at
         if not self.has_free_thread() and stalled_s > self.cfg.timeout and not self.stall_logged:
             self.stall_logged = True
+            STALLS.inc()
             self.log.warning(
                 "worker %s: all %s threads busy and no request finished for %.0f s "
                 "(GUNICORN_TIMEOUT %s s): hung requests? It takes no new connections meanwhile.",

@@ -163,7 +163,7 @@ def test_every_way_a_request_ends_gives_its_thread_back(probe_server):
 
 def test_a_worker_whose_threads_all_hang_says_so():
     """gunicorn's timeout watches the main loop, which goes on while request threads hang:
-    the worker logs once when all its threads are taken and none has finished for
+    the worker logs (and counts) once when all its threads are taken and none has finished for
     GUNICORN_TIMEOUT seconds, and not for a request that finishes within it. Requests that
     queue meanwhile on connections it holds are not progress."""
     proc, port = serve_probe(workers=1, threads=1, GUNICORN_TIMEOUT="2")
@@ -182,7 +182,11 @@ def test_a_worker_whose_threads_all_hang_says_so():
             hung.result()
             for answer in queued:
                 answer.result()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/?metrics")
+        metrics = conn.getresponse().read().decode()
     finally:
         stop(proc)
     log = proc.stderr.read().decode()
     assert log.count("all 1 threads busy and no request finished") == 1, log[-2000:]
+    assert "fpdjango_gunicorn_worker_stalls_total 1.0" in metrics, metrics
