@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 
 from risk import rules
 from risk import services as risk_services
@@ -15,6 +16,8 @@ from risk.observability import SignupTiming, signup_decision_record
 from risk.services.drn import drn_signup_lookup
 from risk.signals import signup_decided
 from risk.throttles import VisitorThrottledError, signup_visitor_throttle
+
+logger = logging.getLogger(__name__)
 
 
 class UsernameTakenError(Exception):
@@ -62,7 +65,8 @@ def account_signup(
     Denied attempts never reach `account_create`, so a bot flood costs no password hashing.
     Accounts held for review, or accepted unverified while Fingerprint was down, are created
     inactive. The attempt is kept whatever happens to the account: a username taken by a
-    concurrent signup leaves it denied with `username_taken`.
+    concurrent signup leaves it denied with `username_taken`, any other failure to create it
+    with `account_failed` (and the error goes on up); either way the device gets its slot back.
     """
     timing = SignupTiming()
     with timing.upstream():
@@ -93,14 +97,27 @@ def account_signup(
             account = account_create(
                 username=username, password=password, email=email, attempt=attempt
             )
-        except IntegrityError as exc:
-            if "username" not in str(exc).lower():
-                raise
-            risk_services.attempt_account_failed(attempt=attempt)
-            _signup_decided(attempt, None, timing)
-            raise UsernameTakenError(username) from exc
+        except Exception as exc:
+            taken = isinstance(exc, IntegrityError) and "username" in str(exc).lower()
+            reason = "username_taken" if taken else "account_failed"
+            if _account_not_created(attempt, reason=reason):
+                _signup_decided(attempt, None, timing)
+            if taken:
+                raise UsernameTakenError(username) from exc
+            raise
     _signup_decided(attempt, account, timing)
     return SignupResult(attempt=attempt, account=account)
+
+
+def _account_not_created(attempt: SignupAttempt, *, reason: str) -> bool:
+    """Deny the attempt with `reason` and give the device its slot back. The database may be
+    what failed: then the periodic release does it later
+    (risk.services.attempts_without_account_release)."""
+    try:
+        return risk_services.attempt_account_failed(attempt=attempt, reason=reason)
+    except DatabaseError:
+        logger.exception("attempt %s: account not created, slot not released yet", attempt.pk)
+        return False
 
 
 def _signup_decided(attempt: SignupAttempt, account, timing: SignupTiming) -> None:

@@ -73,6 +73,7 @@ class SignupContext:
     same_network: bool | None = None  # an earlier signup of the device came from this network
     ip_new_devices: int = 0  # other brand-new devices that signed up from this IP in an hour
     username_taken: bool = False  # the account could not be created: the name went meanwhile
+    account_failed: bool = False  # the account could not be created: a server or database error
 
 
 # --- what the signals mean (shared by several rules) ------------------------------------------
@@ -334,6 +335,10 @@ RULES: tuple[Rule, ...] = (
     Rule("username_taken", DENY,
          "The username was taken by a concurrent signup; no account was created",
          lambda ctx, cfg: ctx.username_taken, needs_history=True),
+    Rule("account_failed", DENY,
+         "The account could not be created (a server or database failure after the decision); "
+         "no account was created and the device got its slot back",
+         lambda ctx, cfg: ctx.account_failed, needs_history=True),
     # Weaker signals: a reviewer looks
     Rule("ip_new_devices", REVIEW,
          "A brand-new device from an IP where RISK_IP_NEW_DEVICES_REVIEW_1H other brand-new "

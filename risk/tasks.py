@@ -83,6 +83,15 @@ def review_email_task(self, attempt_id: int, review_status: str) -> str:
     raise self.retry(exc=error, countdown=backoff_s(self.request.retries, base=base, cap=3600))
 
 
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=60, max_retries=5)
+def attempts_without_account_release_task() -> int:
+    """Attempts whose account was never created (the database failed between the decision and
+    the account): denied, slots given back. Beat runs it with the verification."""
+    from risk.services import attempts_without_account_release
+
+    return attempts_without_account_release()
+
+
 # The database briefly unreachable (restart, connection limit): the chunk is safe to rerun.
 @shared_task(
     autoretry_for=(OperationalError,), retry_backoff=2, retry_backoff_max=60, max_retries=8

@@ -450,17 +450,54 @@ def attempt_attach_account(*, attempt: SignupAttempt, account) -> None:
     attempt.save(update_fields=["account"])
 
 
-def attempt_account_failed(*, attempt: SignupAttempt) -> None:
-    """The account could not be created (its username went to a concurrent signup): keep the
-    attempt, denied with `username_taken`, and give the device its slot back."""
+def attempt_account_failed(*, attempt: SignupAttempt, reason: str = "username_taken") -> bool:
+    """The account could not be created (`username_taken`: the name went to a concurrent
+    signup; `account_failed`: the server or the database failed): keep the attempt, denied
+    with `reason`, and give the device its slot back. Once per attempt: False (and nothing
+    changed) when it is already denied or has its account."""
     cfg = risk_settings()
     with transaction.atomic():
-        if attempt.device_id and attempt.decision in (rules.ALLOW, rules.REVIEW):
-            Device.objects.filter(pk=attempt.device_id, account_count__gt=0).update(
+        locked = (
+            SignupAttempt.objects.select_for_update()
+            .filter(pk=attempt.pk, account__isnull=True)
+            .exclude(decision=rules.DENY)
+            .first()
+        )
+        if locked is None:
+            return False
+        if locked.device_id and locked.decision in (rules.ALLOW, rules.REVIEW):
+            Device.objects.filter(pk=locked.device_id, account_count__gt=0).update(
                 account_count=F("account_count") - 1
             )
-        reasons = [*attempt.reasons, "username_taken"]
-        attempt.reasons = reasons
-        attempt.decision = rules.decide(reasons, cfg=cfg)
-        attempt.review_status = ReviewStatus.NONE
-        attempt.save(update_fields=["reasons", "decision", "review_status"])
+        locked.reasons = [*locked.reasons, reason]
+        locked.decision = rules.decide(locked.reasons, cfg=cfg)
+        locked.review_status = ReviewStatus.NONE
+        locked.save(update_fields=["reasons", "decision", "review_status"])
+    attempt.reasons, attempt.decision = locked.reasons, locked.decision
+    attempt.review_status = locked.review_status
+    return True
+
+
+# An account is created milliseconds after its decision; one missing this long never will be.
+ACCOUNT_GRACE = timedelta(minutes=10)
+
+
+def attempts_without_account_release(*, limit: int = 500) -> int:
+    """Attempts decided for an account that was never created, because the server or the
+    database failed between the decision and the account and the signup could not release
+    the slot itself: denied with `account_failed`, and their devices get their slots back
+    (otherwise the user's next signup from the device counts an account that does not exist).
+    Run periodically (beat, with the verification; `verify_signups`). Returns how many."""
+    cutoff = timezone.now() - ACCOUNT_GRACE
+    orphans = (
+        SignupAttempt.objects.filter(account__isnull=True, created_at__lt=cutoff)
+        .exclude(decision=rules.DENY)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    released = 0
+    for pk in list(orphans):
+        released += attempt_account_failed(attempt=SignupAttempt(pk=pk), reason="account_failed")
+    if released:
+        logger.warning("released %s signup attempts whose account was never created", released)
+    return released
