@@ -74,12 +74,12 @@ def attempt_context_rebuild(
 
     Exact: the event (normalised from the raw snapshot), the client IP and Origin, the time of
     the signup (freshness is judged against `created_at`, not today), whether the event was
-    reused, and the history the rules read at the time (`attempt.facts`: earlier networks, the
-    IP's new devices, the device's account count). For attempts recorded before facts were
-    kept, approximated from current data: the device's status (today's, so a device blocked
-    since shows as blocked) and its account count (accounts on the device that joined before
-    the attempt, so accounts deleted or moved since are not seen). DRN facts are the snapshot
-    linked to the attempt, when that lookup answered.
+    reused or the account could not be created, and the history the rules read at the time
+    (`attempt.facts`: earlier networks, the IP's new devices, the device's account count). For
+    attempts recorded before facts were kept, approximated from current data: the device's
+    status (today's, so a device blocked since shows as blocked) and its account count
+    (accounts on the device that joined before the attempt, so accounts deleted or moved since
+    are not seen). DRN facts are the snapshot linked to the attempt, when that lookup answered.
     """
     snapshot = attempt.fingerprint_event
     if snapshot is not None and not snapshot.raw:
@@ -97,6 +97,9 @@ def attempt_context_rebuild(
         event=normalise_event(snapshot.raw),
         now=attempt.created_at,
         event_reused="event_reused" in attempt.reasons,
+        # The account could not be created: facts of the signup, as the reuse above.
+        username_taken="username_taken" in attempt.reasons,
+        account_failed="account_failed" in attempt.reasons,
         client_ip=attempt.client_ip or "",
         request_origin=attempt.origin,
         device_status=device.status if device else DeviceStatus.NORMAL,

@@ -88,6 +88,17 @@ def test_same_rules_change_nothing(sandbox):
     assert summary(output) == {"scored": 3, "unchanged": 3}
 
 
+@pytest.mark.parametrize("reason", ["username_taken", "account_failed"])
+def test_an_attempt_whose_account_was_never_created_stays_denied(sandbox, reason):
+    from risk.services import attempt_account_failed
+
+    (attempt,) = signups(sandbox, ["human"])
+    User.objects.filter(pk=attempt.account_id).delete()  # as if its creation had failed
+    attempt.refresh_from_db()
+    assert attempt_account_failed(attempt=attempt, reason=reason)
+    assert summary(rescore(since="1h", dry_run=True)) == {"scored": 1, "unchanged": 1}
+
+
 def test_apply_records_reassessments_flags_changes_and_keeps_reviewer_decisions(sandbox):
     attempts = signups(sandbox, ["human", "human", "human"])
     reviewed, untouched, _ = attempts
