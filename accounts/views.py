@@ -16,8 +16,7 @@ from accounts.serializers import (
     SignupSerializer,
 )
 from risk import rules
-from risk.client_ip import client_ip_from_meta
-from risk.conf import risk_settings
+from risk.client_ip import request_client_ip
 from risk.throttles import SignupIpThrottle, VisitorThrottledError
 
 RETRY_AFTER_S = 5
@@ -69,9 +68,7 @@ class SignupView(APIView):
                 password=data["password"],
                 email=data.get("email", ""),
                 event_id=data["event_id"],
-                client_ip=client_ip_from_meta(
-                    request.META, trusted_proxy_count=risk_settings().trusted_proxy_count
-                ),
+                client_ip=request_client_ip(request),
                 origin=request.headers.get("Origin", ""),
                 endpoint=self.endpoint,
                 sealed_result=data.get("sealed_result", ""),

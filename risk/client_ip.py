@@ -39,11 +39,18 @@ def clean_ip(value: str) -> str:
     return str(address)
 
 
+_RESOLVED = "fpdjango.client_ip"  # a WSGI environ extension key: set once per request
+
+
 def request_client_ip(request) -> str:
-    """The client IP of a Django request, behind RISK_TRUSTED_PROXY_COUNT proxies (also the key
-    django-axes locks the staff login on: AXES_CLIENT_IP_CALLABLE)."""
+    """The client IP of a Django (or DRF) request, behind RISK_TRUSTED_PROXY_COUNT proxies: the
+    signup throttle, the signup and django-axes' staff login lock (AXES_CLIENT_IP_CALLABLE) all
+    ask, and it is resolved once per request."""
     from risk.conf import risk_settings
 
-    return client_ip_from_meta(
-        request.META, trusted_proxy_count=risk_settings().trusted_proxy_count
-    )
+    meta = request.META
+    ip = meta.get(_RESOLVED)
+    if ip is None:
+        ip = client_ip_from_meta(meta, trusted_proxy_count=risk_settings().trusted_proxy_count)
+        meta[_RESOLVED] = ip
+    return ip

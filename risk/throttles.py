@@ -26,8 +26,7 @@ from django.core.checks import Error, register
 from rest_framework.throttling import BaseThrottle
 
 from risk import observability
-from risk.client_ip import client_ip_from_meta
-from risk.conf import risk_settings
+from risk.client_ip import request_client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -106,9 +105,7 @@ class SignupIpThrottle(BaseThrottle):
     """DRF throttle for the signup views: SIGNUP_THROTTLE_RATE per trusted client IP."""
 
     def allow_request(self, request, view) -> bool:
-        ip = client_ip_from_meta(
-            request.META, trusted_proxy_count=risk_settings().trusted_proxy_count
-        )
+        ip = request_client_ip(request)
         self._wait = _hit("ip", ip or "unknown", getattr(settings, "SIGNUP_THROTTLE_RATE", ""))
         return self._wait is None
 
