@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 logger = logging.getLogger(__name__)
-DATABASE_RETRY_AFTER_S = 5
+RETRY_AFTER_S = 5  # a temporary failure's 503 (database, or Fingerprint under policy deny)
 
 _TOP_LEVEL_CODES = {
     exceptions.ParseError: "parse_error",
@@ -39,7 +39,7 @@ def exception_handler(exc, context):
                 "message": "We could not process this right now. Try again shortly.",
             },
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+            headers={"Retry-After": str(RETRY_AFTER_S)},
         )
     response = drf_exception_handler(exc, context)
     if response is None:

@@ -111,8 +111,8 @@ def account_signup(
 
 def _account_not_created(attempt: SignupAttempt, *, reason: str) -> bool:
     """Deny the attempt with `reason` and give the device its slot back. The database may be
-    what failed: then the periodic release does it later
-    (risk.services.attempts_without_account_release)."""
+    what failed, for this too: then the attempt stays as decided, without its account, and the
+    device keeps counting it (logged; docs/architecture.md)."""
     try:
         return risk_services.attempt_account_failed(attempt=attempt, reason=reason)
     except DatabaseError:

@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
+from accounts.api_errors import RETRY_AFTER_S
 from accounts.parsers import BoundedJSONParser
 from accounts.serializers import (
     USERNAME_TAKEN,
@@ -18,8 +19,6 @@ from accounts.serializers import (
 from risk import rules
 from risk.client_ip import request_client_ip
 from risk.throttles import SignupIpThrottle, VisitorThrottledError
-
-RETRY_AFTER_S = 5
 
 
 class SignupView(APIView):

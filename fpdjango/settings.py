@@ -211,11 +211,6 @@ CELERY_BEAT_SCHEDULE = {
         "task": "risk.tasks.attempts_verify_due_task",
         "schedule": float(VERIFY_UNVERIFIED_EVERY_S),
     },
-    # Attempts whose account was never created (a failure after the decision): slots back.
-    "release-attempts-without-account": {
-        "task": "risk.tasks.attempts_without_account_release_task",
-        "schedule": float(VERIFY_UNVERIFIED_EVERY_S),
-    },
     # The retention purge (RISK_SNAPSHOT_RETENTION_DAYS), once a day.
     "purge-expired-snapshots": {
         "task": "risk.tasks.snapshots_purge_task",

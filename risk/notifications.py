@@ -31,13 +31,16 @@ def notify_review_decided(sender, *, decision: ReviewDecision, effects=(), **kwa
             continue  # only accounts that were held, and only the decision that settled them
         if attempt.review_status not in TEMPLATES or attempt.account_id is None:
             continue
-        if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", True) or not _enqueue(attempt):
+        if not _enqueue(attempt):
             _send_now(attempt)
 
 
 def _enqueue(attempt: SignupAttempt) -> bool:
-    from risk.tasks import review_email_task
+    """Hand the email to a worker; False when there is none (no broker, or it is down)."""
+    from risk.tasks import review_email_task, tasks_run_inline
 
+    if tasks_run_inline():
+        return False
     try:
         review_email_task.delay(attempt.pk, attempt.review_status)
     except Exception:  # the broker is down: send it from here instead of losing it

@@ -18,6 +18,13 @@ logger = logging.getLogger(__name__)
 VERIFY_LOCK_KEY = "lock:attempts-verify-due"
 
 
+def tasks_run_inline() -> bool:
+    """No broker (CELERY_TASK_ALWAYS_EAGER): a task would run in the caller, not a worker."""
+    from django.conf import settings
+
+    return bool(getattr(settings, "CELERY_TASK_ALWAYS_EAGER", True))
+
+
 def backoff_s(retries: int, *, base: float = 15.0, cap: float = 600.0) -> float:
     """15 s, 30 s, 1 min, ... capped at 10 min."""
     return min(cap, base * 2**retries)
@@ -81,15 +88,6 @@ def review_email_task(self, attempt_id: int, review_status: str) -> str:
     base = float(getattr(settings, "REVIEW_EMAIL_RETRY_S", 60))
     logger.warning("review email for attempt %s failed, will retry: %s", attempt_id, error)
     raise self.retry(exc=error, countdown=backoff_s(self.request.retries, base=base, cap=3600))
-
-
-@shared_task(autoretry_for=(OperationalError,), retry_backoff=60, max_retries=5)
-def attempts_without_account_release_task() -> int:
-    """Attempts whose account was never created (the database failed between the decision and
-    the account): denied, slots given back. Beat runs it with the verification."""
-    from risk.services import attempts_without_account_release
-
-    return attempts_without_account_release()
 
 
 # The database briefly unreachable (restart, connection limit): the chunk is safe to rerun.

@@ -18,7 +18,6 @@ from risk.services.signup import (  # noqa: F401  (the public signup API)
     FetchResult,
     attempt_account_failed,
     attempt_attach_account,
-    attempts_without_account_release,
     device_lock_for_attempt,
     event_fetch,
     event_snapshot_fields,

@@ -125,11 +125,10 @@ def drn_lookup_defer(*, device_id: int) -> None:
     """Enqueue the device's lookup for a Celery worker (after the current transaction commits).
     With no broker configured the flag alone stands and `backfill_drn` does it: running it
     inline would make the signup wait past its DRN budget, which is why it was deferred."""
-    from django.conf import settings
+    from risk.tasks import drn_lookup_task, tasks_run_inline
 
-    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", True):
+    if tasks_run_inline():
         return
-    from risk.tasks import drn_lookup_task
 
     def enqueue() -> None:
         try:

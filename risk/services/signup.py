@@ -476,28 +476,3 @@ def attempt_account_failed(*, attempt: SignupAttempt, reason: str = "username_ta
     attempt.reasons, attempt.decision = locked.reasons, locked.decision
     attempt.review_status = locked.review_status
     return True
-
-
-# An account is created milliseconds after its decision; one missing this long never will be.
-ACCOUNT_GRACE = timedelta(minutes=10)
-
-
-def attempts_without_account_release(*, limit: int = 500) -> int:
-    """Attempts decided for an account that was never created, because the server or the
-    database failed between the decision and the account and the signup could not release
-    the slot itself: denied with `account_failed`, and their devices get their slots back
-    (otherwise the user's next signup from the device counts an account that does not exist).
-    Run periodically (beat, with the verification; `verify_signups`). Returns how many."""
-    cutoff = timezone.now() - ACCOUNT_GRACE
-    orphans = (
-        SignupAttempt.objects.filter(account__isnull=True, created_at__lt=cutoff)
-        .exclude(decision=rules.DENY)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
-    )
-    released = 0
-    for pk in list(orphans):
-        released += attempt_account_failed(attempt=SignupAttempt(pk=pk), reason="account_failed")
-    if released:
-        logger.warning("released %s signup attempts whose account was never created", released)
-    return released

@@ -93,7 +93,8 @@ def test_an_attempt_whose_account_was_never_created_stays_denied(sandbox, reason
     from risk.services import attempt_account_failed
 
     (attempt,) = signups(sandbox, ["human"])
-    User.objects.filter(pk=attempt.account_id).delete()  # as if its creation had failed
+    # The state a failed account creation leaves: the attempt allowed, no account linked.
+    SignupAttempt.objects.filter(pk=attempt.pk).update(account=None)
     attempt.refresh_from_db()
     assert attempt_account_failed(attempt=attempt, reason=reason)
     assert summary(rescore(since="1h", dry_run=True)) == {"scored": 1, "unchanged": 1}

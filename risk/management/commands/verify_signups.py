@@ -2,7 +2,6 @@
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from risk.services import attempts_without_account_release
 from risk.services.verification import attempts_verify_due, unverified_count
 
 
@@ -11,9 +10,7 @@ class Command(BaseCommand):
         "Fetch the events of unverified signups (accepted while Fingerprint was unavailable) "
         "and decide them with the live rules: allowed accounts are activated, held ones join "
         "the review queue, the rest stay inactive. Stops when Fingerprint is still down; run "
-        "it again (cron, or the periodic task) until nothing is left. Also denies the signups "
-        "whose account was never created (a failure after the decision) and gives their "
-        "devices the slot back."
+        "it again (cron, or the periodic task) until nothing is left."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -23,8 +20,6 @@ class Command(BaseCommand):
         counts = attempts_verify_due(limit=max(1, options["limit"]))
         for outcome, n in sorted(counts.items()):
             self.stdout.write(f"  {outcome:<12} {n:>7}")
-        released = attempts_without_account_release()
-        self.stdout.write(f"  {'no_account':<12} {released:>7}")
         left = unverified_count()
         self.stdout.write(f"  {'left':<12} {left:>7}")
         if counts.get("unavailable"):
