@@ -18,8 +18,16 @@ scenario (or `--max-seconds`, whichever ends first):
     one-device flood             a legitimate user's p99 (`--legit-clients` new humans signing
                                  up) alone, then while 64 clients send the duplicate device
 
+    floor (fpdjango only)        a malformed requestId, answered 400 before any database or
+                                 Fingerprint call: the serving stack's own cost, which
+                                 bounds the 0 ms ratio (report.py prints the arithmetic)
+
 `dup` is a device that already has its account (seed: 429, fpdjango: 403 signup_denied), `bot`
 a new bad bot each time (403 both), `accept` a new human (seed: 200, fpdjango: 201 created).
+A measured run's events are all made before its clock starts (`--requests` of them; a run
+that lasts longer than RISK_MAX_EVENT_AGE_S, 60 s, would see stale events at its end): making
+events is the load generator's work, and done during the run it took the cores from whichever
+server used both. The flood, which runs for a duration, still makes them as it goes.
 An answer counts as ok only with the expected status and body. Each measured run follows its
 own warm-up of bot refusals (`warm_up`). Loopback only.
 """
@@ -37,7 +45,16 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from load import EventFeed, Probe, Target, fire, generator_ceiling, run_path, seed_duplicate_device
+from load import (
+    EventFeed,
+    Probe,
+    Target,
+    fire,
+    generator_ceiling,
+    run_floor,
+    run_path,
+    seed_duplicate_device,
+)
 from report import print_comparison
 from stack import SEED_DIR, SeedServer, Stack, argon2_timing, gunicorn_config, set_latency, uptime
 
@@ -235,8 +252,14 @@ def main(argv: list[str] | None = None) -> int:
                         requests=args.requests,
                         duration=args.max_seconds,
                         chunk=FRESH_CHUNK,
+                        prefill=args.requests,
                     )
                     results.append(asdict(result))
+        floor = None
+        fpdjango = next((t for t in targets if t.name == "fpdjango"), None)
+        if fpdjango is not None and args.only != "flood":
+            log("  floor: fpdjango's cheapest answer (400, no database, no Fingerprint)")
+            floor = asdict(run_floor(fpdjango, concurrency=32, requests=args.requests * 4))
         set_latency(sandbox_url, args.flood_latency_ms)
         floods = {}
         for target in targets if args.only != "refusals" else ():
@@ -255,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             "generator": generator,
             "argon2": argon2,
             "results": results,
+            "floor": floor,
             "flood": floods,
             "fpdjango_errors": logged_errors(stack.logdir / "gunicorn.log"),
             "uptime_end": uptime(),

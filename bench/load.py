@@ -278,11 +278,14 @@ def run_path(
     requests: int | None = None,
     duration: float | None = None,
     chunk: int = CHUNK,
+    prefill: int | None = None,
 ) -> RunResult:
-    """`requests` signups on `path` (or for `duration` s); with both, whichever ends first."""
-    feed = target.feed(
-        sandbox_url, path, requests, chunk=chunk, prefill=max(chunk * 2, concurrency * 4)
-    )
+    """`requests` signups on `path` (or for `duration` s); with both, whichever ends first.
+    `prefill` events are made before the clock starts, the rest `chunk` at a time during
+    the run."""
+    if prefill is None:
+        prefill = max(chunk * 2, concurrency * 4)
+    feed = target.feed(sandbox_url, path, requests, chunk=chunk, prefill=prefill)
     next_body = target.bodies(feed, path)
     pids = target.pids
     probe = Probe(pids)
@@ -294,6 +297,38 @@ def run_path(
     feed.close()
     return probe.result(
         path, latency_ms, concurrency, latencies, statuses, ok, elapsed, stalls, target.name
+    )
+
+
+# The cheapest answer the signup endpoint gives: a malformed id is refused by the serializer
+# (400) before any database or Fingerprint call. What it costs is the serving stack alone:
+# gunicorn, the middleware, DRF and the serializer's fields.
+FLOOR_BODY = b'{"requestId": "not an id", "username": "floor", "password": "floor-Pass-9"}'
+
+
+def run_floor(
+    target: Target, *, concurrency: int, requests: int, duration: float | None = None
+) -> RunResult:
+    """`requests` malformed signups (or for `duration` s), each answered 400 `invalid_input`."""
+    sent = [0]
+
+    def check(status: int, body: bytes) -> bool:
+        return status == 400 and b"invalid_input" in body
+
+    def next_body():
+        if sent[0] >= requests:
+            raise StopIteration
+        sent[0] += 1
+        return FLOOR_BODY, check
+
+    probe = Probe(target.pids)
+    latencies, statuses, ok, elapsed, stalls = asyncio.run(
+        fire(
+            target.url, next_body, concurrency=concurrency, duration=duration, path=target.endpoint
+        )
+    )
+    return probe.result(
+        "floor", 0, concurrency, latencies, statuses, ok, elapsed, stalls, target.name
     )
 
 

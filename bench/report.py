@@ -71,6 +71,46 @@ def _5xx(r: dict) -> int:
     return sum(n for status, n in r["statuses"].items() if status.startswith("5"))
 
 
+def _machine_ms(report: dict, r: dict) -> float:
+    """Machine time per answer: all cores' busy share over the run, divided by the rate
+    (everything on the machine counts: server, sandbox, PostgreSQL, the load generator)."""
+    return report["machine"]["cores"] * r["machine_busy"] * 1000 / r["rps"] if r["rps"] else 0.0
+
+
+def print_bounds(report: dict, runs: dict) -> None:
+    """What bounds the 0 ms refusals and the accepts, from this run's own figures."""
+    floor = report.get("floor")
+    if floor and floor["rps"]:
+        base = _machine_ms(report, floor)
+        print(
+            f"\nfloor: fpdjango's cheapest answer (400 before any database or Fingerprint call):"
+            f" {floor['rps']:.0f}/s, {floor['server_cpu_ms_per_req']:.2f} ms server CPU,"
+            f" {base:.2f} ms of machine"
+        )
+        for path in ("dup", "bot"):
+            seed, fp = runs.get((0, 32, path, "seed")), runs.get((0, 32, path, "fpdjango"))
+            if not seed or not fp or not seed["rps"]:
+                continue
+            # At the seed's rate, with every core busy, each refusal may take this much.
+            budget = report["machine"]["cores"] * 1000 / seed["rps"]
+            io = fp["postgres_cpu_ms_per_req"] + fp["sandbox_cpu_ms_per_req"]
+            own = _machine_ms(report, fp) - base - io
+            print(
+                f"  0 ms {path}: 1.0x allows {budget:.2f} ms of machine per refusal; the floor"
+                f" ({base:.2f}), PostgreSQL and the stand-in API ({io:.2f}) leave"
+                f" {budget - base - io:.2f} ms for the refusal's own work, which takes {own:.2f}"
+            )
+    h = report["argon2"]
+    accept = runs.get((0, 32, "accept", "fpdjango"))
+    if accept and accept["rps"] and h["limit_per_s"]:
+        hash_ms = h["cores"] * 1000 / h["limit_per_s"]
+        beyond = _machine_ms(report, accept) - hash_ms
+        print(
+            f"  accepts: {hash_ms:.1f} ms of machine per hash; 80% of the limit leaves"
+            f" {hash_ms / 4:.1f} ms per accept for everything else, which takes {beyond:.1f} ms"
+        )
+
+
 def print_comparison(report: dict) -> None:
     """compare_seed.py: the issue's table, with ratios (fpdjango / seed) and the targets."""
     gen, h = report["generator"], report["argon2"]
@@ -120,6 +160,7 @@ def print_comparison(report: dict) -> None:
             f"| {latency} ms, {clients} | {names[path]} | {cells[0]} | {cells[1]} | {ratio:.2f} |"
             f" {target}: {'met' if met else 'MISSED'} |"
         )
+    print_bounds(report, runs)
     print("\none-device flood (legitimate user: new humans signing up; p99 alone -> under flood)")
     print("| target | legit alone | legit under flood | rise | flood (one device) | target |")
     print("|---|---|---|---|---|---|")

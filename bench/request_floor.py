@@ -20,15 +20,11 @@ import asyncio
 import os
 import time
 
-from load import fire
+from load import FLOOR_BODY, fire
 from stack import Stack, proc_cpu_s, process_tree
 
 CASES = {
-    "serializer 400": (
-        "/api/create-account",
-        b'{"requestId": "not an id", "username": "floor", "password": "floor-Pass-9"}',
-        400,
-    ),
+    "serializer 400": ("/api/create-account", FLOOR_BODY, 400),
     "middleware 403": ("/healthz", b"{}", 403),
 }
 

@@ -113,6 +113,11 @@ SWITCH_INTERVAL_MS = _float("GUNICORN_SWITCH_INTERVAL_MS", 1.0)
 
 
 def child_exit(server, worker):
+    # The worker's share of connections (fpdjango/gunicorn_worker.py) no longer counts.
+    if hasattr(worker, "slot"):
+        from fpdjango.gunicorn_worker import forget_worker
+
+        forget_worker(worker.pid)
     # prometheus-client multiprocess mode: a dead worker's live gauges stop counting.
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess

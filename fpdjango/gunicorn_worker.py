@@ -12,16 +12,29 @@ This worker counts the requests it has handed to its pool and not yet finished, 
 polling the listening socket while that count is at its thread count: new connections then
 wait in the kernel's backlog for a worker with a free thread. What it does not do is move a
 connection it already holds: kept-alive connections are served where they are (refusing them
-would break a client's next request), so clients that connected while the server was idle
-stay wherever they landed.
+would break a client's next request).
+
+Nor does a free thread make the spread fair: clients that connect together while the
+threads are free (a proxy opening its keep-alive pool, a load generator) land wherever the
+kernel wakes first: on 2 workers, 32 clients landed 29/3, 28/4, 26/6 or 18/14. Each worker's
+Python runs on one core at a time (the GIL), so the clients of the crowded worker wait for
+its core while the other answers its few at once; at 29/3 the whole server once answered
+957/s against 1,549/s at 18/14 (docs/benchmarks.md). So the workers also share, through
+memory the master maps before forking, how many connections each holds (`ConnectionShares`),
+and a worker takes a new one only while it holds at most one more than the fewest held by any
+worker with a free thread: the worker holding the fewest always may, so someone always takes
+the connection.
 
 It relies on gthread's own hooks (`enqueue_req`, `finish_request`, `set_accept_enabled`,
-`accept`), as of gunicorn 27.0 (pinned below 28 in pyproject.toml): the import fails loudly if
-they are gone, and tests/test_gunicorn_worker.py runs the worker under a real gunicorn.
+`accept`, `notify`, `wait_for_and_dispatch_events`, `nr_conns`), as of gunicorn 27.0 (pinned
+below 28 in pyproject.toml): the import fails loudly if they are gone, and
+tests/test_gunicorn_worker.py runs the worker under a real gunicorn.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
 
 from gunicorn.workers.gthread import ThreadWorker
@@ -33,12 +46,83 @@ STALLS = Counter(
     "Times a gunicorn worker had every thread taken and none finished for GUNICORN_TIMEOUT",
 )
 
-_HOOKS = ("enqueue_req", "finish_request", "set_accept_enabled", "accept", "notify")
+_HOOKS = (
+    "enqueue_req",
+    "finish_request",
+    "set_accept_enabled",
+    "accept",
+    "notify",
+    "wait_for_and_dispatch_events",
+)
 if missing := [name for name in _HOOKS if not hasattr(ThreadWorker, name)]:
     raise ImportError(
         f"gunicorn's gthread worker has no {', '.join(missing)}: FreeThreadWorker needs "
         "gunicorn 27.0; set GUNICORN_WORKER_CLASS=gthread to run the stock worker"
     )
+
+
+# A worker that holds more than this many connections above the fewest held elsewhere leaves
+# new ones to the others.
+SHARE_SLACK = 1
+# While a worker leaves new connections to the others, it looks again this often (it is not
+# woken when they catch up; under load its own requests wake it sooner).
+HELD_OFF_POLL_S = 0.05
+
+
+class ConnectionShares:
+    """How many connections each live worker holds, in memory shared by every worker: made
+    in the master (this module is imported there to load the worker class) and inherited by
+    each fork. One slot per worker, claimed at start and cleared at exit, and by the master's
+    `child_exit` hook for a worker that was killed."""
+
+    SLOTS = 256  # workers beyond this many run without the fair share (always may accept)
+    UNAVAILABLE = 2**62  # published by a worker with every thread taken: not a share to match
+
+    def __init__(self) -> None:
+        self.pids = multiprocessing.RawArray("q", self.SLOTS)
+        self.held = multiprocessing.RawArray("q", self.SLOTS)
+        self.top = multiprocessing.RawValue("q", 0)  # slots past this one were never used
+        self.claim_lock = multiprocessing.Lock()
+
+    def claim(self, pid: int) -> int | None:
+        with self.claim_lock:
+            for slot in range(self.SLOTS):
+                if self.pids[slot] in (0, pid) or not _alive(self.pids[slot]):
+                    self.held[slot], self.pids[slot] = 0, pid
+                    self.top.value = max(self.top.value, slot + 1)
+                    return slot
+        return None
+
+    def release(self, pid: int) -> None:
+        for slot in range(self.top.value):
+            if self.pids[slot] == pid:
+                self.pids[slot] = 0
+
+    def fewest(self) -> tuple[int, int]:
+        """The fewest connections a live worker with a free thread holds, and its pid."""
+        fewest, pid = self.UNAVAILABLE, 0
+        for slot in range(self.top.value):
+            if self.pids[slot] and self.held[slot] < fewest:
+                fewest, pid = self.held[slot], self.pids[slot]
+        return fewest, pid
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+SHARES = ConnectionShares()
+
+
+def forget_worker(pid: int) -> None:
+    """For gunicorn's `child_exit` (fpdjango/gunicorn.conf.py): the worker is gone."""
+    SHARES.release(pid)
 
 
 class FreeThreadWorker(ThreadWorker):
@@ -47,20 +131,61 @@ class FreeThreadWorker(ThreadWorker):
         self.busy = 0  # requests handed to the pool and not finished; main thread only
         self.progress_at = time.monotonic()  # the last finish, or when the threads filled up
         self.stall_logged = False
+        self.slot: int | None = None
+        self.held_off = False  # would accept, but holds more than its share
+
+    def init_process(self) -> None:
+        self.slot = SHARES.claim(os.getpid())
+        try:
+            super().init_process()  # runs the worker's loop until it exits
+        finally:
+            SHARES.release(os.getpid())
 
     def has_free_thread(self) -> bool:
         return self.busy < self.cfg.threads
 
+    def publish(self) -> None:
+        if self.slot is not None:
+            free = self.has_free_thread()
+            SHARES.held[self.slot] = self.nr_conns if free else SHARES.UNAVAILABLE
+
+    def within_share(self) -> bool:
+        """May this worker take one more connection? Yes while it holds at most SHARE_SLACK
+        more than the worker with a free thread holding the fewest (itself, possibly). A
+        worker found dead here (killed, its slot not yet cleared by the master) is forgotten."""
+        if self.slot is None:
+            return True
+        self.publish()
+        fewest, pid = SHARES.fewest()
+        if self.nr_conns <= fewest + SHARE_SLACK:
+            return True
+        if not _alive(pid):
+            SHARES.release(pid)
+            return self.within_share()
+        return False
+
     def set_accept_enabled(self, enabled: bool) -> None:
         # gthread's loop asks for accepting whenever it holds fewer than worker_connections;
-        # it stays off while every thread is taken.
-        super().set_accept_enabled(enabled and self.has_free_thread())
+        # it stays off while every thread is taken, or while this worker holds more than its
+        # share.
+        fair = self.within_share() if enabled and self.has_free_thread() else True
+        self.held_off = enabled and not fair
+        super().set_accept_enabled(enabled and self.has_free_thread() and fair)
 
     def accept(self, listener) -> None:
         # With several listeners, one poll can report more than one: the first accept may
-        # have taken the last free thread.
-        if self.has_free_thread():
+        # have taken the last free thread. Another worker may have taken connections since
+        # the poll, too.
+        if self.has_free_thread() and self.within_share():
             super().accept(listener)
+        if self._accepting and not (self.has_free_thread() and self.within_share()):
+            self.set_accept_enabled(False)
+            self.held_off = self.has_free_thread()
+
+    def wait_for_and_dispatch_events(self, timeout: float) -> None:
+        if self.held_off:
+            timeout = min(timeout, HELD_OFF_POLL_S)
+        super().wait_for_and_dispatch_events(timeout)
 
     def enqueue_req(self, conn) -> None:
         super().enqueue_req(conn)
@@ -68,6 +193,7 @@ class FreeThreadWorker(ThreadWorker):
         if self.busy == self.cfg.threads:  # the last free thread just went (more only queue)
             self.set_accept_enabled(False)
             self.progress_at = time.monotonic()
+            self.publish()
 
     def finish_request(self, conn, fs) -> None:
         self.busy -= 1
@@ -75,11 +201,14 @@ class FreeThreadWorker(ThreadWorker):
         super().finish_request(conn, fs)  # may enqueue the connection again (read-ahead)
 
     def notify(self) -> None:
-        """The main loop's heartbeat (at least once a second). gunicorn's timeout watches the
+        """The main loop's heartbeat (at least once a second, and after every event): the
+        share is published and looked at again. gunicorn's timeout watches the
         loop, which goes on while request threads hang: a worker whose threads are all taken,
         with none finished for GUNICORN_TIMEOUT seconds, takes no connections and says so (a
         warning, and fpdjango_gunicorn_worker_stalls_total)."""
         super().notify()
+        if self.alive:
+            self.set_accept_enabled(self.nr_conns < self.worker_connections)
         stalled_s = time.monotonic() - self.progress_at
         if not self.has_free_thread() and stalled_s > self.cfg.timeout and not self.stall_logged:
             self.stall_logged = True
