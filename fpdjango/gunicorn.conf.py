@@ -83,7 +83,26 @@ forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,
 # across all workers, not per process, is the most this machine hashes per second; more at
 # once thrash the CPU cache (bench/argon2_processes.py, 4 workers on 2 cores with two arenas:
 # 89 hashes/s with 2 per process, 99/s with 1).
-os.environ.setdefault("ARGON2_MAX_CONCURRENT_HASHES", str(max(1, CORES // workers)))
+# `-w` on gunicorn's command line overrides `workers` after this file has run, so `post_fork`
+# sets the cap again from the final count, unless the operator chose it.
+_ARGON2_CAP_DEFAULTED = "FPDJANGO_ARGON2_CAP_DEFAULTED"  # ours, not the operator's (reloads)
+ARGON2_CAP_CHOSEN = bool(os.environ.get("ARGON2_MAX_CONCURRENT_HASHES", "").strip()) and (
+    not os.environ.get(_ARGON2_CAP_DEFAULTED)
+)
+if not ARGON2_CAP_CHOSEN:
+    os.environ["ARGON2_MAX_CONCURRENT_HASHES"] = str(max(1, CORES // workers))
+    os.environ[_ARGON2_CAP_DEFAULTED] = "1"
+
+
+def _argon2_cap_for(workers_running: int) -> None:
+    """One hash per core across the workers actually running: in the environment (settings
+    not loaded yet) and in the settings (loaded in the master with `preload_app`)."""
+    cap = max(1, CORES // workers_running)
+    os.environ["ARGON2_MAX_CONCURRENT_HASHES"] = str(cap)
+    from django.conf import settings
+
+    if settings.configured:
+        settings.ARGON2_MAX_CONCURRENT_HASHES = cap
 
 
 def _limit_malloc_arenas(arenas: int) -> None:
@@ -128,5 +147,7 @@ def child_exit(server, worker):
 def post_fork(server, worker):
     import sys
 
+    if not ARGON2_CAP_CHOSEN:
+        _argon2_cap_for(server.cfg.workers)
     if SWITCH_INTERVAL_MS > 0:
         sys.setswitchinterval(SWITCH_INTERVAL_MS / 1000)

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import types
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -85,8 +86,9 @@ def load_conf(monkeypatch, **env: str) -> dict:
         if key.startswith("GUNICORN_") or key in ("PORT", "FINGERPRINT_TIMEOUT_S"):
             monkeypatch.delenv(key)
     # The file sets a default for the hasher's cap: recorded here, so the test undoes it.
-    monkeypatch.setenv("ARGON2_MAX_CONCURRENT_HASHES", "")
-    monkeypatch.delenv("ARGON2_MAX_CONCURRENT_HASHES")
+    for key in ("ARGON2_MAX_CONCURRENT_HASHES", "FPDJANGO_ARGON2_CAP_DEFAULTED"):
+        monkeypatch.setenv(key, "")
+        monkeypatch.delenv(key)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return runpy.run_path(str(CONF))
@@ -163,6 +165,32 @@ def test_gunicorn_runs_one_argon2_hash_per_core_across_its_workers(monkeypatch):
         assert int(os.environ["ARGON2_MAX_CONCURRENT_HASHES"]) == max(1, cores // workers)
     load_conf(monkeypatch, GUNICORN_WORKERS="1", ARGON2_MAX_CONCURRENT_HASHES="7")
     assert os.environ["ARGON2_MAX_CONCURRENT_HASHES"] == "7"  # an operator's choice stands
+
+
+def test_a_worker_count_given_on_the_command_line_sets_the_argon2_cap(monkeypatch, settings):
+    """`gunicorn -w N` overrides the file's `workers` after it ran: each worker sets the cap
+    from the count gunicorn actually runs, in the environment and in settings already loaded
+    (preload_app), unless the operator chose it. Reloading the file (SIGHUP) keeps it ours."""
+    cores = os.cpu_count() or 1
+    monkeypatch.setattr(sys, "setswitchinterval", lambda interval: None)
+
+    def forked(conf: dict, workers_running: int) -> None:
+        server = types.SimpleNamespace(cfg=types.SimpleNamespace(workers=workers_running))
+        conf["post_fork"](server, None)
+
+    conf = load_conf(monkeypatch, GUNICORN_WORKERS="1")
+    forked(conf, 4 * cores)
+    assert os.environ["ARGON2_MAX_CONCURRENT_HASHES"] == "1"
+    assert settings.ARGON2_MAX_CONCURRENT_HASHES == 1
+    conf = runpy.run_path(str(CONF))  # a reload sees the value it set itself
+    forked(conf, 1)
+    assert cores == settings.ARGON2_MAX_CONCURRENT_HASHES
+
+    conf = load_conf(monkeypatch, ARGON2_MAX_CONCURRENT_HASHES="7")
+    settings.ARGON2_MAX_CONCURRENT_HASHES = 7
+    forked(conf, 4 * cores)
+    assert os.environ["ARGON2_MAX_CONCURRENT_HASHES"] == "7"
+    assert settings.ARGON2_MAX_CONCURRENT_HASHES == 7
 
 
 ARENAS_SCRIPT = """
