@@ -105,10 +105,21 @@ def print_bounds(report: dict, runs: dict) -> None:
     if accept and accept["rps"] and h["limit_per_s"]:
         hash_ms = h["cores"] * 1000 / h["limit_per_s"]
         beyond = _machine_ms(report, accept) - hash_ms
-        print(
+        line = (
             f"  accepts: {hash_ms:.1f} ms of machine per hash; 80% of the limit leaves"
-            f" {hash_ms / 4:.1f} ms per accept for everything else, which takes {beyond:.1f} ms"
+            f" {hash_ms / 4:.1f} ms per accept for everything else"
         )
+        if floor and floor["rps"]:
+            io = accept["postgres_cpu_ms_per_req"] + accept["sandbox_cpu_ms_per_req"]
+            base = _machine_ms(report, floor)
+            line += (
+                f"; the floor, PostgreSQL and the stand-in API ({io:.2f}) leave"
+                f" {hash_ms / 4 - base - io:.2f} ms for the accept's own work, which takes"
+                f" {beyond - base - io:.2f}"
+            )
+        else:
+            line += f", which takes {beyond:.1f} ms"
+        print(line)
 
 
 def print_comparison(report: dict) -> None:
