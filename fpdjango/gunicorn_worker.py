@@ -53,6 +53,7 @@ _HOOKS = (
     "accept",
     "notify",
     "wait_for_and_dispatch_events",
+    "run",
 )
 if missing := [name for name in _HOOKS if not hasattr(ThreadWorker, name)]:
     raise ImportError(
@@ -139,10 +140,12 @@ class FreeThreadWorker(ThreadWorker):
         self.held_off = False  # would accept, but holds more than its share
         self.held_off_wait = HELD_OFF_FIRST_WAIT_S
 
-    def init_process(self) -> None:
+    def run(self) -> None:
+        # Counted from the loop's start: a worker still loading the app (without preload_app,
+        # seconds) must not look like the one the others leave new connections to.
         self.slot = SHARES.claim(os.getpid())
         try:
-            super().init_process()  # runs the worker's loop until it exits
+            super().run()
         finally:
             SHARES.release(os.getpid())
 
@@ -150,8 +153,10 @@ class FreeThreadWorker(ThreadWorker):
         return self.busy < self.cfg.threads
 
     def publish(self) -> None:
+        """This worker's count for the others to match; none while every thread is taken or
+        while it shuts down (it takes no more connections, and may linger for seconds)."""
         if self.slot is not None:
-            free = self.has_free_thread()
+            free = self.alive and self.has_free_thread()
             SHARES.held[self.slot] = self.nr_conns if free else SHARES.UNAVAILABLE
 
     def within_share(self) -> bool:
@@ -217,6 +222,8 @@ class FreeThreadWorker(ThreadWorker):
         super().notify()
         if self.alive:
             self.set_accept_enabled(self.nr_conns < self.worker_connections)
+        else:
+            self.publish()
         stalled_s = time.monotonic() - self.progress_at
         if not self.has_free_thread() and stalled_s > self.cfg.timeout and not self.stall_logged:
             self.stall_logged = True

@@ -1,10 +1,13 @@
 """A WSGI app for tests/test_gunicorn_worker.py: answers with the worker's pid after
 sleeping `?sleep=` seconds, so a test can see which worker took which connection (`?fail`:
-raises instead; `?metrics`: the worker's Prometheus metrics)."""
+raises instead; `?metrics`: the worker's Prometheus metrics). PROBE_IMPORT_DELAY_S makes
+loading it slow, as loading Django is (each worker loads it without GUNICORN_PRELOAD)."""
 
 import os
 import time
 from urllib.parse import parse_qs
+
+time.sleep(float(os.environ.get("PROBE_IMPORT_DELAY_S", "0")))
 
 
 def app(environ, start_response):

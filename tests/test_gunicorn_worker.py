@@ -132,6 +132,57 @@ def test_a_killed_worker_does_not_hold_the_others_off():
     assert victim not in per_worker and max(per_worker.values()) <= 5, per_worker
 
 
+def test_a_worker_still_loading_the_app_does_not_hold_the_others_off():
+    """Without preload_app a new worker loads the app itself (seconds, for Django) before it
+    takes any connection: until then the others take new ones as if it were not there."""
+    proc, port = serve_probe(workers=2, threads=4, GUNICORN_PRELOAD="0", PROBE_IMPORT_DELAY_S="3")
+    held = []
+    try:
+        while len({pid for pid, _ in held}) < 2 or len(held) < 4:  # idle, kept alive
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            held.append((ask(port, sleep=0, conn=conn)[0], conn))
+        killed = held[0][0]
+        os.kill(int(killed), signal.SIGKILL)  # its replacement loads the app for 3 s
+        time.sleep(0.5)
+        for _ in range(3):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            pid, took = ask(port, sleep=0, conn=conn)
+            held.append((pid, conn))
+            assert took < 1.0, (pid, took)
+    finally:
+        for _, conn in held:
+            conn.close()
+        stop(proc)
+
+
+def test_a_worker_shutting_down_does_not_hold_the_others_off():
+    """A worker told to stop (SIGTERM: a recycle after GUNICORN_MAX_REQUESTS, a deploy) takes no
+    new connections but lingers while a request finishes: the other worker takes every new
+    connection meanwhile, however many it already holds."""
+    proc, port = serve_probe(workers=2, threads=4)
+    held = []
+    try:
+        while len({pid for pid, _ in held}) < 2 or len(held) < 4:  # idle, kept alive
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            held.append((ask(port, sleep=0, conn=conn)[0], conn))
+        stopping, conn = held[0]
+        with ThreadPoolExecutor(1) as pool:
+            slow = pool.submit(ask, port, sleep=3.0, conn=conn)  # keeps it alive 3 s
+            time.sleep(0.3)
+            os.kill(int(stopping), signal.SIGTERM)
+            time.sleep(0.3)
+            for _ in range(4):  # new connections, each kept open
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                pid, took = ask(port, sleep=0, conn=conn)
+                held.append((pid, conn))
+                assert pid != stopping and took < 1.0, (pid, took)
+            slow.result()
+    finally:
+        for _, conn in held:
+            conn.close()
+        stop(proc)
+
+
 def connect_together(port: int, *, clients: int, max_wait_s: float = 10) -> collections.Counter:
     """`clients` keep-alive clients connect at once, then each sends three quick requests:
     how many landed on each worker (by pid). Every request must be answered within
