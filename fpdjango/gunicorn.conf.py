@@ -136,7 +136,7 @@ def child_exit(server, worker):
     if hasattr(worker, "slot"):
         from fpdjango.gunicorn_worker import forget_worker
 
-        forget_worker(worker.pid)
+        forget_worker(worker)
     # prometheus-client multiprocess mode: a dead worker's live gauges stop counting.
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess

@@ -34,7 +34,6 @@ tests/test_gunicorn_worker.py runs the worker under a real gunicorn.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import time
 
 from gunicorn.workers.gthread import ThreadWorker
@@ -67,67 +66,64 @@ if missing := [name for name in _HOOKS if not hasattr(ThreadWorker, name)]:
 SHARE_SLACK = 1
 # While a worker leaves new connections to the others, nothing wakes it when they catch up
 # (its own requests may, later): it looks again after 1 ms, then twice as long each time it
-# is still held off, up to gthread's own second. When 64 clients connected at once to workers
-# answering in 100 ms, a fixed 50 ms delayed their first answers by 100-200 ms, 5 ms by 15-30
-# ms, and 1 ms by nothing measurable; the doubling keeps a worker held off for long from
-# waking a thousand times a second.
-HELD_OFF_FIRST_WAIT_S, HELD_OFF_LAST_WAIT_S = 0.001, 1.0
+# is still held off, up to 50 ms. When 64 clients connected at once to workers answering in
+# 100 ms, a fixed 50 ms delayed their first answers by 100-200 ms, 5 ms by 15-30 ms, and 1 ms
+# by nothing measurable; the doubling spares a worker held off for long a thousand wake-ups a
+# second, and the 50 ms cap bounds the wait when it is the one that should take a burst.
+HELD_OFF_FIRST_WAIT_S, HELD_OFF_LAST_WAIT_S = 0.001, 0.05
 
 
 class ConnectionShares:
-    """How many connections each live worker holds, in memory shared by every worker: made
-    in the master (this module is imported there to load the worker class) and inherited by
-    each fork. One slot per worker, claimed at start and cleared at exit, and by the master's
-    `child_exit` hook for a worker that was killed."""
+    """How many connections each worker holds, in memory shared by every worker: made in the
+    master (this module is imported there to load the worker class) and inherited by each
+    fork. The master gives each worker a slot before forking it and frees it when the worker
+    exits (`child_exit`); a worker writes only its own slot, at every pass of its loop (at
+    least once a second). A slot not written for FRESH_S is not counted: its worker is stuck,
+    stopped or dead, and takes no connections either."""
 
     SLOTS = 256  # workers beyond this many run without the fair share (always may accept)
-    UNAVAILABLE = 2**62  # published by a worker with every thread taken: not a share to match
+    UNAVAILABLE = 2**62  # a worker with every thread taken, or shutting down: not a share
+    FRESH_S = 2.0
 
     def __init__(self) -> None:
-        self.pids = multiprocessing.RawArray("q", self.SLOTS)
         self.held = multiprocessing.RawArray("q", self.SLOTS)
+        self.written_at = multiprocessing.RawArray("d", self.SLOTS)  # monotonic; 0: free
         self.top = multiprocessing.RawValue("q", 0)  # slots past this one were never used
-        self.claim_lock = multiprocessing.Lock()
 
-    def claim(self, pid: int) -> int | None:
-        with self.claim_lock:
-            for slot in range(self.SLOTS):
-                if self.pids[slot] in (0, pid) or not _alive(self.pids[slot]):
-                    self.held[slot], self.pids[slot] = 0, pid
-                    self.top.value = max(self.top.value, slot + 1)
-                    return slot
+    def assign(self, *, stale_after_s: float) -> int | None:
+        """In the master, for a worker about to be forked: a free slot, or one silent longer
+        than gunicorn lets a worker live (its `child_exit` never came)."""
+        now = time.monotonic()
+        for slot in range(self.SLOTS):
+            if not self.written_at[slot] or now - self.written_at[slot] > stale_after_s:
+                self.held[slot], self.written_at[slot] = self.UNAVAILABLE, now
+                self.top.value = max(self.top.value, slot + 1)
+                return slot
         return None
 
-    def release(self, pid: int) -> None:
+    def free(self, slot: int) -> None:
+        self.held[slot], self.written_at[slot] = self.UNAVAILABLE, 0.0
+
+    def write(self, slot: int, held: int) -> None:
+        self.held[slot], self.written_at[slot] = held, time.monotonic()
+
+    def fewest(self) -> int:
+        """The fewest connections held by a worker that can take one."""
+        fewest, now = self.UNAVAILABLE, time.monotonic()
         for slot in range(self.top.value):
-            if self.pids[slot] == pid:
-                self.pids[slot] = 0
-
-    def fewest(self) -> tuple[int, int]:
-        """The fewest connections a live worker with a free thread holds, and its pid."""
-        fewest, pid = self.UNAVAILABLE, 0
-        for slot in range(self.top.value):
-            if self.pids[slot] and self.held[slot] < fewest:
-                fewest, pid = self.held[slot], self.pids[slot]
-        return fewest, pid
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+            if self.held[slot] < fewest and now - self.written_at[slot] < self.FRESH_S:
+                fewest = self.held[slot]
+        return fewest
 
 
 SHARES = ConnectionShares()
 
 
-def forget_worker(pid: int) -> None:
-    """For gunicorn's `child_exit` (fpdjango/gunicorn.conf.py): the worker is gone."""
-    SHARES.release(pid)
+def forget_worker(worker) -> None:
+    """For gunicorn's `child_exit`, in the master (fpdjango/gunicorn.conf.py): the worker is
+    gone, its slot is free."""
+    if getattr(worker, "slot", None) is not None:
+        SHARES.free(worker.slot)
 
 
 class FreeThreadWorker(ThreadWorker):
@@ -136,18 +132,19 @@ class FreeThreadWorker(ThreadWorker):
         self.busy = 0  # requests handed to the pool and not finished; main thread only
         self.progress_at = time.monotonic()  # the last finish, or when the threads filled up
         self.stall_logged = False
-        self.slot: int | None = None
+        # In the master, before the fork (workers are made one at a time there).
+        self.slot = SHARES.assign(stale_after_s=self.cfg.timeout + 10)
         self.held_off = False  # would accept, but holds more than its share
         self.held_off_wait = HELD_OFF_FIRST_WAIT_S
 
     def run(self) -> None:
         # Counted from the loop's start: a worker still loading the app (without preload_app,
         # seconds) must not look like the one the others leave new connections to.
-        self.slot = SHARES.claim(os.getpid())
         try:
             super().run()
         finally:
-            SHARES.release(os.getpid())
+            self.alive = False
+            self.publish()
 
     def has_free_thread(self) -> bool:
         return self.busy < self.cfg.threads
@@ -157,22 +154,15 @@ class FreeThreadWorker(ThreadWorker):
         while it shuts down (it takes no more connections, and may linger for seconds)."""
         if self.slot is not None:
             free = self.alive and self.has_free_thread()
-            SHARES.held[self.slot] = self.nr_conns if free else SHARES.UNAVAILABLE
+            SHARES.write(self.slot, self.nr_conns if free else SHARES.UNAVAILABLE)
 
     def within_share(self) -> bool:
         """May this worker take one more connection? Yes while it holds at most SHARE_SLACK
-        more than the worker with a free thread holding the fewest (itself, possibly). A
-        worker found dead here (killed, its slot not yet cleared by the master) is forgotten."""
+        more than the worker with a free thread holding the fewest (itself, possibly)."""
         if self.slot is None:
             return True
         self.publish()
-        fewest, pid = SHARES.fewest()
-        if self.nr_conns <= fewest + SHARE_SLACK:
-            return True
-        if not _alive(pid):
-            SHARES.release(pid)
-            return self.within_share()
-        return False
+        return self.nr_conns <= SHARES.fewest() + SHARE_SLACK
 
     def set_accept_enabled(self, enabled: bool) -> None:
         # gthread's loop asks for accepting whenever it holds fewer than worker_connections;
@@ -220,10 +210,9 @@ class FreeThreadWorker(ThreadWorker):
         with none finished for GUNICORN_TIMEOUT seconds, takes no connections and says so (a
         warning, and fpdjango_gunicorn_worker_stalls_total)."""
         super().notify()
+        self.publish()  # also the slot's sign of life
         if self.alive:
             self.set_accept_enabled(self.nr_conns < self.worker_connections)
-        else:
-            self.publish()
         stalled_s = time.monotonic() - self.progress_at
         if not self.has_free_thread() and stalled_s > self.cfg.timeout and not self.stall_logged:
             self.stall_logged = True

@@ -115,8 +115,8 @@ def test_keep_alive_clients_connecting_to_idle_workers_are_shared_out(probe_serv
 
 
 def test_a_killed_worker_does_not_hold_the_others_off():
-    """A worker killed outright leaves its count behind until the master reaps it: its
-    replacement and the other worker then share new connections out as before, and none waits."""
+    """A worker killed outright: the master frees its slot when it reaps it, and its
+    replacement and the other worker share new connections out as before; none waits."""
     proc, port = serve_probe(workers=2, threads=4)
     try:
         victim, _ = ask(port, sleep=0)
@@ -130,6 +130,31 @@ def test_a_killed_worker_does_not_hold_the_others_off():
     finally:
         stop(proc)
     assert victim not in per_worker and max(per_worker.values()) <= 5, per_worker
+
+
+def test_a_stopped_worker_holds_the_others_off_for_two_seconds_at_most():
+    """A worker whose loop stops (SIGSTOP here; a main thread stuck in a slow close, a
+    request holding the GIL) stops writing its count: after ConnectionShares.FRESH_S (2 s) the
+    others no longer leave new connections to it."""
+    proc, port = serve_probe(workers=2, threads=4)
+    held, stopped = [], None
+    try:
+        while len({pid for pid, _ in held}) < 2 or len(held) < 4:  # idle, kept alive
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            held.append((ask(port, sleep=0, conn=conn)[0], conn))
+        stopped = held[0][0]
+        os.kill(int(stopped), signal.SIGSTOP)
+        for _ in range(4):  # the other worker takes them all, soon or after 2 s
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            pid, took = ask(port, sleep=0, conn=conn)
+            held.append((pid, conn))
+            assert pid != stopped and took < 3.0, (pid, took)
+    finally:
+        if stopped:
+            os.kill(int(stopped), signal.SIGCONT)
+        for _, conn in held:
+            conn.close()
+        stop(proc)
 
 
 def test_a_worker_still_loading_the_app_does_not_hold_the_others_off():
