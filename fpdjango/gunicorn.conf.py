@@ -83,15 +83,11 @@ forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1,
 # across all workers, not per process, is the most this machine hashes per second; more at
 # once thrash the CPU cache (bench/argon2_processes.py, 4 workers on 2 cores with two arenas:
 # 89 hashes/s with 2 per process, 99/s with 1).
-# `-w` on gunicorn's command line overrides `workers` after this file has run, so `post_fork`
-# sets the cap again from the final count, unless the operator chose it.
-_ARGON2_CAP_DEFAULTED = "FPDJANGO_ARGON2_CAP_DEFAULTED"  # ours, not the operator's (reloads)
-ARGON2_CAP_CHOSEN = bool(os.environ.get("ARGON2_MAX_CONCURRENT_HASHES", "").strip()) and (
-    not os.environ.get(_ARGON2_CAP_DEFAULTED)
-)
-if not ARGON2_CAP_CHOSEN:
-    os.environ["ARGON2_MAX_CONCURRENT_HASHES"] = str(max(1, CORES // workers))
-    os.environ[_ARGON2_CAP_DEFAULTED] = "1"
+# Each worker sets the cap after the fork (`post_fork`), from the workers gunicorn actually runs:
+# `-w` on its command line overrides `workers` after this file has run. Only the worker's own
+# environment changes, so the master (and a reload of this file) still sees the operator's
+# ARGON2_MAX_CONCURRENT_HASHES, which stands when set.
+ARGON2_CAP_CHOSEN = bool(os.environ.get("ARGON2_MAX_CONCURRENT_HASHES", "").strip())
 
 
 def _argon2_cap_for(workers_running: int) -> None:

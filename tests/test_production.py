@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,13 +86,23 @@ def load_conf(monkeypatch, **env: str) -> dict:
     for key in list(os.environ):
         if key.startswith("GUNICORN_") or key in ("PORT", "FINGERPRINT_TIMEOUT_S"):
             monkeypatch.delenv(key)
-    # The file sets a default for the hasher's cap: recorded here, so the test undoes it.
-    for key in ("ARGON2_MAX_CONCURRENT_HASHES", "FPDJANGO_ARGON2_CAP_DEFAULTED"):
-        monkeypatch.setenv(key, "")
-        monkeypatch.delenv(key)
+    # post_fork sets the hasher's cap, in the environment and the settings: recorded here, so
+    # the test undoes it.
+    monkeypatch.setenv("ARGON2_MAX_CONCURRENT_HASHES", "")
+    monkeypatch.delenv("ARGON2_MAX_CONCURRENT_HASHES")
+    cap = django_settings.ARGON2_MAX_CONCURRENT_HASHES
+    monkeypatch.setattr(django_settings, "ARGON2_MAX_CONCURRENT_HASHES", cap)
+    monkeypatch.setattr(sys, "setswitchinterval", lambda interval: None)  # post_fork's
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return runpy.run_path(str(CONF))
+
+
+def forked(conf: dict, workers_running: int | None = None) -> None:
+    """gunicorn's post_fork in a worker, with `workers_running` workers (the file's count
+    when None, as without `-w`)."""
+    workers = workers_running or conf["workers"]
+    conf["post_fork"](types.SimpleNamespace(cfg=types.SimpleNamespace(workers=workers)), None)
 
 
 def test_gunicorn_defaults_fit_io_bound_signups(monkeypatch):
@@ -105,6 +116,7 @@ def test_gunicorn_defaults_fit_io_bound_signups(monkeypatch):
     assert conf["workers"] * conf["threads"] >= 16 * (os.cpu_count() or 1)
     # One process per core: with one Argon2 hash per process, one hash per core at once.
     assert conf["workers"] == max(2, os.cpu_count() or 1)
+    forked(conf)
     assert os.environ["ARGON2_MAX_CONCURRENT_HASHES"] == "1"
     # Recycling is staggered: workers never all restart at the same request count.
     assert 0 < conf["max_requests_jitter"] < conf["max_requests"]
@@ -161,28 +173,21 @@ def test_gunicorn_settings_follow_the_environment(monkeypatch):
 def test_gunicorn_runs_one_argon2_hash_per_core_across_its_workers(monkeypatch):
     cores = os.cpu_count() or 1
     for workers in (1, cores, 2 * cores, 4 * cores):
-        load_conf(monkeypatch, GUNICORN_WORKERS=str(workers))
+        forked(load_conf(monkeypatch, GUNICORN_WORKERS=str(workers)))
         assert int(os.environ["ARGON2_MAX_CONCURRENT_HASHES"]) == max(1, cores // workers)
-    load_conf(monkeypatch, GUNICORN_WORKERS="1", ARGON2_MAX_CONCURRENT_HASHES="7")
+    forked(load_conf(monkeypatch, GUNICORN_WORKERS="1", ARGON2_MAX_CONCURRENT_HASHES="7"))
     assert os.environ["ARGON2_MAX_CONCURRENT_HASHES"] == "7"  # an operator's choice stands
 
 
 def test_a_worker_count_given_on_the_command_line_sets_the_argon2_cap(monkeypatch, settings):
     """`gunicorn -w N` overrides the file's `workers` after it ran: each worker sets the cap
     from the count gunicorn actually runs, in the environment and in settings already loaded
-    (preload_app), unless the operator chose it. Reloading the file (SIGHUP) keeps it ours."""
+    (preload_app), unless the operator chose it."""
     cores = os.cpu_count() or 1
-    monkeypatch.setattr(sys, "setswitchinterval", lambda interval: None)
-
-    def forked(conf: dict, workers_running: int) -> None:
-        server = types.SimpleNamespace(cfg=types.SimpleNamespace(workers=workers_running))
-        conf["post_fork"](server, None)
-
     conf = load_conf(monkeypatch, GUNICORN_WORKERS="1")
     forked(conf, 4 * cores)
     assert os.environ["ARGON2_MAX_CONCURRENT_HASHES"] == "1"
     assert settings.ARGON2_MAX_CONCURRENT_HASHES == 1
-    conf = runpy.run_path(str(CONF))  # a reload sees the value it set itself
     forked(conf, 1)
     assert cores == settings.ARGON2_MAX_CONCURRENT_HASHES
 
