@@ -286,17 +286,31 @@ def run_path(
     if prefill is None:
         prefill = max(chunk * 2, concurrency * 4)
     feed = target.feed(sandbox_url, path, requests, chunk=chunk, prefill=prefill)
-    next_body = target.bodies(feed, path)
-    pids = target.pids
-    probe = Probe(pids)
-    latencies, statuses, ok, elapsed, stalls = asyncio.run(
-        fire(
-            target.url, next_body, concurrency=concurrency, duration=duration, path=target.endpoint
+    try:
+        return _measured(
+            target,
+            target.bodies(feed, path),
+            path,
+            latency_ms,
+            concurrency,
+            duration,
+            target.endpoint,
         )
+    finally:
+        feed.close()
+
+
+def _measured(
+    target: Target, next_body, name: str, latency_ms: int, concurrency: int, duration, url_path
+) -> RunResult:
+    """Fire `next_body`'s requests at `url_path` of `target`, with the CPU of everything
+    measured around them."""
+    probe = Probe(target.pids)
+    latencies, statuses, ok, elapsed, stalls = asyncio.run(
+        fire(target.url, next_body, concurrency=concurrency, duration=duration, path=url_path)
     )
-    feed.close()
     return probe.result(
-        path, latency_ms, concurrency, latencies, statuses, ok, elapsed, stalls, target.name
+        name, latency_ms, concurrency, latencies, statuses, ok, elapsed, stalls, target.name
     )
 
 
@@ -307,28 +321,31 @@ FLOOR_BODY = b'{"requestId": "not an id", "username": "floor", "password": "floo
 
 
 def run_floor(
-    target: Target, *, concurrency: int, requests: int, duration: float | None = None
+    target: Target,
+    *,
+    concurrency: int,
+    requests: int,
+    duration: float | None = None,
+    url_path: str | None = None,
+    body: bytes = FLOOR_BODY,
+    expect: tuple[int, bytes] = (400, b"invalid_input"),
 ) -> RunResult:
-    """`requests` malformed signups (or for `duration` s), each answered 400 `invalid_input`."""
+    """`requests` of the same request (or for `duration` s): by default a malformed signup on
+    the target's endpoint, each answered 400 `invalid_input`."""
+    status, marker = expect
     sent = [0]
 
-    def check(status: int, body: bytes) -> bool:
-        return status == 400 and b"invalid_input" in body
+    def check(got: int, answer: bytes) -> bool:
+        return got == status and marker in answer
 
     def next_body():
         if sent[0] >= requests:
             raise StopIteration
         sent[0] += 1
-        return FLOOR_BODY, check
+        return body, check
 
-    probe = Probe(target.pids)
-    latencies, statuses, ok, elapsed, stalls = asyncio.run(
-        fire(
-            target.url, next_body, concurrency=concurrency, duration=duration, path=target.endpoint
-        )
-    )
-    return probe.result(
-        "floor", 0, concurrency, latencies, statuses, ok, elapsed, stalls, target.name
+    return _measured(
+        target, next_body, "floor", 0, concurrency, duration, url_path or target.endpoint
     )
 
 

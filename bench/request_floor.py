@@ -16,12 +16,10 @@ with the seed's whole refusal.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import time
 
-from load import FLOOR_BODY, fire
-from stack import Stack, proc_cpu_s, process_tree
+from load import FLOOR_BODY, Target, run_floor
+from stack import Stack
 
 CASES = {
     "serializer 400": ("/api/create-account", FLOOR_BODY, 400),
@@ -45,24 +43,21 @@ def main() -> int:
     stack = Stack(args).for_throughput()
     try:
         stack.start()
+        target = Target("fpdjango", stack.url, pids={"server": stack.server_pid})
         for name, (path, body, status) in CASES.items():
-            item = (body, lambda got, _body, want=status: got == want)
-            pids = process_tree(stack.server_pid)
-            cpu0, started = proc_cpu_s(pids), time.perf_counter()
-            _, statuses, ok, elapsed, _ = asyncio.run(
-                fire(
-                    stack.url,
-                    lambda item=item: item,
-                    concurrency=args.clients,
-                    duration=args.seconds,
-                    path=path,
-                )
+            run = run_floor(
+                target,
+                concurrency=args.clients,
+                requests=10**9,
+                duration=args.seconds,
+                url_path=path,
+                body=body,
+                expect=(status, b""),
             )
-            cpu = proc_cpu_s(pids) - cpu0
             print(
-                f"{name:15} {path:20} {dict(statuses)} {ok / elapsed:7.0f}/s "
-                f"{cpu * 1000 / max(ok, 1):5.2f} ms gunicorn CPU per request "
-                f"({time.perf_counter() - started:.0f} s)"
+                f"{name:15} {path:20} {run.statuses} {run.rps:7.0f}/s "
+                f"{run.server_cpu_ms_per_req:5.2f} ms gunicorn CPU per request"
+                f" ({run.seconds:.0f} s)"
             )
     finally:
         stack.stop()

@@ -115,8 +115,10 @@ def test_keep_alive_clients_connecting_to_idle_workers_are_shared_out(probe_serv
 
 
 def test_a_killed_worker_does_not_hold_the_others_off():
-    """A worker killed outright: the master frees its slot when it reaps it, and its
-    replacement and the other worker share new connections out as before; none waits."""
+    """A worker killed outright: its replacement and the other worker share new connections
+    out as before, and none waits. (Here a quick replacement would hide a slot left behind;
+    the next test, whose replacement loads for 3 s, is the one that needs the master to free
+    the killed worker's slot when it reaps it.)"""
     proc, port = serve_probe(workers=2, threads=4)
     try:
         victim, _ = ask(port, sleep=0)
@@ -159,7 +161,9 @@ def test_a_stopped_worker_holds_the_others_off_for_two_seconds_at_most():
 
 def test_a_worker_still_loading_the_app_does_not_hold_the_others_off():
     """Without preload_app a new worker loads the app itself (seconds, for Django) before it
-    takes any connection: until then the others take new ones as if it were not there."""
+    takes any connection: until then the others take new ones as if it were not there, and as
+    if the worker it replaces (killed, its count left at 2) were not there either: the master
+    frees that slot when it reaps it (1.5 s of waiting without, until the count goes stale)."""
     proc, port = serve_probe(workers=2, threads=4, GUNICORN_PRELOAD="0", PROBE_IMPORT_DELAY_S="3")
     held = []
     try:
