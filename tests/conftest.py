@@ -20,16 +20,21 @@ FIXTURES = Path(
 SANDBOX_KEY = "sandbox-secret-key"
 
 
-def vendor_fixture(name: str) -> dict:
-    """A vendor example payload. Missing is a failure that says where it looked, not a skip:
-    these tests hold the product to the vendor's real shapes."""
+def vendor_fixture_bytes(name: str) -> bytes:
+    """A vendor example payload, as the vendor wrote it. Missing is a failure that says where
+    it looked, not a skip: these tests hold the product to the vendor's real shapes."""
     path = FIXTURES / name
     if not path.exists():
         pytest.fail(
             f"vendor fixture {path} is missing: check out ../shared beside the repository, or "
             "set FINGERPRINT_FIXTURES_DIR to its fixtures/fingerprint folder"
         )
-    return json.loads(path.read_text())
+    return path.read_bytes()
+
+
+def vendor_fixture(name: str) -> dict:
+    """A vendor example payload, parsed."""
+    return json.loads(vendor_fixture_bytes(name))
 
 
 def one_device_events(sandbox: SandboxControl, count: int) -> tuple[str, list[str]]:

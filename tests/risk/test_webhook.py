@@ -8,7 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from risk.models import Device, FingerprintEvent
-from tests.conftest import FIXTURES
+from tests.conftest import vendor_fixture_bytes
 
 pytestmark = pytest.mark.django_db
 SECRET = "whsec-test"
@@ -28,7 +28,7 @@ def post(body: bytes, signature: str | None):
 @pytest.mark.parametrize("fixture", ["v4_webhook_event.json", "v3_webhook.json"])
 def test_signed_vendor_webhook_is_stored(settings, fixture):
     settings.FINGERPRINT_WEBHOOK_SECRET = SECRET
-    body = (FIXTURES / fixture).read_bytes()
+    body = vendor_fixture_bytes(fixture)
     response = post(body, sign(body))
     assert response.status_code == 200
     snapshot = FingerprintEvent.objects.get(event_id=response.json()["event_id"])
@@ -41,7 +41,7 @@ def test_signed_vendor_webhook_is_stored(settings, fixture):
 @pytest.mark.parametrize("signature", [None, "v1=deadbeef", "garbage"])
 def test_bad_signature_is_401_and_stores_nothing(settings, signature):
     settings.FINGERPRINT_WEBHOOK_SECRET = SECRET
-    body = (FIXTURES / "v4_webhook_event.json").read_bytes()
+    body = vendor_fixture_bytes("v4_webhook_event.json")
     response = post(body, signature)
     assert response.status_code == 401 and response.json()["code"] == "invalid_signature"
     assert FingerprintEvent.objects.count() == 0

@@ -10,7 +10,7 @@ import requests
 
 from risk.models import FingerprintEvent
 from risk.views import PayloadTooLarge, RawBodyParser
-from tests.conftest import FIXTURES
+from tests.conftest import vendor_fixture_bytes
 from tests.risk.test_webhook import SECRET, sign
 
 PATH = "/api/fingerprint/webhook"
@@ -51,7 +51,7 @@ def test_full_oversize_body_is_413_and_a_signed_event_under_the_cap_is_stored(
     live_server, settings
 ):
     settings.FINGERPRINT_WEBHOOK_SECRET = SECRET
-    body = (FIXTURES / "v4_webhook_event.json").read_bytes()
+    body = vendor_fixture_bytes("v4_webhook_event.json")
     settings.FINGERPRINT_WEBHOOK_MAX_BYTES = len(body)
     url = live_server.url + PATH
     headers = {"Content-Type": "application/json"}
