@@ -58,55 +58,8 @@ class SignupView(APIView):
         }
     )
     def post(self, request):
-        serializer = self.serializer_class(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        try:
-            result = services.account_signup(
-                username=data["username"],
-                password=data["password"],
-                email=data.get("email", ""),
-                event_id=data["event_id"],
-                client_ip=request_client_ip(request),
-                origin=request.headers.get("Origin", ""),
-                endpoint=self.endpoint,
-                sealed_result=data.get("sealed_result", ""),
-            )
-        except VisitorThrottledError as exc:
-            raise exceptions.Throttled(wait=exc.retry_after) from exc
-        except services.UsernameTakenError as exc:
-            # The same 400 as the serializer's check, which a concurrent signup got past.
-            raise serializers.ValidationError(
-                {"username": [serializers.ErrorDetail(USERNAME_TAKEN, code="username_taken")]}
-            ) from exc
-        attempt = result.attempt
-        if attempt.decision == rules.DENY:
-            if rules.is_temporary(attempt.reasons):
-                return Response(
-                    {
-                        "code": "fingerprint_unavailable",
-                        "message": "We could not verify your device right now. Try again shortly.",
-                        "reference": attempt.reference,
-                    },
-                    status=status.HTTP_503_SERVICE_UNAVAILABLE,
-                    headers={"Retry-After": str(RETRY_AFTER_S)},
-                )
-            # Which rule fired is for staff only: telling a bot helps it adapt.
-            return Response(
-                {
-                    "code": "signup_denied",
-                    "message": "We could not create your account.",
-                    "reference": attempt.reference,
-                },
-                status=status.HTTP_403_FORBIDDEN,
-            )
-        return Response(
-            {
-                "status": "created" if attempt.decision == rules.ALLOW else "pending_review",
-                "account": AccountSerializer(result.account).data,
-                "reference": attempt.reference,
-            },
-            status=status.HTTP_201_CREATED,
+        return signup_answer(
+            request, request.data, serializer_class=self.serializer_class, endpoint=self.endpoint
         )
 
 
@@ -115,3 +68,59 @@ class CreateAccountView(SignupView):
 
     serializer_class = CreateAccountSerializer
     endpoint = "create-account"
+
+
+def signup_answer(request, data, *, serializer_class, endpoint: str) -> Response:
+    """The signup endpoints' work, for the DRF views and for the fast path in front of them
+    (accounts/fast_path.py): validate `data`, call the service, map its decision to an answer.
+    Errors are raised as DRF exceptions, which accounts.api_errors turns into answers."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    try:
+        result = services.account_signup(
+            username=data["username"],
+            password=data["password"],
+            email=data.get("email", ""),
+            event_id=data["event_id"],
+            client_ip=request_client_ip(request),
+            origin=request.headers.get("Origin", ""),
+            endpoint=endpoint,
+            sealed_result=data.get("sealed_result", ""),
+        )
+    except VisitorThrottledError as exc:
+        raise exceptions.Throttled(wait=exc.retry_after) from exc
+    except services.UsernameTakenError as exc:
+        # The same 400 as the serializer's check, which a concurrent signup got past.
+        raise serializers.ValidationError(
+            {"username": [serializers.ErrorDetail(USERNAME_TAKEN, code="username_taken")]}
+        ) from exc
+    attempt = result.attempt
+    if attempt.decision == rules.DENY:
+        if rules.is_temporary(attempt.reasons):
+            return Response(
+                {
+                    "code": "fingerprint_unavailable",
+                    "message": "We could not verify your device right now. Try again shortly.",
+                    "reference": attempt.reference,
+                },
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
+        # Which rule fired is for staff only: telling a bot helps it adapt.
+        return Response(
+            {
+                "code": "signup_denied",
+                "message": "We could not create your account.",
+                "reference": attempt.reference,
+            },
+            status=status.HTTP_403_FORBIDDEN,
+        )
+    return Response(
+        {
+            "status": "created" if attempt.decision == rules.ALLOW else "pending_review",
+            "account": AccountSerializer(result.account).data,
+            "reference": attempt.reference,
+        },
+        status=status.HTTP_201_CREATED,
+    )

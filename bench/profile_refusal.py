@@ -78,9 +78,10 @@ def main() -> int:
         from pyinstrument import Profiler
 
         django.setup()
-        from django.core.wsgi import get_wsgi_application
+        # What gunicorn serves: the signup fast path in front of Django's handler, unless
+        # SIGNUP_FAST_PATH=0 (accounts/fast_path.py).
+        from fpdjango.wsgi import application as app
 
-        app = get_wsgi_application()
         answers: list[str] = []
 
         def call(body: bytes) -> None:

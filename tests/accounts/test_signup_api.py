@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 from accounts.hashers import TunableArgon2PasswordHasher
 from risk.models import Device, FingerprintEvent, SignupAttempt
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("both_stacks")]
 User = get_user_model()
 PASSWORD = "correct-horse-battery-9"
 WELL_FORMED_ID = "1700000000000.abcdef"  # the shape of a Fingerprint id, never created

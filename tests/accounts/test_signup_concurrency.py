@@ -13,6 +13,7 @@ PASSWORD = "correct-horse-battery-9"
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("both_stacks")
 @pytest.mark.parametrize(
     ("soft", "hard", "strict", "created", "held"),
     [(1, 10, True, 1, 0), (3, 10, True, 3, 0), (1, 4, False, 1, 3), (2, 6, False, 2, 4)],
@@ -52,6 +53,7 @@ def test_fifty_concurrent_signups_from_one_device(
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("both_stacks")
 def test_a_username_race_keeps_every_attempt(live_server, sandbox, settings):
     """Eight devices take the same free username at once. With production-like Argon2 cost
     all pass the serializer's check before anyone inserts; one account is created, the others

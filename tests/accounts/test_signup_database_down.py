@@ -8,7 +8,11 @@ from rest_framework.test import APIClient
 
 from tests.postgres_helpers import terminate_backend
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("both_stacks"),
+]
 PASSWORD = "correct-horse-battery-9"
 
 

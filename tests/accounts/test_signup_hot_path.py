@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from risk.models import FingerprintEvent, SignupAttempt
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("both_stacks")]
 User = get_user_model()
 PASSWORD = "correct-horse-battery-9"
 

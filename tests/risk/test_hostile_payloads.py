@@ -14,6 +14,9 @@ from risk.fingerprint.events import normalise_event
 from risk.models import FingerprintEvent, SignupAttempt
 from tests.conftest import SANDBOX_KEY
 
+# The payloads reach the API both through Django's full stack and through the fast path.
+pytestmark = pytest.mark.usefixtures("both_stacks")
+
 
 class _OneEventHandler(BaseHTTPRequestHandler):
     """Answers every GET with the same event, whatever id was asked for."""

@@ -11,7 +11,7 @@ from risk.models import SignupAttempt
 from risk.throttles import rate_parse
 from tests.scale.conftest import ROOT, subprocess_env
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("both_stacks")]
 PASSWORD = "correct-horse-battery-9"
 
 
