@@ -3,6 +3,7 @@
     .venv/bin/python bench/profile_refusal.py                  # 400 duplicate-device refusals
     .venv/bin/python bench/profile_refusal.py --path bot --requests 1000 --html /tmp/p.html
     .venv/bin/python bench/profile_refusal.py --path accept --no-profile  # hash included
+    .venv/bin/python bench/profile_refusal.py --path bot --compare-stacks   # fast path vs full
 
 Starts its own sandbox and PostgreSQL database (`--database-url`, dropped and migrated), like
 signup_load.py, with production settings; then calls fpdjango's WSGI application directly
@@ -18,6 +19,7 @@ import cProfile
 import io
 import os
 import pstats
+import statistics
 import sys
 import time
 
@@ -65,6 +67,13 @@ def main() -> int:
     )
     parser.add_argument("--callees", help="with --cpu: also list what functions matching this call")
     parser.add_argument("--tottime", action="store_true", help="with --cpu: also by own time")
+    parser.add_argument(
+        "--compare-stacks",
+        action="store_true",
+        help="no profiler: the signup fast path and Django's full stack in turns, in blocks of "
+        "--requests, --rounds times (the machine's drift hits both alike)",
+    )
+    parser.add_argument("--rounds", type=int, default=20, help="with --compare-stacks")
     args = parser.parse_args()
     args.workers = args.threads = None
     stack = Stack(args).for_throughput()
@@ -84,7 +93,7 @@ def main() -> int:
 
         answers: list[str] = []
 
-        def call(body: bytes) -> None:
+        def call(body: bytes, app=app) -> None:
             out = app(environ_for(body), lambda status, headers: answers.append(status))
             b"".join(out)
             out.close()
@@ -101,17 +110,16 @@ def main() -> int:
 
             visitor = Device.objects.order_by("-pk").values_list("visitor_id", flat=True)[0]
         warm = 50
+        total = args.requests * (2 * args.rounds if args.compare_stacks else 1) + warm
         feed = EventFeed(
-            stack.sandbox_url,
-            args.path,
-            args.requests + warm,
-            visitor_id=visitor,
-            id_field="requestId",
+            stack.sandbox_url, args.path, total, visitor_id=visitor, id_field="requestId"
         )
-        feed.prefill(args.requests + warm)
+        feed.prefill(total)
         for _ in range(warm):
             call(feed.pop())
         answers.clear()
+        if args.compare_stacks:
+            return compare_stacks(call, feed, args, answers)
         if args.no_profile:
             profiler = None
         elif args.cpu:  # CPU only: the waits on PostgreSQL and the sandbox do not count
@@ -154,6 +162,36 @@ def main() -> int:
                     fh.write(profiler.output_html())
     finally:
         stack.stop()
+    return 0
+
+
+def compare_stacks(call, feed, args, answers: list[str]) -> int:
+    """CPU per signup through the project's application (the fast path) and through Django's
+    handler alone, in alternating blocks in this one process."""
+    from django.core.handlers.wsgi import WSGIHandler
+
+    from fpdjango.wsgi import application
+
+    stacks = {"fast path": application, "full stack": WSGIHandler()}
+    seen: dict[str, list[float]] = {name: [] for name in stacks}
+    for _ in range(args.rounds):
+        for name, app in stacks.items():
+            cpu0 = time.process_time()
+            for _ in range(args.requests):
+                call(feed.pop(), app)
+            seen[name].append((time.process_time() - cpu0) * 1000 / args.requests)
+    statuses = {s: answers.count(s) for s in set(answers)}
+    print(f"{args.path}, {args.rounds} rounds of {args.requests} per stack: {statuses}")
+    for name, values in seen.items():
+        print(
+            f"  {name}: median {statistics.median(values):.2f} ms CPU per signup "
+            f"(rounds {min(values):.2f}-{max(values):.2f})"
+        )
+    ratios = [f / s for f, s in zip(seen["fast path"], seen["full stack"], strict=True)]
+    print(
+        f"  fast / full: median {statistics.median(ratios):.2f} "
+        f"(rounds {min(ratios):.2f}-{max(ratios):.2f})"
+    )
     return 0
 
 
