@@ -354,3 +354,38 @@ def test_check_deploy_fails_on_a_weakened_production_setting():
     result = check_deploy(DJANGO_SECURE_HSTS_SECONDS="0")
     assert result.returncode != 0
     assert "security.W004" in result.stdout + result.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_gunicorn_serves_signups_through_the_fast_path_with_production_settings():
+    """What gunicorn serves (fpdjango.wsgi, loaded in the master before the fork) answers a
+    signup as the full stack does: the HTTPS redirect first, then the API's own answers with
+    the security headers and a request id."""
+    proc, url = serve(production_env(DATABASE_URL=subprocess_database_url()))
+    body = json.dumps({"event_id": "not an id", "username": "someone", "password": "x"}).encode()
+
+    def post(*, https: bool) -> tuple[int, dict, bytes]:
+        headers = {"Content-Type": "application/json"}
+        if https:
+            headers["X-Forwarded-Proto"] = "https"  # as the TLS-terminating proxy says
+        request = urllib.request.Request(f"{url}/api/signup", body, headers, method="POST")
+        try:
+            with urllib.request.build_opener(NoRedirect).open(request, timeout=10) as answer:
+                return answer.status, dict(answer.headers), answer.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers), exc.read()
+
+    try:
+        status, headers, _ = post(https=False)
+        port = url.rsplit(":", 1)[1]
+        assert (status, headers["Location"]) == (301, f"https://127.0.0.1:{port}/api/signup")
+        status, headers, content = post(https=True)
+        assert status == 400
+        assert json.loads(content)["errors"]["event_id"][0]["code"] == "invalid_event_id"
+        assert headers["Strict-Transport-Security"].startswith("max-age=")
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["X-Frame-Options"] == "DENY"
+        assert headers["Allow"] == "POST, OPTIONS"
+        assert len(headers["X-Request-ID"]) == 32
+    finally:
+        stop(proc)
