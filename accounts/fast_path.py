@@ -32,7 +32,7 @@ from django.utils.module_loading import import_string
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
-from accounts.parsers import SIGNUP_MAX_BODY_BYTES, announced_length
+from accounts.parsers import SIGNUP_MAX_BODY_BYTES, BoundedJSONParser, announced_length
 from accounts.views import CreateAccountView, SignupView, signup_answer
 
 # settings.MIDDLEWARE entries the fast path leaves out, and why each does nothing for a
@@ -48,11 +48,7 @@ INERT_FOR_SIGNUP = {
 }
 
 # Accept headers whose only match is DRF's JSON renderer as DRF would pick it.
-_JSON_ACCEPTS = frozenset({"", "*/*", "application/json"})
-
-
-def _view_classes() -> dict[str, type[APIView]]:
-    return {reverse("api-signup"): SignupView, reverse("api-create-account"): CreateAccountView}
+_JSON_ACCEPTS = frozenset({"", "*/*", JSONRenderer.media_type})
 
 
 def takes(environ: dict, routes: dict[str, type[APIView]]) -> type[APIView] | None:
@@ -62,7 +58,7 @@ def takes(environ: dict, routes: dict[str, type[APIView]]) -> type[APIView] | No
     if view_class is None or environ.get("REQUEST_METHOD") != "POST":
         return None
     media_type = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
-    if media_type != "application/json" or environ.get("QUERY_STRING"):
+    if media_type != BoundedJSONParser.media_type or environ.get("QUERY_STRING"):
         return None
     if environ.get("HTTP_ACCEPT", "").strip() not in _JSON_ACCEPTS:
         return None
@@ -107,7 +103,10 @@ class SignupChain:
     test client's handler)."""
 
     def __init__(self, *args, **kwargs):
-        self.routes = _view_classes()
+        self.routes = {
+            reverse("api-signup"): SignupView,
+            reverse("api-create-account"): CreateAccountView,
+        }
         super().__init__(*args, **kwargs)
 
     def load_middleware(self, is_async: bool = False) -> None:

@@ -18,8 +18,9 @@ scenario (or `--max-seconds`, whichever ends first):
     one-device flood             a legitimate user's p99 (`--legit-clients` new humans signing
                                  up) alone, then while 64 clients send the duplicate device
 
-    floor (fpdjango only)        a malformed requestId, answered 400 before any database or
-                                 Fingerprint call: the serving stack's own cost, which
+    floor (fpdjango only)        a malformed requestId, answered 400 before any Fingerprint
+                                 call or write (one query: the username check): the
+                                 serving stack's own cost, which
                                  bounds the 0 ms ratio (report.py prints the arithmetic)
 
 `dup` is a device that already has its account (seed: 429, fpdjango: 403 signup_denied), `bot`
@@ -258,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         floor = None
         fpdjango = next((t for t in targets if t.name == "fpdjango"), None)
         if fpdjango is not None and args.only != "flood":
-            log("  floor: fpdjango's cheapest answer (400, no database, no Fingerprint)")
+            log("  floor: fpdjango's cheapest answer (400, no Fingerprint call, no write)")
             floor = asdict(run_floor(fpdjango, concurrency=32, requests=args.requests * 4))
         set_latency(sandbox_url, args.flood_latency_ms)
         floods = {}

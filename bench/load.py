@@ -315,8 +315,9 @@ def _measured(
 
 
 # The cheapest answer the signup endpoint gives: a malformed id is refused by the serializer
-# (400) before any database or Fingerprint call. What it costs is the serving stack alone:
-# gunicorn, the middleware, DRF and the serializer's fields.
+# (400) before any Fingerprint call or write. What it costs is the serving stack: gunicorn,
+# Django's handler and middleware (the signup fast path's, accounts/fast_path.py), the
+# serializer's fields and its one query, the username check.
 FLOOR_BODY = b'{"requestId": "not an id", "username": "floor", "password": "floor-Pass-9"}'
 
 

@@ -83,7 +83,7 @@ def print_bounds(report: dict, runs: dict) -> None:
     if floor and floor["rps"]:
         base = _machine_ms(report, floor)
         print(
-            f"\nfloor: fpdjango's cheapest answer (400 before any database or Fingerprint call):"
+            f"\nfloor: fpdjango's cheapest answer (400 before any Fingerprint call or write):"
             f" {floor['rps']:.0f}/s, {floor['server_cpu_ms_per_req']:.2f} ms server CPU,"
             f" {base:.2f} ms of machine"
         )

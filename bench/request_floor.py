@@ -6,7 +6,8 @@ Starts the benchmark stack (fresh PostgreSQL database, sandbox, gunicorn with pr
 settings, like compare_seed.py) and fires, from 32 keep-alive clients for 8 s each:
 
 * `POST /api/create-account` with a malformed `requestId`: gunicorn, every middleware, DRF
-  and the serializer, answered 400 with no database or Fingerprint call;
+  and the serializer, answered 400 with no Fingerprint call or write (its one query is the
+  username check);
 * `POST /healthz` without a CSRF token: refused 403 by the middleware before any view.
 
 Prints the rate and gunicorn's CPU per request (from /proc). docs/benchmarks.md compares it

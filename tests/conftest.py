@@ -2,6 +2,7 @@
 
 import json
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -11,12 +12,33 @@ from django.core.management import call_command
 from sandbox.control import SandboxControl
 from sandbox.server import SandboxServer
 
-# The vendor's example payloads, read in place: ../shared/fixtures/fingerprint/ beside the
-# checkout (CI's layout), or FINGERPRINT_FIXTURES_DIR for a checkout somewhere else.
-FIXTURES = Path(
-    os.environ.get("FINGERPRINT_FIXTURES_DIR")
-    or Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "fingerprint"
-)
+
+# The vendor's example payloads, read in place from shared/fixtures/fingerprint/ beside the
+# checkout (CI's layout), beside the local repository this one was cloned from (a clone in
+# /tmp of a checkout that has them), or FINGERPRINT_FIXTURES_DIR.
+def _fixtures_dir() -> Path:
+    if explicit := os.environ.get("FINGERPRINT_FIXTURES_DIR"):
+        return Path(explicit)
+    checkout = Path(__file__).resolve().parents[1]
+    beside = [checkout.parent]
+    try:
+        origin = subprocess.run(
+            ["git", "-C", str(checkout), "config", "--get", "remote.origin.url"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        origin = ""
+    if origin.startswith("/") or origin.startswith("file://"):
+        source = Path(origin.removeprefix("file://")).resolve()
+        source = source.parent if source.name == ".git" else source
+        beside.append(source.parent)
+    candidates = [folder / "shared" / "fixtures" / "fingerprint" for folder in beside]
+    return next((path for path in candidates if path.is_dir()), candidates[0])
+
+
+FIXTURES = _fixtures_dir()
 SANDBOX_KEY = "sandbox-secret-key"
 
 
@@ -26,8 +48,9 @@ def vendor_fixture_bytes(name: str) -> bytes:
     path = FIXTURES / name
     if not path.exists():
         pytest.fail(
-            f"vendor fixture {path} is missing: check out ../shared beside the repository, or "
-            "set FINGERPRINT_FIXTURES_DIR to its fixtures/fingerprint folder"
+            f"vendor fixture {path} is missing: check out ../shared beside the repository (or "
+            "beside the local repository this one was cloned from), or set "
+            "FINGERPRINT_FIXTURES_DIR to its fixtures/fingerprint folder"
         )
     return path.read_bytes()
 

@@ -3,14 +3,15 @@ WSGI application (what gunicorn serves) it answers every request as the full sta
 
 The signup test modules marked `both_stacks` run each of their tests through both as well."""
 
-import io
 import json
 import logging
-import sys
+import urllib.error
+import urllib.request
 
 import pytest
 from django.conf import settings as django_settings
 from django.core.handlers.wsgi import WSGIHandler
+from django.test import RequestFactory
 
 from accounts.fast_path import (
     INERT_FOR_SIGNUP,
@@ -37,26 +38,14 @@ def environ(
     query="",
     **headers,
 ):
-    env = {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
-        "QUERY_STRING": query,
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "8000",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_HOST": "127.0.0.1:8000",
-        "CONTENT_TYPE": content_type,
-        "CONTENT_LENGTH": str(len(body)) if length is None else length,
-        "wsgi.input": io.BytesIO(body),
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-        "wsgi.version": (1, 0),
-    }
-    env.update({f"HTTP_{name.upper()}": value for name, value in headers.items()})
+    """A WSGI environ as a server hands it over (built by Django's RequestFactory)."""
+    extra = {f"HTTP_{name.upper()}": value for name, value in headers.items()}
+    request = RequestFactory().generic(
+        method, path, body, content_type, QUERY_STRING=query, REMOTE_ADDR="127.0.0.1", **extra
+    )
+    env = request.environ
+    env.setdefault("CONTENT_TYPE", content_type)  # RequestFactory leaves both out without a body
+    env["CONTENT_LENGTH"] = str(len(body)) if length is None else length
     return env
 
 
@@ -253,3 +242,27 @@ def test_the_test_client_reaches_the_fast_path(sandbox):
     assert api.fast_answers == 1
     assert api.get("/api/signup").status_code == 405
     assert api.fast_answers == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("both_stacks")
+def test_the_live_server_serves_the_fast_path_in_its_run(request, live_server, monkeypatch):
+    """Likewise for the `both_stacks` runs on the live server (concurrency, schema fuzz)."""
+    from accounts import fast_path
+
+    answered = []
+    original = fast_path.signup_view
+
+    def counting(req, view_class):
+        answered.append(view_class)
+        return original(req, view_class)
+
+    monkeypatch.setattr(fast_path, "signup_view", counting)
+    post = urllib.request.Request(
+        f"{live_server.url}/api/signup", b"{}", {"Content-Type": "application/json"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(post, timeout=10)
+    assert answer.value.code == 400
+    expected = [SignupView] if request.getfixturevalue("both_stacks") == "fast_path" else []
+    assert answered == expected
