@@ -1,4 +1,7 @@
-"""The account: Django's user, linked to the device and the event it signed up with."""
+"""The reference project's account: Django's user, with usernames unique whatever their case.
+
+Nothing here is for the risk app: it links a user to their signup attempt and device itself
+(risk.models.SignupAttempt.account), as on any host."""
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -6,11 +9,6 @@ from django.db.models.functions import Lower
 
 
 class User(AbstractUser):
-    device = models.ForeignKey(
-        "risk.Device", null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts"
-    )
-    signup_event_id = models.CharField(max_length=64, blank=True, db_index=True)
-
     class Meta:
         constraints = [
             # "Alice" and "alice" are the same person to a user; make the database agree.

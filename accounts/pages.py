@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -22,8 +21,8 @@ def agent_config() -> dict[str, Any]:
     (FINGERPRINT_API_URL, or FINGERPRINT_SANDBOX_URL when no secret key is set), so the page
     and the API always talk to the same sandbox.
     """
-    public_key = getattr(settings, "FINGERPRINT_PUBLIC_API_KEY", "") or ""
     conf = risk_settings()
+    public_key = conf.public_api_key
     if public_key:
         return {
             "kind": "fingerprint",

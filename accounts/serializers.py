@@ -1,24 +1,18 @@
-"""Input validation for the signup API. Nothing here touches Fingerprint or writes anything."""
-
-import copy
+"""The reference project's signup API input: its own fields (username, password, email) on top
+of risk's DRF integration, which adds the Fingerprint event and asks for the verdict."""
 
 from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.validators import RegexValidator
-from django.db import connection
+from django.db import IntegrityError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-# Fingerprint's ids: `<epoch ms>.<random>` (v4 event_id and v3 requestId, e.g.
-# 1708102555327.NLOjmg) and the 20-character form of the vendor's v3 webhook example. Anything
-# else is refused before an upstream call: a made-up id must not cost us Server API quota.
-EVENT_ID_PATTERN = r"^(?:[0-9]{10,16}\.[A-Za-z0-9]{4,16}|[A-Za-z0-9]{20})$"
-event_id_validator = RegexValidator(
-    EVENT_ID_PATTERN, message="Not a Fingerprint event id.", code="invalid_event_id"
-)
+from accounts import services
+from risk.integrations.drf import EventIdField, FingerprintSignupMixin, UsernameTaken
 
-
+USERNAME_TAKEN = "This username is already taken."
 # DRF refuses NUL characters in every CharField (ProhibitNullCharactersValidator): say so.
 NO_NUL_PATTERN = "^[^\\u0000]*$"
 
@@ -37,53 +31,20 @@ class PasswordField(serializers.CharField):
     `validate()` enforces with the validators' own codes (`password_too_short`...)."""
 
 
-@extend_schema_field({"type": "string", "maxLength": 65536, "pattern": NO_NUL_PATTERN})
-class SealedResultField(serializers.CharField):
-    pass
-
-
-# LOWER(username) = LOWER(%s) is served by the unique index on Lower("username")
-# (user_username_ci_unique), unlike `username__iexact`, which compiles to UPPER() on
-# PostgreSQL and scans the table. Plain SQL: it runs before every signup, and compiling the
-# ORM expression cost more CPU than the index probe.
-USERNAME_TAKEN = "This username is already taken."
-USERNAME_TAKEN_SQL = "SELECT 1 FROM accounts_user WHERE LOWER(username) = LOWER(%s) LIMIT 1"
-
-
-def username_taken(username: str) -> bool:
-    """Does an account already have this username, whatever its case?"""
-    with connection.cursor() as cursor:
-        cursor.execute(USERNAME_TAKEN_SQL, [username])
-        return cursor.fetchone() is not None
-
-
-class SignupSerializer(serializers.Serializer):
-    event_id = serializers.CharField(
-        max_length=64, trim_whitespace=True, validators=[event_id_validator]
-    )
+class SignupSerializer(FingerprintSignupMixin, serializers.Serializer):
     username = serializers.CharField(
         max_length=150, min_length=3, validators=[UnicodeUsernameValidator()]
     )
     password = PasswordField(max_length=128, write_only=True, trim_whitespace=False)
     email = serializers.EmailField(required=False, allow_blank=True, default="", max_length=254)
-    # Optional: the agent's sealed result; opened locally when FINGERPRINT_SEALED_KEYS is set.
-    sealed_result = SealedResultField(
-        required=False, allow_blank=True, default="", max_length=65536, trim_whitespace=True
-    )
-
-    def get_fields(self) -> dict:
-        # DRF deep-copies every declared field per serializer, re-running each field's
-        # __init__ (about 3% of a refusal's CPU). A shallow copy is enough here: bind() only
-        # sets attributes on the copy, and the shared validators and messages are never mutated.
-        return {name: copy.copy(field) for name, field in self._declared_fields.items()}
 
     def validate_username(self, value: str) -> str:
-        if username_taken(value):
+        if services.username_taken(value):
             raise serializers.ValidationError(USERNAME_TAKEN, code="username_taken")
         return value
 
     def validate(self, attrs: dict) -> dict:
-        # Django's validators need the other fields (similarity to username/email).
+        # Before the verdict: a weak password costs no call to Fingerprint.
         candidate = get_user_model()(username=attrs["username"], email=attrs.get("email", ""))
         try:
             password_validation.validate_password(attrs["password"], user=candidate)
@@ -96,21 +57,34 @@ class SignupSerializer(serializers.Serializer):
                     ]
                 }
             ) from exc
+        attrs = super().validate(attrs)  # the verdict; raises for a refused signup
+        # Hashed only for a signup that gets an account (a bot flood costs no Argon2), and
+        # before save() opens its transaction (no lock waits on the hash).
+        attrs["password"] = make_password(attrs["password"])
         return attrs
+
+    def create(self, validated_data: dict):
+        verdict = self.fingerprint_verdict
+        try:
+            return services.account_create(
+                username=validated_data["username"],
+                email=validated_data.get("email", ""),
+                password_hash=validated_data["password"],
+                active=verdict.account_active,
+            )
+        except IntegrityError as exc:
+            if "username" not in str(exc).lower():
+                raise
+            # A concurrent signup took the name after the check above: the same 400 as it.
+            raise UsernameTaken(USERNAME_TAKEN) from exc
 
 
 class CreateAccountSerializer(SignupSerializer):
     """The seed quickstart's request body: `requestId` instead of `event_id`."""
 
+    fingerprint_endpoint = "create-account"
     event_id = None
-    requestId = serializers.CharField(  # noqa: N815
-        max_length=64, trim_whitespace=True, validators=[event_id_validator]
-    )
-
-    def validate(self, attrs: dict) -> dict:
-        attrs = super().validate(attrs)
-        attrs["event_id"] = attrs.pop("requestId")
-        return attrs
+    requestId = EventIdField()  # noqa: N815
 
 
 class AccountSerializer(serializers.Serializer):
@@ -126,19 +100,3 @@ class SignupCreatedSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["created", "pending_review"])
     account = AccountSerializer()
     reference = serializers.CharField(help_text="Opaque token staff can search in the console")
-
-
-class ErrorDetailSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-
-
-class ErrorSerializer(serializers.Serializer):
-    """Every error: `{"code", "message", "errors"?, "reference"?}` (see accounts/api_errors.py)."""
-
-    code = serializers.CharField()
-    message = serializers.CharField()
-    errors = serializers.DictField(
-        child=serializers.ListField(child=ErrorDetailSerializer()), required=False
-    )
-    reference = serializers.CharField(required=False)

@@ -1,4 +1,4 @@
-"""fpdjango against the seed quickstart, side by side in one run (issue 14, docs/benchmarks.md).
+"""fpdjango against the seed quickstart, side by side in one run (docs/benchmarks.md).
 
     python3 -m venv /tmp/seedvenv && /tmp/seedvenv/bin/pip install \\
         -r ../shared/anchors/seed_quickstart/requirements.txt          # once, as its README says

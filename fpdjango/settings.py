@@ -1,8 +1,10 @@
-"""Settings, all read from the environment (and an optional `.env` file).
+"""The reference project's settings, all read from the environment (and an optional `.env`
+file) through django-environ. The only place that reads the environment.
 
-Every variable is documented in README.md ("Configuration"). The app's own settings
-(`FINGERPRINT_*`, `RISK_*`) are declared once, with type, default and validation, in the table
-in `risk/conf.py`; this module reads the environment through it.
+Every variable is documented in README.md ("Configuration"). The risk app's own settings
+(`FINGERPRINT_*`, `RISK_*`, `SIGNUP_*`, `REVIEW_*`) have their types, defaults and meanings in
+one table, risk/conf.py: here each is taken from the environment as text when set, and left
+unset (None) otherwise, so that risk's default applies as on any host.
 """
 
 import os
@@ -10,8 +12,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
-
-from risk.conf import settings_from_environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -27,10 +27,56 @@ if DEBUG:
 else:
     SECRET_KEY = env.str("DJANGO_SECRET_KEY")
 
-# --- Fingerprint and risk rules -------------------------------------------------------------
-# One table (risk/conf.py) names every FINGERPRINT_*, RISK_*, SIGNUP_* and REVIEW_* variable
-# with its type, default and validation; this assigns each as a Django setting of the same name.
-globals().update(settings_from_environ())
+# --- The risk app (risk/conf.py: each setting's type, default and meaning) ------------------
+# Text from the environment; risk parses it, and `manage.py check` names a value that does not.
+FINGERPRINT_SECRET_API_KEY = env.str("FINGERPRINT_SECRET_API_KEY", default=None)
+FINGERPRINT_PUBLIC_API_KEY = env.str("FINGERPRINT_PUBLIC_API_KEY", default=None)
+FINGERPRINT_REGION = env.str("FINGERPRINT_REGION", default=None)
+FINGERPRINT_API_URL = env.str("FINGERPRINT_API_URL", default=None)
+FINGERPRINT_SANDBOX_URL = env.str("FINGERPRINT_SANDBOX_URL", default=None)
+FINGERPRINT_API_VERSION = env.str("FINGERPRINT_API_VERSION", default=None)
+FINGERPRINT_TIMEOUT_S = env.str("FINGERPRINT_TIMEOUT_S", default=None)
+FINGERPRINT_CONNECT_TIMEOUT_S = env.str("FINGERPRINT_CONNECT_TIMEOUT_S", default=None)
+FINGERPRINT_MAX_RETRIES = env.str("FINGERPRINT_MAX_RETRIES", default=None)
+FINGERPRINT_FAILURE_POLICY = env.str("FINGERPRINT_FAILURE_POLICY", default=None)
+FINGERPRINT_SEALED_KEYS = env.str("FINGERPRINT_SEALED_KEYS", default=None)
+FINGERPRINT_WEBHOOK_SECRET = env.str("FINGERPRINT_WEBHOOK_SECRET", default=None)
+FINGERPRINT_WEBHOOK_MAX_BYTES = env.str("FINGERPRINT_WEBHOOK_MAX_BYTES", default=None)
+FINGERPRINT_SANDBOX_IN_PRODUCTION = env.str("FINGERPRINT_SANDBOX_IN_PRODUCTION", default=None)
+FINGERPRINT_DRN_API_URL = env.str("FINGERPRINT_DRN_API_URL", default=None)
+FINGERPRINT_DRN_CACHE_S = env.str("FINGERPRINT_DRN_CACHE_S", default=None)
+FINGERPRINT_DRN_RPS = env.str("FINGERPRINT_DRN_RPS", default=None)
+FINGERPRINT_DRN_SIGNUP_BUDGET_S = env.str("FINGERPRINT_DRN_SIGNUP_BUDGET_S", default=None)
+RISK_MAX_EVENT_AGE_S = env.str("RISK_MAX_EVENT_AGE_S", default=None)
+RISK_MIN_CONFIDENCE = env.str("RISK_MIN_CONFIDENCE", default=None)
+RISK_ALLOWED_ORIGINS = env.str("RISK_ALLOWED_ORIGINS", default=None)
+RISK_CHECK_IP = env.str("RISK_CHECK_IP", default=None)
+RISK_TRUSTED_PROXY_COUNT = env.str("RISK_TRUSTED_PROXY_COUNT", default=None)
+RISK_MAX_ACCOUNTS_PER_DEVICE = env.str("RISK_MAX_ACCOUNTS_PER_DEVICE", default=None)
+RISK_MAX_ACCOUNTS_PER_DEVICE_HARD = env.str("RISK_MAX_ACCOUNTS_PER_DEVICE_HARD", default=None)
+RISK_DEVICE_LIMIT_STRICT = env.str("RISK_DEVICE_LIMIT_STRICT", default=None)
+RISK_ESTABLISHED_DEVICE_HOURS = env.str("RISK_ESTABLISHED_DEVICE_HOURS", default=None)
+RISK_NEW_DEVICE_MINUTES = env.str("RISK_NEW_DEVICE_MINUTES", default=None)
+RISK_PERSON_MAX_IPS_1H = env.str("RISK_PERSON_MAX_IPS_1H", default=None)
+RISK_VELOCITY_MAX_IPS_1H = env.str("RISK_VELOCITY_MAX_IPS_1H", default=None)
+RISK_IP_NEW_DEVICES_REVIEW_1H = env.str("RISK_IP_NEW_DEVICES_REVIEW_1H", default=None)
+RISK_IP_NEW_DEVICES_DENY_1H = env.str("RISK_IP_NEW_DEVICES_DENY_1H", default=None)
+RISK_SNAPSHOT_RETENTION_DAYS = env.str("RISK_SNAPSHOT_RETENTION_DAYS", default=None)
+RISK_LOG_VISITOR_ID = env.str("RISK_LOG_VISITOR_ID", default=None)
+SIGNUP_THROTTLE_RATE = env.str("SIGNUP_THROTTLE_RATE", default=None)
+SIGNUP_THROTTLE_VISITOR_RATE = env.str("SIGNUP_THROTTLE_VISITOR_RATE", default=None)
+SIGNUP_DEVICE_CONCURRENCY = env.str("SIGNUP_DEVICE_CONCURRENCY", default=None)
+REVIEW_CLAIM_MINUTES = env.str("REVIEW_CLAIM_MINUTES", default=None)
+REVIEW_NOTIFY_USERS = env.str("REVIEW_NOTIFY_USERS", default=None)
+REVIEW_EMAIL_RETRY_S = env.str("REVIEW_EMAIL_RETRY_S", default=None)
+REVIEW_DRN_LOOKUPS_PER_HOUR = env.str("REVIEW_DRN_LOOKUPS_PER_HOUR", default=None)
+REVIEW_REQUIRE_OTP = env.str("REVIEW_REQUIRE_OTP", default=None)
+REVIEW_SITE = env.str("REVIEW_SITE", default=None)
+RISK_SUSPECT_SCORE_REVIEW = env.str("RISK_SUSPECT_SCORE_REVIEW", default=None)
+RISK_DRN_NEW_DEVICE_MINUTES = env.str("RISK_DRN_NEW_DEVICE_MINUTES", default=None)
+RISK_DRN_PERCENTILE_REVIEW = env.str("RISK_DRN_PERCENTILE_REVIEW", default=None)
+RISK_DRN_LOCATION_MASKED_REVIEW = env.str("RISK_DRN_LOCATION_MASKED_REVIEW", default=None)
+TRUSTED_PROXY_COUNT = env.str("TRUSTED_PROXY_COUNT", default=None)  # the old name
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
@@ -92,24 +138,9 @@ TEMPLATES = [
 VAR_DIR.mkdir(exist_ok=True)
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+# Persistent connections, checked by Django before a request reuses one (a restarted or failed
+# over server is noticed instead of failing the request).
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Django's backend, with the health check (SELECT 1 before a request's first query) only
-    # for a connection idle this long: under load it was one round trip more per signup.
-    DATABASES["default"]["ENGINE"] = "fpdjango.postgresql"
-    DATABASES["default"]["HEALTH_CHECK_IDLE_S"] = env.float("DB_HEALTH_CHECK_IDLE_S", default=1.0)
-    # Our queries are short OLTP lookups: JIT compilation costs more than it saves.
-    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
-    # Server-side parameter binding: psycopg sends values apart from the SQL instead of
-    # quoting them into it (cheaper for the large JSON snapshots we insert on every signup).
-    DATABASES["default"]["OPTIONS"]["server_side_binding"] = env.bool(
-        "DB_SERVER_SIDE_BINDING", default=True
-    )
-    # Prepared statements: psycopg prepares a query the 5th time one connection runs it, and
-    # PostgreSQL then skips parsing and planning it (a signup's few statements run thousands
-    # of times). Empty turns them off, which PgBouncer before 1.21 in transaction mode needs.
-    _prepare = env.str("DB_PREPARE_THRESHOLD", default="5")
-    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = int(_prepare) if _prepare else None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE transactions take the write lock up front, so concurrent signups queue
     # instead of failing with "database is locked" on lock upgrade.
@@ -129,7 +160,7 @@ PASSWORD_HASHERS = [
     "accounts.hashers.TunableArgon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
-# Argon2id cost (see docs/benchmarks.md for what each costs on our 2-core machine).
+# Argon2id cost (bench/argon2_processes.py measures what each costs on a machine).
 ARGON2_TIME_COST = env.int("ARGON2_TIME_COST", default=2)
 ARGON2_MEMORY_COST_KIB = env.int("ARGON2_MEMORY_COST_KIB", default=19456)
 ARGON2_PARALLELISM = env.int("ARGON2_PARALLELISM", default=1)
@@ -167,6 +198,9 @@ STORAGES = {
 REDIS_URL = env.str("REDIS_URL", default="")
 # Prefix of every key we write (cache, throttles, limiters): several deployments can share a Redis.
 REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="fpdjango")
+# risk's shared limits on Fingerprint's APIs (DRN, backfills) live there too.
+RISK_REDIS_URL = REDIS_URL
+RISK_REDIS_KEY_PREFIX = REDIS_KEY_PREFIX
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -222,8 +256,9 @@ CELERY_BEAT_SCHEDULE = {
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- Staff login protection (the review console) -------------------------------------------
-# django-axes: after AXES_FAILURE_LIMIT failed admin logins from one client IP (the trusted
-# one, risk/client_ip.py), that IP is locked out of the admin login for the cool-off time.
+# django-axes: after AXES_FAILURE_LIMIT failed admin logins from one client network (the
+# trusted client IP, risk/client_ip.py; an IPv6 /64 counts as one), or for one username, that
+# network or username is locked out of the admin login for the cool-off time.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -231,8 +266,9 @@ AUTHENTICATION_BACKENDS = [
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = ["ip_address"]
-AXES_CLIENT_IP_CALLABLE = "risk.client_ip.request_client_ip"
+# Each on its own: a client network (an IPv6 /64 counts as one) and a username.
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_CLIENT_IP_CALLABLE = "risk.client_ip.request_client_network"
 AXES_ONLY_ADMIN_SITE = True
 AXES_RESET_ON_SUCCESS = True
 # No log of successful logins: the lockout needs only the failures, and a login log would be
@@ -248,15 +284,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "accounts.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "risk.integrations.drf.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    # Throttles are set on the signup views (risk/throttles.py): client IP from
-    # risk/client_ip.py, counters in the shared cache.
+    # The signup throttles are part of risk's verdict (risk/throttles.py).
     "DEFAULT_THROTTLE_CLASSES": [],
 }
-# Signup throttles, shared by every process through CACHES; empty = off. Generous per IP (a
-# carrier NAT puts many people on one address), tighter per device.
 SPECTACULAR_SETTINGS = {"TITLE": "fpdjango signup API", "VERSION": "1.0.0"}
 
 # Review console: how long a reviewer's claim on an item lasts; email users on a decision.

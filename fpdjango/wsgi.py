@@ -5,9 +5,8 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fpdjango.settings")
 application = get_wsgi_application()
 
-# The two signup endpoints' plain requests skip the middleware and DRF layers that do nothing
-# for them (accounts/fast_path.py; SIGNUP_FAST_PATH=0 turns it off). Imported after Django is
-# set up: it resolves the endpoints' URLs.
-from accounts.fast_path import with_signup_fast_path  # noqa: E402
+# A production process that would talk to a sandbox, send the secret key over plain http or
+# sign with a weak SECRET_KEY does not start (risk/checks.py).
+from risk.checks import refuse_unsafe_production  # noqa: E402  (needs Django set up)
 
-application = with_signup_fast_path(application)
+refuse_unsafe_production()

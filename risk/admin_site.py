@@ -4,12 +4,12 @@ the default site by `risk.apps.ReviewAdminConfig` (in INSTALLED_APPS instead of
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import admin
 from django.urls import reverse
 from django_otp.admin import OTPAdminAuthenticationForm
 
 from risk import selectors
+from risk.conf import risk_settings
 
 
 class ReviewAdminSite(admin.AdminSite):
@@ -40,4 +40,4 @@ class ReviewAdminSite(admin.AdminSite):
 
 
 def _otp_required() -> bool:
-    return bool(getattr(settings, "REVIEW_REQUIRE_OTP", False))
+    return risk_settings().require_otp

@@ -9,16 +9,12 @@ class RiskConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from risk import (
-            checks,  # noqa: F401  (registers the system checks)
-            throttles,  # noqa: F401  (registers the throttle rate check)
-        )
+        from risk import checks  # noqa: F401  (registers the system checks)
         from risk.observability import install
-
-        install()
-        from risk.notifications import notify_review_decided
+        from risk.services.notifications import notify_review_decided
         from risk.signals import review_decided
 
+        install()
         review_decided.connect(notify_review_decided, dispatch_uid="risk.notify_review_decided")
 
 

@@ -1,77 +1,81 @@
-"""Django system checks over the settings table in `risk/conf.py`: misconfiguration is reported
-at startup, not at the first signup. One focused check per kind of mistake, each with its own id:
+"""Django system checks: misconfiguration is reported by `manage.py check`, not at the first
+signup. Each kind of mistake has its own id:
 
-risk.E001 no secret key in production      risk.W001 sandbox in development
-risk.E002 a value outside its choices      risk.W002 legacy Server API v3
-risk.E003 a number that is not one, or out of range
-risk.E004 a URL that is not http(s)        risk.W003 no key, an API URL set, in production
-risk.E005 an entry that is not an origin
+risk.E002 a value outside its choices     risk.E003 a number that is not one, or out of range
+risk.E004 a URL that is not http(s)       risk.E005 an entry that is not an origin
 risk.E006 a sealed-result key that is not a base64 32-byte key
 risk.E007 the hard device limit below the soft one
-With `check --deploy` (bin/serve runs it):
-risk.E010 the sandbox installed in production  risk.W010 no origin allow-list in production
-risk.E011 a sandbox key or none, with an API URL, in production (opt out for benchmarks with
-          FINGERPRINT_SANDBOX_IN_PRODUCTION=1)
+risk.E008 a boolean that is not one       risk.E009 a value of the wrong type
+risk.E020 a throttle rate that is not one risk.E030 the cache is unusable (the throttles need it)
+risk.E031 REVIEW_REQUIRE_OTP on without django-otp installed
+risk.W001 no key in development: the sandbox answers
+risk.W002 legacy Server API v3
+
+In production (DEBUG off) a process must not start with these (`production_problems`, which
+the reference project's wsgi/asgi/celery modules call; docs/deployment.md):
+risk.E001 no Fingerprint secret key       risk.E011 the sandbox's key, or none, with an API URL
+risk.E012 a Fingerprint API URL that is not https (the secret key would travel in clear)
+risk.E013 a weak Django SECRET_KEY
+Only a loopback URL with FINGERPRINT_SANDBOX_IN_PRODUCTION=1 passes E001, E011 and E012 (a
+benchmark against a local sandbox says so).
+
+With `check --deploy`:
+risk.E010 the sandbox app installed in production   risk.W010 no origin allow-list in production
 """
 
-from django.conf import settings
-from django.core.checks import Error, Tags, Warning, register
+from __future__ import annotations
 
-from risk.conf import SANDBOX_SECRET_API_KEY, SETTINGS
-from risk.fingerprint.origins import normalise_origin
+import ipaddress
+import logging
+from urllib.parse import urlsplit
+
+from django.apps import apps
+from django.conf import settings
+from django.core.cache import cache
+from django.core.checks import Error, Tags, Warning, register
+from django.core.exceptions import ImproperlyConfigured
+
+from risk.conf import BY_NAME, SANDBOX_SECRET_API_KEY, risk_settings, settings_problems
 from risk.fingerprint.sealed import SealedResultError, decode_key
 
+logger = logging.getLogger(__name__)
 
-def _value(name: str):
-    return getattr(settings, name, None)
+_KIND_IDS = {"int": "risk.E003", "float": "risk.E003", "bool": "risk.E008", "rate": "risk.E020"}
+# Django's own rule for a usable SECRET_KEY (security.W009), enforced as an error here.
+_SECRET_KEY_MIN_LENGTH, _SECRET_KEY_MIN_UNIQUE = 50, 5
 
 
-@register(Tags.security)
-def check_secret_key(app_configs=None, **kwargs):
-    if settings.FINGERPRINT_SECRET_API_KEY:
-        return []
-    if settings.DEBUG:
-        return [
-            Warning(
-                "FINGERPRINT_SECRET_API_KEY is not set: signups are checked against the "
-                "local Fingerprint sandbox.",
-                hint="Set FINGERPRINT_SECRET_API_KEY to use Fingerprint.",
-                id="risk.W001",
-            )
-        ]
-    if settings.FINGERPRINT_API_URL:
-        return [
-            Warning(
-                "FINGERPRINT_SECRET_API_KEY is not set: the sandbox's public test key is "
-                f"sent to FINGERPRINT_API_URL ({settings.FINGERPRINT_API_URL}).",
-                hint="Fine for a sandbox or a benchmark; set the key for real Fingerprint.",
-                id="risk.W003",
-            )
-        ]
-    return [
-        Error(
-            "FINGERPRINT_SECRET_API_KEY is not set.",
-            hint="Set it to your workspace's secret API key (Dashboard > API keys), or "
-            "point FINGERPRINT_API_URL at a sandbox for testing.",
-            id="risk.E001",
-        )
-    ]
+def _setting_error_id(name: str) -> str:
+    setting = BY_NAME[name]
+    if setting.choices:
+        return "risk.E002"
+    if setting.url:
+        return "risk.E004"
+    if name == "RISK_ALLOWED_ORIGINS":
+        return "risk.E005"
+    return _KIND_IDS.get(setting.kind, "risk.E009")
 
 
 @register()
-def check_choices(app_configs=None, **kwargs):
-    messages = []
-    for setting in SETTINGS:
-        value = _value(setting.name)
-        if setting.choices and str(value).lower() not in setting.choices:
-            messages.append(
-                Error(
-                    f"{setting.name} must be one of {', '.join(setting.choices)}, got {value!r}.",
-                    id="risk.E002",
-                    obj=setting.name,
-                )
-            )
-    if str(_value("FINGERPRINT_API_VERSION")).lower() == "v3":
+def check_setting_values(app_configs=None, **kwargs):
+    """Every setting that does not parse or validate, named with what is wrong."""
+    messages = [
+        Error(f"{setting.name}: {problem}.", id=_setting_error_id(setting.name), obj=setting.name)
+        for setting, problem in settings_problems()
+    ]
+    from risk.fingerprint.origins import normalise_origin
+
+    origins = BY_NAME["RISK_ALLOWED_ORIGINS"].value(settings)
+    messages += [
+        Error(
+            f"RISK_ALLOWED_ORIGINS entry {origin!r} is not an origin like https://example.com.",
+            id="risk.E005",
+            obj="RISK_ALLOWED_ORIGINS",
+        )
+        for origin in origins
+        if not normalise_origin(origin)
+    ]
+    if risk_settings().api_version == "v3":
         messages.append(
             Warning(
                 "FINGERPRINT_API_VERSION=v3: Server API v3 is deprecated and is switched off on "
@@ -83,89 +87,28 @@ def check_choices(app_configs=None, **kwargs):
     return messages
 
 
-@register()
-def check_numbers(app_configs=None, **kwargs):
-    messages = []
-    for setting in SETTINGS:
-        if setting.kind not in ("int", "float"):
-            continue
-        value = _value(setting.name)
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            number = None
-        low, high = setting.minimum, setting.maximum
-        if (
-            number is None
-            or (low is not None and number < low)
-            or (high is not None and number > high)
-        ):
-            if low is not None and high is not None:
-                bounds = f"a number between {low} and {high}"
-            elif low is not None:
-                bounds = f"a number >= {low}"
-            else:
-                bounds = "a number"
-            messages.append(
-                Error(
-                    f"{setting.name} must be {bounds}, got {value!r}.",
-                    id="risk.E003",
-                    obj=setting.name,
-                )
-            )
-    return messages
-
-
-@register()
-def check_urls(app_configs=None, **kwargs):
-    return [
-        Error(
-            f"{s.name} must be an http(s) URL, got {_value(s.name)!r}.", id="risk.E004", obj=s.name
-        )
-        for s in SETTINGS
-        if s.url and _value(s.name) and not normalise_origin(str(_value(s.name)))
-    ]
-
-
-@register()
-def check_allowed_origins(app_configs=None, **kwargs):
-    return [
-        Error(
-            f"RISK_ALLOWED_ORIGINS entry {origin!r} is not an origin like https://example.com.",
-            id="risk.E005",
-            obj="RISK_ALLOWED_ORIGINS",
-        )
-        for origin in _value("RISK_ALLOWED_ORIGINS") or []
-        if not normalise_origin(origin)
-    ]
-
-
 @register(Tags.security)
 def check_sealed_keys(app_configs=None, **kwargs):
-    messages = []
-    for key in _value("FINGERPRINT_SEALED_KEYS") or []:
+    for key in risk_settings().sealed_keys:
         try:
             decode_key(key)
         except SealedResultError:
-            messages.append(
+            return [
                 Error(
                     "FINGERPRINT_SEALED_KEYS holds a value that is not a base64 32-byte key.",
                     hint="Copy the encryption key from Dashboard > Sealed client results.",
                     id="risk.E006",
                     obj="FINGERPRINT_SEALED_KEYS",
                 )
-            )
-    return messages
+            ]
+    return []
 
 
 @register()
 def check_device_limits(app_configs=None, **kwargs):
-    soft, hard = _value("RISK_MAX_ACCOUNTS_PER_DEVICE"), _value("RISK_MAX_ACCOUNTS_PER_DEVICE_HARD")
-    try:
-        below = int(hard) < int(soft)
-    except (TypeError, ValueError):
-        return []  # check_numbers names it
-    if not below:
+    cfg = risk_settings()
+    soft, hard = cfg.max_accounts_per_device, cfg.max_accounts_per_device_hard
+    if hard >= soft:
         return []
     return [
         Error(
@@ -177,31 +120,156 @@ def check_device_limits(app_configs=None, **kwargs):
     ]
 
 
-def check_fingerprint_settings(app_configs=None, **kwargs):
-    """Every check above, for tests and callers that want them all at once."""
+@register(Tags.security)
+def check_otp_installed(app_configs=None, **kwargs):
+    if not risk_settings().require_otp or apps.is_installed("django_otp"):
+        return []
     return [
-        *check_secret_key(),
-        *check_choices(),
-        *check_numbers(),
-        *check_urls(),
-        *check_allowed_origins(),
-        *check_sealed_keys(),
-        *check_device_limits(),
+        Error(
+            "REVIEW_REQUIRE_OTP is on (the default in production), but django-otp is not "
+            "installed.",
+            hint="Add 'django_otp' and 'django_otp.plugins.otp_totp' to INSTALLED_APPS and "
+            "django_otp.middleware.OTPMiddleware after AuthenticationMiddleware, or set "
+            "REVIEW_REQUIRE_OTP = False to opt out (docs/review-console.md).",
+            id="risk.E031",
+        )
     ]
 
 
-# --- deployment checks (`manage.py check --deploy`, run by bin/serve) --------------------------
+@register(Tags.caches)
+def check_cache_usable(app_configs=None, databases=None, **kwargs):
+    """The signup throttles count in the default cache. `migrate` (which passes `databases`)
+    is what creates a database cache's table, so it is not held up by this check."""
+    if databases is not None:
+        return []
+    try:
+        cache.get("risk:check")
+    except Exception as exc:  # any backend's failure: a missing table, a refused connection
+        return [
+            Error(
+                f"The default cache does not work ({type(exc).__name__}: {exc}); the signup "
+                "throttles count in it.",
+                hint="Run `manage.py migrate` (it creates a database cache's table), or start "
+                "the cache server CACHES points at.",
+                id="risk.E030",
+            )
+        ]
+    return []
+
+
+@register()
+def check_development_sandbox(app_configs=None, **kwargs):
+    if not settings.DEBUG or not risk_settings().uses_sandbox:
+        return []
+    return [
+        Warning(
+            "FINGERPRINT_SECRET_API_KEY is not set: signups are checked against the local "
+            "Fingerprint sandbox.",
+            hint="Set FINGERPRINT_SECRET_API_KEY to use Fingerprint.",
+            id="risk.W001",
+        )
+    ]
+
+
+@register(Tags.security)
+def check_production(app_configs=None, **kwargs):
+    return production_problems()
+
+
+def production_problems() -> list[Error]:
+    """What must stop a production process (DEBUG off) from starting: see the module doc."""
+    if settings.DEBUG:
+        return []
+    cfg = risk_settings()
+    local_sandbox = cfg.sandbox_in_production and all(
+        _is_loopback(url) for url in (cfg.api_url, cfg.drn_api_url)
+    )
+    problems = [] if local_sandbox else _fingerprint_target_problems(cfg)
+    key = str(getattr(settings, "SECRET_KEY", ""))
+    if (
+        len(key) < _SECRET_KEY_MIN_LENGTH
+        or len(set(key)) < _SECRET_KEY_MIN_UNIQUE
+        or key.startswith("django-insecure")
+    ):
+        problems.append(
+            Error(
+                f"SECRET_KEY is weak (at least {_SECRET_KEY_MIN_LENGTH} characters, "
+                f"{_SECRET_KEY_MIN_UNIQUE} different ones): it signs sessions and keys the "
+                "hashes that keep IP addresses out of the throttles' keys.",
+                hint="python -c 'import secrets; print(secrets.token_urlsafe(50))'",
+                id="risk.E013",
+            )
+        )
+    return problems
+
+
+def _fingerprint_target_problems(cfg) -> list[Error]:
+    if cfg.uses_sandbox and not cfg.explicit_api_url:
+        return [
+            Error(
+                "FINGERPRINT_SECRET_API_KEY is not set.",
+                hint="Set it to your workspace's secret API key (Dashboard > API keys).",
+                id="risk.E001",
+            )
+        ]
+    problems = []
+    if cfg.uses_sandbox or cfg.secret_api_key == SANDBOX_SECRET_API_KEY:
+        problems.append(
+            Error(
+                "FINGERPRINT_SECRET_API_KEY is missing (or is the sandbox's public test key) "
+                f"while FINGERPRINT_API_URL is set ({cfg.api_url}): signups would be checked "
+                "by a sandbox, not by Fingerprint.",
+                hint="Set your workspace's secret key. For a benchmark against a sandbox on "
+                "this machine, set FINGERPRINT_SANDBOX_IN_PRODUCTION=1.",
+                id="risk.E011",
+            )
+        )
+    for name, url in (("FINGERPRINT_API_URL", cfg.api_url), ("DRN", cfg.drn_api_url)):
+        if urlsplit(url).scheme != "https":
+            problems.append(
+                Error(
+                    f"{name} {url!r} is not https: the secret key would travel in clear.",
+                    hint="Use Fingerprint's https roots (FINGERPRINT_REGION), or a sandbox on a "
+                    "loopback address with FINGERPRINT_SANDBOX_IN_PRODUCTION=1.",
+                    id="risk.E012",
+                )
+            )
+    return problems
+
+
+def refuse_unsafe_production() -> None:
+    """Raise ImproperlyConfigured when `production_problems()` finds any: call it where a
+    production process starts (wsgi.py, asgi.py, the Celery app), after Django's setup."""
+    problems = production_problems()
+    if problems:
+        raise ImproperlyConfigured(
+            "refusing to start in production: "
+            + "; ".join(f"{p.id}: {p.msg} ({p.hint})" for p in problems)
+        )
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# --- deployment checks (`manage.py check --deploy`) ------------------------------------------
 
 
 @register(Tags.security, deploy=True)
 def check_sandbox_not_in_production(app_configs=None, **kwargs):
     """The sandbox is a fake Fingerprint that answers whatever it is told."""
-    if getattr(settings, "SANDBOX_ENABLED", False) and not settings.DEBUG:
+    if apps.is_installed("sandbox") and not settings.DEBUG:
         return [
             Error(
-                "SANDBOX_ENABLED is on while DJANGO_DEBUG is off: the Fingerprint simulator "
-                "is installed in a production configuration.",
-                hint="Unset SANDBOX_ENABLED (it follows DJANGO_DEBUG by default).",
+                "The sandbox app (the Fingerprint simulator) is installed with DEBUG off.",
+                hint="Leave 'sandbox' out of INSTALLED_APPS in production (the reference "
+                "project: unset SANDBOX_ENABLED, which follows DJANGO_DEBUG).",
                 id="risk.E010",
             )
         ]
@@ -212,7 +280,7 @@ def check_sandbox_not_in_production(app_configs=None, **kwargs):
 def check_allowed_origins_in_production(app_configs=None, **kwargs):
     """Without an allow-list, an event made on any site (an attacker's copy of the signup
     page) passes the origin check."""
-    if not settings.DEBUG and not getattr(settings, "RISK_ALLOWED_ORIGINS", []):
+    if not settings.DEBUG and not risk_settings().allowed_origins:
         return [
             Warning(
                 "RISK_ALLOWED_ORIGINS is empty: events identified on any website are accepted.",
@@ -221,26 +289,3 @@ def check_allowed_origins_in_production(app_configs=None, **kwargs):
             )
         ]
     return []
-
-
-@register(Tags.security, deploy=True)
-def check_real_key_in_production(app_configs=None, **kwargs):
-    """No key (or the sandbox's public one) with an API URL means signups are checked by a
-    sandbox: fine for a benchmark that says so, never for production (risk.W003 otherwise)."""
-    key = getattr(settings, "FINGERPRINT_SECRET_API_KEY", "")
-    if settings.DEBUG or not getattr(settings, "FINGERPRINT_API_URL", ""):
-        return []  # development, or no URL (risk.E001 already covers a missing key)
-    if key and key != SANDBOX_SECRET_API_KEY:
-        return []
-    if getattr(settings, "FINGERPRINT_SANDBOX_IN_PRODUCTION", False):
-        return []
-    return [
-        Error(
-            "FINGERPRINT_SECRET_API_KEY is missing (or is the sandbox's public test key) while "
-            f"FINGERPRINT_API_URL is set ({settings.FINGERPRINT_API_URL}): signups would be "
-            "checked by a sandbox, not by Fingerprint.",
-            hint="Set your workspace's secret key. For a benchmark against the sandbox, set "
-            "FINGERPRINT_SANDBOX_IN_PRODUCTION=1.",
-            id="risk.E011",
-        )
-    ]

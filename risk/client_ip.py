@@ -2,6 +2,8 @@
 
 import ipaddress
 
+from risk.conf import risk_settings
+
 
 def client_ip_from_meta(meta: dict, *, trusted_proxy_count: int) -> str:
     """Return the client IP for a request that passed through `trusted_proxy_count` proxies.
@@ -39,18 +41,34 @@ def clean_ip(value: str) -> str:
     return str(address)
 
 
-_RESOLVED = "fpdjango.client_ip"  # a WSGI environ extension key: set once per request
+def network_key(ip: str) -> str:
+    """The unit the per-client limits count: an IPv4 address, or the /64 network of an IPv6
+    address (written as its first address, so it is still an IP). One IPv6 subscriber gets a
+    whole /64 and can pick a fresh address for every request."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ""
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False).network_address)
+    return str(address)
+
+
+_RESOLVED = "risk.client_ip"  # a WSGI environ extension key: set once per request
 
 
 def request_client_ip(request) -> str:
     """The client IP of a Django (or DRF) request, behind RISK_TRUSTED_PROXY_COUNT proxies: the
-    signup throttle, the signup and django-axes' staff login lock (AXES_CLIENT_IP_CALLABLE) all
-    ask, and it is resolved once per request."""
-    from risk.conf import risk_settings
-
+    signup throttle and the signup both ask, and it is resolved once per request."""
     meta = request.META
     ip = meta.get(_RESOLVED)
     if ip is None:
         ip = client_ip_from_meta(meta, trusted_proxy_count=risk_settings().trusted_proxy_count)
         meta[_RESOLVED] = ip
     return ip
+
+
+def request_client_network(request) -> str:
+    """`network_key` of the request's client IP: what django-axes' staff login lockout counts
+    (AXES_CLIENT_IP_CALLABLE), so that fresh addresses of one IPv6 /64 do not reset it."""
+    return network_key(request_client_ip(request))

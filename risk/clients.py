@@ -9,12 +9,10 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from django.conf import settings
-
 from risk.conf import risk_settings
 from risk.fingerprint.client import FingerprintClient
 from risk.fingerprint.drn import DrnClient
-from risk.shared_limits import limiter as shared_limiter
+from risk.shared_limits import api_limiter
 
 T = TypeVar("T")
 _lock = threading.Lock()
@@ -65,7 +63,7 @@ def drn_client() -> DrnClient:
             cfg.drn_api_url,
             cfg.secret_api_key,
             cfg.drn_rps,
-            getattr(settings, "REDIS_URL", ""),  # the limiter is shared through it when set
+            cfg.redis_url,  # the limiter is shared through it when set
             cfg.timeout_s,
             cfg.connect_timeout_s,
             cfg.max_retries,
@@ -76,6 +74,6 @@ def drn_client() -> DrnClient:
             timeout_s=cfg.timeout_s,
             connect_timeout_s=cfg.connect_timeout_s,
             max_retries=cfg.max_retries,
-            limiter=shared_limiter(f"drn:{key_id}", cfg.drn_rps),
+            limiter=api_limiter(f"drn:{key_id}", cfg.drn_rps),
         ),
     )

@@ -1,17 +1,18 @@
-"""Every setting of fpdjango, in one table: name, type, default, help and validation.
+"""Every setting of the risk app, in one table: name, type, default, meaning and validation.
 
-`fpdjango/settings.py` reads the environment through `SETTINGS` (so a default is written once,
-here), `risk/checks.py` validates the same rows, and the README's settings table is generated
-from it (`python manage.py settings_table`; a test keeps the two equal).
+Settings are ordinary Django settings of the same name (`FINGERPRINT_SECRET_API_KEY = "..."` in
+a host's settings module); a setting left unset has its default here. Code reads them through
+one accessor, `risk_settings()`, which returns them typed and is rebuilt when a setting changes
+(`override_settings` in tests). Text values are accepted for every kind ("60", "0", "a,b"), so
+a project may hand environment strings over as they are: a value that does not parse is
+reported by `manage.py check` (risk/checks.py) and the default is used meanwhile.
 
-Code reads the values through `risk_settings()` at call time (not import time), so tests and
-`override_settings` see changes.
+The README's settings table is generated from this table (`manage.py settings_table`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,242 +32,312 @@ SANDBOX_SECRET_API_KEY = "sandbox-secret-key"
 SANDBOX_PUBLIC_API_KEY = "sandbox-public-key"
 FAILURE_POLICIES = ("review", "deny")
 API_VERSIONS = ("v4", "v3")
+RATE_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
-KINDS = ("str", "int", "float", "bool", "list")
+
+def rate_parse(rate: str) -> tuple[int, int] | None:
+    """'20/min' -> (20, 60); '' -> None (off). Periods: s, m(in), h(our), d(ay), or '20/30s'."""
+    rate = (rate or "").strip()
+    if not rate:
+        return None
+    count, _, period = rate.partition("/")
+    period = period.strip().lower()
+    digits = "".join(ch for ch in period if ch.isdigit())
+    unit = period[len(digits) :][:1]
+    if not count.strip().isdigit() or unit not in RATE_PERIODS or int(count) < 1:
+        raise ValueError(f"{rate!r} is not a rate like 20/min, 300/hour or 5/10s")
+    return int(count), int(digits or 1) * RATE_PERIODS[unit]
+
+
+def _bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"{raw!r} is not a boolean (use 1 or 0)")
+
+
+def _list(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _rate(raw: str) -> str:
+    rate_parse(raw)
+    return raw.strip()
+
+
+_TEXT_PARSERS = {"str": str, "int": int, "float": float, "bool": _bool, "list": _list}
+_TEXT_PARSERS["rate"] = _rate
 
 
 @dataclass(frozen=True)
 class Setting:
-    """One environment variable (and the Django setting of the same name)."""
+    """One Django setting of the app."""
 
     name: str
-    kind: str  # one of KINDS
+    kind: str  # str | int | float | bool | list | rate
     default: Any
     help: str
-    field: str = ""  # RiskSettings attribute it feeds ("" = read where it is used)
+    field: str  # the attribute of RiskSettings it feeds
     minimum: float | None = None
     maximum: float | None = None
     choices: tuple[str, ...] = ()
     url: bool = False  # an http(s) URL (empty allowed)
-    aliases: tuple[str, ...] = ()  # older environment names, still accepted
+    aliases: tuple[str, ...] = ()  # older names, still accepted
     secret: bool = False  # never printed
     doc_default: str = ""  # how the README shows a computed default
 
-    def parse(self, raw: str) -> Any:
-        """The typed value of an environment string (ValueError when it is not one)."""
-        if self.kind == "str":
-            return raw
-        if self.kind == "int":
-            return int(raw)
-        if self.kind == "float":
-            return float(raw)
-        if self.kind == "bool":
-            lowered = raw.strip().lower()
-            if lowered in ("1", "true", "yes", "on"):
-                return True
-            if lowered in ("0", "false", "no", "off", ""):
-                return False
-            raise ValueError(f"{raw!r} is not a boolean (use 1 or 0)")
-        return [part.strip() for part in raw.split(",") if part.strip()]
-
-    def from_environ(self, environ: os._Environ | dict) -> Any:
-        """The value from the environment (the new name wins over an alias), or the default.
-
-        A value that does not parse is kept as text, so `manage.py check` names it instead of
-        the process dying at import with a bare traceback."""
+    def given(self, source: Any) -> Any:
+        """The value `source` (Django's settings) gives, under the name or an alias; None when
+        it gives none (unset, or None)."""
         for name in (self.name, *self.aliases):
-            if name in environ:
-                try:
-                    return self.parse(environ[name])
-                except ValueError:
-                    return environ[name]
-        return list(self.default) if self.kind == "list" else self.default
+            value = getattr(source, name, None)
+            if value is not None:
+                return value
+        return None
+
+    def parse(self, raw: Any) -> Any:
+        """The typed, validated value; ValueError says what is wrong with it."""
+        value = _TEXT_PARSERS[self.kind](raw) if isinstance(raw, str) else raw
+        if self.kind == "list":
+            if not isinstance(value, list | tuple):
+                raise ValueError(f"{raw!r} is not a list")
+            value = tuple(str(item) for item in value if item)
+        elif self.kind in ("str", "rate"):
+            if not isinstance(value, str):
+                raise ValueError(f"{raw!r} is not text")
+        elif self.kind == "bool":
+            if not isinstance(value, bool):
+                raise ValueError(f"{raw!r} is not a boolean")
+        else:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{raw!r} is not a number")
+            value = int(value) if self.kind == "int" else float(value)
+            self._check_range(value)
+        if self.choices and str(value).lower() not in self.choices:
+            raise ValueError(f"must be one of {', '.join(self.choices)}, got {raw!r}")
+        if self.url and value and not normalise_origin(value):
+            raise ValueError(f"must be an http(s) URL, got {raw!r}")
+        return value
+
+    def _check_range(self, number: float) -> None:
+        low, high = self.minimum, self.maximum
+        if (low is not None and number < low) or (high is not None and number > high):
+            if low is not None and high is not None:
+                raise ValueError(f"must be a number between {low:g} and {high:g}, got {number:g}")
+            raise ValueError(f"must be a number >= {low:g}, got {number:g}")
+
+    def value(self, source: Any) -> Any:
+        """The typed value from `source`, or the default when unset or invalid (the system
+        check reports an invalid one)."""
+        raw = self.given(source)
+        if raw is None:
+            return self.default
+        try:
+            return self.parse(raw)
+        except (TypeError, ValueError):
+            return self.default
 
 
-def _s(name: str, kind: str, default: Any, help: str, **kw: Any) -> Setting:
-    return Setting(name, kind, default, help, **kw)
+def _setting(name: str, kind: str, default: Any, help: str, field: str, **kw: Any) -> Setting:
+    return Setting(name, kind, default, help, field, **kw)
 
 
 SETTINGS: tuple[Setting, ...] = (
     # --- Fingerprint Server API ---------------------------------------------------------
-    _s("FINGERPRINT_SECRET_API_KEY", "str", "",
+    _setting("FINGERPRINT_SECRET_API_KEY", "str", "",
        "Server API secret key; empty = use the sandbox. Required in production "
-       "(check `risk.E001`)", secret=True, doc_default="empty = use the sandbox"),
-    _s("FINGERPRINT_PUBLIC_API_KEY", "str", "",
-       "public key for the JS agent on the signup page", doc_default="empty = sandbox agent"),
-    _s("FINGERPRINT_REGION", "str", "us", "`us`, `eu` or `ap`: picks the API root",
-       field="region", choices=tuple(REGION_API_URLS)),
-    _s("FINGERPRINT_API_URL", "str", "",
+       "(check `risk.E001`)", "secret_api_key", secret=True,
+       doc_default="empty = use the sandbox"),
+    _setting("FINGERPRINT_PUBLIC_API_KEY", "str", "",
+       "public key for the JS agent (`{% fingerprint_agent %}`, the signup page)",
+       "public_api_key", doc_default="empty = sandbox agent"),
+    _setting("FINGERPRINT_REGION", "str", "us", "`us`, `eu` or `ap`: picks the API root", "region",
+       choices=tuple(REGION_API_URLS)),
+    _setting("FINGERPRINT_API_URL", "str", "",
        "overrides the root URL (e.g. the sandbox); the client appends `/v4/...` or v3 paths",
-       url=True, doc_default="region's root"),
-    _s("FINGERPRINT_SANDBOX_URL", "str", "http://127.0.0.1:8100",
-       "where the sandbox is when no secret key is set", url=True),
-    _s("FINGERPRINT_API_VERSION", "str", "v4",
-       "`v3` for legacy workspaces (v3 shuts down on 2027-01-07)", field="api_version",
+       "explicit_api_url", url=True, doc_default="region's root"),
+    _setting("FINGERPRINT_SANDBOX_URL", "str", "http://127.0.0.1:8100",
+       "where the sandbox is when no secret key is set (development only)", "sandbox_url",
+       url=True),
+    _setting("FINGERPRINT_API_VERSION", "str", "v4",
+       "`v3` for legacy workspaces (v3 shuts down on 2027-01-07)", "api_version",
        choices=API_VERSIONS),
-    _s("FINGERPRINT_TIMEOUT_S", "float", 2.0,
-       "total time budget for one event lookup, retries included", field="timeout_s",
+    _setting("FINGERPRINT_TIMEOUT_S", "float", 2.0,
+       "total time budget for one event lookup, retries included", "timeout_s",
        minimum=0.05, maximum=60),
-    _s("FINGERPRINT_CONNECT_TIMEOUT_S", "float", 1.0, "TCP/TLS connect timeout per attempt",
-       field="connect_timeout_s", minimum=0.05, maximum=60),
-    _s("FINGERPRINT_MAX_RETRIES", "int", 2,
+    _setting("FINGERPRINT_CONNECT_TIMEOUT_S", "float", 1.0, "TCP/TLS connect timeout per attempt",
+       "connect_timeout_s", minimum=0.05, maximum=60),
+    _setting("FINGERPRINT_MAX_RETRIES", "int", 2,
        "retries on connection errors and 5xx (jittered backoff, inside the budget)",
-       field="max_retries", minimum=0, maximum=10),
-    _s("FINGERPRINT_FAILURE_POLICY", "str", "review",
+       "max_retries", minimum=0, maximum=10),
+    _setting("FINGERPRINT_FAILURE_POLICY", "str", "review",
        "Fingerprint down, slow or rate-limiting: `review` accepts the signup as unverified "
        "(account inactive until the event is verified); `deny` answers 503 with `Retry-After`",
-       field="failure_policy", choices=FAILURE_POLICIES),
-    _s("FINGERPRINT_SEALED_KEYS", "list", (),
+       "failure_policy", choices=FAILURE_POLICIES),
+    _setting("FINGERPRINT_SEALED_KEYS", "list", (),
        "comma-separated base64 AES-256 keys; a signup that carries the agent's "
        "`sealed_result` is then opened locally (no API round trip); a blob no key opens is "
-       "refused", secret=True, doc_default="empty = off"),
-    _s("FINGERPRINT_WEBHOOK_SECRET", "str", "",
+       "refused", "sealed_keys", secret=True, doc_default="empty = off"),
+    _setting("FINGERPRINT_WEBHOOK_SECRET", "str", "",
        "secret of the Fingerprint webhook; events POSTed to `/api/fingerprint/webhook` with a "
-       "valid `FPJS-Event-Signature` are stored", field="webhook_secret", secret=True,
+       "valid `FPJS-Event-Signature` are stored", "webhook_secret", secret=True,
        doc_default="empty = webhook off"),
-    _s("FINGERPRINT_WEBHOOK_MAX_BYTES", "int", 512 * 1024,
+    _setting("FINGERPRINT_WEBHOOK_MAX_BYTES", "int", 512 * 1024,
        "largest webhook body accepted; a larger one is refused with 413 before it is read",
-       field="webhook_max_bytes", minimum=1024),
-    _s("FINGERPRINT_SANDBOX_IN_PRODUCTION", "bool", False,
-       "`1` lets production settings talk to a sandbox without failing check `risk.E011` "
-       "(benchmarks only)"),
+       "webhook_max_bytes", minimum=1024),
+    _setting("FINGERPRINT_SANDBOX_IN_PRODUCTION", "bool", False,
+       "`1` lets production settings talk to a sandbox on a loopback address (benchmarks "
+       "only; checks `risk.E011`, `risk.E012`)", "sandbox_in_production"),
     # --- Device Reputation Network ------------------------------------------------------
-    _s("FINGERPRINT_DRN_API_URL", "str", "",
+    _setting("FINGERPRINT_DRN_API_URL", "str", "",
        "Device Reputation Network root; with no secret key (or the sandbox's key) the "
-       "sandbox's root. See [docs/drn.md](docs/drn.md)", url=True,
+       "sandbox's root. See [docs/drn.md](docs/drn.md)", "explicit_drn_api_url", url=True,
        doc_default="`https://drn-api.fpjs.io`"),
-    _s("FINGERPRINT_DRN_CACHE_S", "int", 3600,
-       "a device's DRN answer is reused this long (0 = always ask)", field="drn_cache_s",
-       minimum=0),
-    _s("FINGERPRINT_DRN_RPS", "float", 5.0,
+    _setting("FINGERPRINT_DRN_CACHE_S", "int", 3600,
+       "a device's DRN answer is reused this long (0 = always ask)", "drn_cache_s", minimum=0),
+    _setting("FINGERPRINT_DRN_RPS", "float", 5.0,
        "client-side limit on DRN requests per second for the whole deployment (every process "
-       "and machine, through Redis; per process without `REDIS_URL`)", field="drn_rps",
+       "and machine, through `RISK_REDIS_URL`; per process without it)", "drn_rps",
        minimum=0.01, maximum=1000),
-    _s("FINGERPRINT_DRN_SIGNUP_BUDGET_S", "float", 0.5,
+    _setting("FINGERPRINT_DRN_SIGNUP_BUDGET_S", "float", 0.5,
        "time an Android signup may spend on DRN; slower or failing lookups are deferred to a "
        "Celery worker (without a broker: to `backfill_drn`) (0 = always defer)",
-       field="drn_signup_budget_s", minimum=0,
-       maximum=10),
+       "drn_signup_budget_s", minimum=0, maximum=10),
     # --- Checks ---------------------------------------------------------------------------
-    _s("RISK_MAX_EVENT_AGE_S", "int", 60, "older events are refused (`event_stale`)",
-       field="max_event_age_s", minimum=1),
-    _s("RISK_MIN_CONFIDENCE", "float", 0.5,
-       "identification confidence below this goes to review", field="min_confidence",
+    _setting("RISK_MAX_EVENT_AGE_S", "int", 60, "older events are refused (`event_stale`)",
+       "max_event_age_s", minimum=1),
+    _setting("RISK_MIN_CONFIDENCE", "float", 0.5,
+       "identification confidence below this goes to review", "min_confidence",
        minimum=0, maximum=1),
-    _s("RISK_ALLOWED_ORIGINS", "list", (),
-       "comma-separated origins the event's page must be on", field="allowed_origins",
+    _setting("RISK_ALLOWED_ORIGINS", "list", (),
+       "comma-separated origins the event's page must be on", "allowed_origins",
        doc_default="empty = check off"),
-    _s("RISK_CHECK_IP", "bool", True,
+    _setting("RISK_CHECK_IP", "bool", True,
        "event IP must equal the signup request's client IP (else review; an unknown client "
-       "IP fails the check)", field="check_ip"),
-    _s("RISK_TRUSTED_PROXY_COUNT", "int", 0,
+       "IP fails the check)", "check_ip"),
+    _setting("RISK_TRUSTED_PROXY_COUNT", "int", 0,
        "reverse proxies in front of Django that append to `X-Forwarded-For`",
-       field="trusted_proxy_count", minimum=0, maximum=10, aliases=("TRUSTED_PROXY_COUNT",)),
+       "trusted_proxy_count", minimum=0, maximum=10, aliases=("TRUSTED_PROXY_COUNT",)),
     # --- The device limit (docs/decision-quality.md) --------------------------------------
-    _s("RISK_MAX_ACCOUNTS_PER_DEVICE", "int", 1,
+    _setting("RISK_MAX_ACCOUNTS_PER_DEVICE", "int", 1,
        "soft limit: past it a clean, established device is held for review (a household or "
-       "shared PC) and a device with any farm signal is denied", field="max_accounts_per_device",
+       "shared PC) and a device with any farm signal is denied", "max_accounts_per_device",
        minimum=1),
-    _s("RISK_MAX_ACCOUNTS_PER_DEVICE_HARD", "int", 10,
+    _setting("RISK_MAX_ACCOUNTS_PER_DEVICE_HARD", "int", 10,
        "hard limit: past it every signup from the device is denied (reviewers can trust a "
-       "device to lift both limits)", field="max_accounts_per_device_hard", minimum=1),
-    _s("RISK_DEVICE_LIMIT_STRICT", "bool", False,
+       "device to lift both limits)", "max_accounts_per_device_hard", minimum=1),
+    _setting("RISK_DEVICE_LIMIT_STRICT", "bool", False,
        "`1` makes the soft limit deny, as the seed quickstart does (for sites that sell "
-       "trials)", field="device_limit_strict"),
-    _s("RISK_ESTABLISHED_DEVICE_HOURS", "float", 24,
+       "trials)", "device_limit_strict"),
+    _setting("RISK_ESTABLISHED_DEVICE_HOURS", "float", 24,
        "a phone the Device Reputation Network has known this long is a new install, not a "
        "new device; a factory reset more recent than this is a farm signal",
-       field="established_device_hours", minimum=0),
-    _s("RISK_NEW_DEVICE_MINUTES", "float", 60,
+       "established_device_hours", minimum=0),
+    _setting("RISK_NEW_DEVICE_MINUTES", "float", 60,
        "a device Fingerprint first saw less than this long before the event is brand-new",
-       field="new_device_minutes", minimum=0),
-    _s("RISK_PERSON_MAX_IPS_1H", "int", 3,
+       "new_device_minutes", minimum=0),
+    _setting("RISK_PERSON_MAX_IPS_1H", "int", 3,
        "distinct IPs in an hour a person's device may show; more is a farm signal on a device "
-       "past the soft limit", field="person_max_ips_1h", minimum=1),
-    _s("RISK_VELOCITY_MAX_IPS_1H", "int", 10,
+       "past the soft limit", "person_max_ips_1h", minimum=1),
+    _setting("RISK_VELOCITY_MAX_IPS_1H", "int", 10,
        "distinct IPs in an hour at or above which a device is denied (`velocity_ips`)",
-       field="velocity_max_ips_1h", minimum=2),
-    _s("RISK_IP_NEW_DEVICES_REVIEW_1H", "int", 2,
-       "other brand-new devices that signed up from the same IP within the hour at or above "
-       "which a brand-new device is held (`ip_new_devices`; 0 = off)",
-       field="ip_new_devices_review_1h", minimum=0),
-    _s("RISK_IP_NEW_DEVICES_DENY_1H", "int", 5,
+       "velocity_max_ips_1h", minimum=2),
+    _setting("RISK_IP_NEW_DEVICES_REVIEW_1H", "int", 2,
+       "other brand-new devices that signed up from the same network (an IPv4 address, an "
+       "IPv6 /64) within the hour at or above which a brand-new device is held "
+       "(`ip_new_devices`; 0 = off)", "ip_new_devices_review_1h", minimum=0),
+    _setting("RISK_IP_NEW_DEVICES_DENY_1H", "int", 5,
        "... at or above which it is denied: a farm rotating devices behind one address "
-       "(`ip_new_device_burst`; 0 = off)", field="ip_new_devices_deny_1h", minimum=0),
+       "(`ip_new_device_burst`; 0 = off)", "ip_new_devices_deny_1h", minimum=0),
     # --- Privacy (docs/privacy.md) --------------------------------------------------------
-    _s("RISK_SNAPSHOT_RETENTION_DAYS", "int", 90,
+    _setting("RISK_SNAPSHOT_RETENTION_DAYS", "int", 90,
        "`purge_snapshots` strips raw snapshots, DRN answers and IPs older than this from "
-       "attempts not held for review (`0` = keep forever)", minimum=0),
+       "attempts not held for review (`0` = keep forever)", "snapshot_retention_days",
+       minimum=0),
+    _setting("RISK_LOG_VISITOR_ID", "str", "plain",
+       "how the signup decision log line carries the visitor id: `plain`, `hashed` (a keyed "
+       "hash: lines of one device still match, and erasure leaves nothing readable) or `off`",
+       "log_visitor_id", choices=("plain", "hashed", "off")),
+    # --- Shared state (several processes or machines) -------------------------------------
+    _setting("RISK_REDIS_URL", "str", "",
+       "Redis for the rate limits on Fingerprint's APIs (DRN, backfills) shared by every "
+       "process; empty = each process keeps its own", "redis_url",
+       doc_default="empty = per process"),
+    _setting("RISK_REDIS_KEY_PREFIX", "str", "risk",
+       "prefix of the keys written to `RISK_REDIS_URL` (several deployments can share one)",
+       "redis_key_prefix"),
     # --- Throttles (risk/throttles.py; shared by every process through the cache) ----------
-    _s("SIGNUP_THROTTLE_RATE", "str", "300/hour",
-       "signups per client IP (the IP check's resolver, `RISK_TRUSTED_PROXY_COUNT`), all nodes "
-       "together; generous so a carrier NAT address is not punished; `N/s`, `N/min`, "
-       "`N/hour`, `N/day`, `N/10s`; empty = off. Over it: 429 `throttled` with `Retry-After`"),
-    _s("SIGNUP_THROTTLE_VISITOR_RATE", "str", "10/hour",
-       "signups per device (visitor id), counted once the event is known; empty = off"),
-    _s("SIGNUP_DEVICE_CONCURRENCY", "int", 1,
+    _setting("SIGNUP_THROTTLE_RATE", "rate", "300/hour",
+       "signups per client network (an IPv4 address, an IPv6 /64; the IP check's resolver, "
+       "`RISK_TRUSTED_PROXY_COUNT`), all processes together; generous so a carrier NAT "
+       "address is not punished; `N/s`, `N/min`, `N/hour`, `N/day`, `N/10s`; empty = off. "
+       "Over it: 429 `throttled` with `Retry-After`", "throttle_rate"),
+    _setting("SIGNUP_THROTTLE_VISITOR_RATE", "rate", "10/hour",
+       "signups per device (visitor id) whose event passed the server-side checks; empty = "
+       "off", "throttle_visitor_rate"),
+    _setting("SIGNUP_DEVICE_CONCURRENCY", "int", 1,
        "signups of one device a server process decides at once, once the event is known; the "
        "device's other signups wait their turn (first come first served, at most 2 s), so a "
        "one-device flood cannot take the cores from everyone else (`risk/device_gate.py`; "
-       "0 = no limit)",
-       field="device_concurrency", minimum=0, maximum=64),
-    _s("SIGNUP_FAST_PATH", "bool", True,
-       "serve plain signup requests (JSON, within the size cap) through Django's handler with "
-       "only the middleware that acts on them and without DRF's dispatch: the same view code, "
-       "answers and headers, about a third less CPU per refusal (`accounts/fast_path.py`); "
-       "takes effect in `fpdjango.wsgi`"),
+       "0 = no limit)", "device_concurrency", minimum=0, maximum=64),
     # --- The review console (docs/review-console.md) ---------------------------------------
-    _s("REVIEW_CLAIM_MINUTES", "int", 15,
-       "how long a reviewer's claim on a queue item lasts", minimum=1),
-    _s("REVIEW_NOTIFY_USERS", "bool", True,
+    _setting("REVIEW_CLAIM_MINUTES", "int", 15,
+       "how long a reviewer's claim on a queue item lasts", "claim_minutes", minimum=1),
+    _setting("REVIEW_NOTIFY_USERS", "bool", True,
        "email the user when a reviewer approves or rejects their held account (from a Celery "
-       "worker when a broker is set, else in the request)"),
-    _s("REVIEW_EMAIL_RETRY_S", "int", 60,
+       "worker when a broker is set, else in the request)", "notify_users"),
+    _setting("REVIEW_EMAIL_RETRY_S", "int", 60,
        "a review email the mail server did not take is retried after this long, doubling up "
-       "to an hour, 8 times", minimum=1),
-    _s("REVIEW_DRN_LOOKUPS_PER_HOUR", "int", 30,
-       "DRN \"look up again\" lookups per reviewer and hour", minimum=0),
-    _s("REVIEW_REQUIRE_OTP", "bool", False,
-       "staff need a TOTP device (django-otp) and its code to sign in to the console"),
+       "to an hour, 8 times", "email_retry_s", minimum=1),
+    _setting("REVIEW_DRN_LOOKUPS_PER_HOUR", "int", 30,
+       "DRN \"look up again\" lookups per reviewer and hour", "drn_lookups_per_hour",
+       minimum=0),
+    _setting("REVIEW_REQUIRE_OTP", "bool", None,
+       "staff need a TOTP device (django-otp) and its code to sign in to the console; on by "
+       "default in production (`DEBUG` off): set `0` to opt out", "require_otp",
+       doc_default="on unless `DEBUG`"),
+    _setting("REVIEW_SITE", "str", "host",
+       "`host`: the console's pages are added to the project's own admin site; `dedicated`: "
+       "the admin site becomes the review console (its dashboard on the index)",
+       "review_site", choices=("host", "dedicated")),
     # --- Review thresholds ----------------------------------------------------------------
-    _s("RISK_SUSPECT_SCORE_REVIEW", "int", 10, "suspect score at or above this goes to review",
-       field="suspect_score_review", minimum=0),
-    _s("RISK_DRN_NEW_DEVICE_MINUTES", "int", 60,
+    _setting("RISK_SUSPECT_SCORE_REVIEW", "int", 10,
+       "suspect score at or above this goes to review", "suspect_score_review", minimum=0),
+    _setting("RISK_DRN_NEW_DEVICE_MINUTES", "int", 60,
        "DRN first saw the device less than this long before the signup: review "
-       "(`drn_new_device`; 0 = off)", field="drn_new_device_minutes", minimum=0),
-    _s("RISK_DRN_PERCENTILE_REVIEW", "float", 0.95,
+       "(`drn_new_device`; 0 = off)", "drn_new_device_minutes", minimum=0),
+    _setting("RISK_DRN_PERCENTILE_REVIEW", "float", 0.95,
        "DRN max suspect percentile at or above this: review (`drn_high_percentile`)",
-       field="drn_percentile_review", minimum=0.01, maximum=1),
-    _s("RISK_DRN_LOCATION_MASKED_REVIEW", "bool", True,
+       "drn_percentile_review", minimum=0.01, maximum=1),
+    _setting("RISK_DRN_LOCATION_MASKED_REVIEW", "bool", True,
        "the device's real country never shows in its IPs: review (`drn_location_masked`)",
-       field="drn_location_masked_review"),
+       "drn_location_masked_review"),
 )  # fmt: skip
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 
 
-def settings_from_environ(environ: os._Environ | dict | None = None) -> dict[str, Any]:
-    """Every setting's value from the environment: what `fpdjango/settings.py` assigns."""
-    environ = os.environ if environ is None else environ
-    return {setting.name: setting.from_environ(environ) for setting in SETTINGS}
-
-
 @dataclass(frozen=True)
 class RiskSettings:
-    """The resolved settings the services and rules read (one object per call)."""
+    """The resolved settings (one object per process until a setting changes)."""
 
+    # as given (see SETTINGS)
     secret_api_key: str
-    api_url: str
-    drn_api_url: str
-    uses_sandbox: bool
-    sealed_keys: tuple[str, ...]
+    public_api_key: str
     region: str
+    explicit_api_url: str
+    sandbox_url: str
     api_version: str
     timeout_s: float
     connect_timeout_s: float
     max_retries: int
     failure_policy: str
+    sealed_keys: tuple[str, ...]
     webhook_secret: str
     webhook_max_bytes: int
+    sandbox_in_production: bool
+    explicit_drn_api_url: str
     drn_cache_s: int
     drn_rps: float
     drn_signup_budget_s: float
@@ -284,69 +355,63 @@ class RiskSettings:
     velocity_max_ips_1h: int
     ip_new_devices_review_1h: int
     ip_new_devices_deny_1h: int
+    snapshot_retention_days: int
+    log_visitor_id: str
+    redis_url: str
+    redis_key_prefix: str
+    throttle_rate: str
+    throttle_visitor_rate: str
     device_concurrency: int
+    claim_minutes: int
+    notify_users: bool
+    email_retry_s: int
+    drn_lookups_per_hour: int
+    require_otp: bool
+    review_site: str
     suspect_score_review: int
     drn_new_device_minutes: int
     drn_percentile_review: float
     drn_location_masked_review: bool
+    # derived
+    uses_sandbox: bool = False  # no secret key: the local sandbox answers
+    api_url: str = ""
+    drn_api_url: str = ""
 
     def replace(self, **changes: Any) -> RiskSettings:
         return dataclasses.replace(self, **changes)
 
 
-def _value(setting: Setting, source: Any) -> Any:
-    raw = getattr(source, setting.name, None) if source is not None else None
-    if raw is None:
-        raw = setting.default
-    if isinstance(raw, str) and setting.kind != "str":
-        try:
-            raw = setting.parse(raw)
-        except ValueError:
-            raw = setting.default  # checks.py reports it; the product keeps working
-    if setting.kind == "str":
-        return str(raw or setting.default)
-    if setting.kind == "list":
-        return tuple(str(item) for item in raw if item)
-    try:
-        return {"int": int, "float": float, "bool": bool}[setting.kind](raw)
-    except (TypeError, ValueError):
-        return setting.default
-
-
 def resolve(source: Any = None) -> RiskSettings:
     """RiskSettings from an object with the settings as attributes (Django's settings by
     default; `None` gives every default, which tests build on)."""
-    values = {s.field: _value(s, source) for s in SETTINGS if s.field}
-    secret = _value(BY_NAME["FINGERPRINT_SECRET_API_KEY"], source)
-    explicit_url = _value(BY_NAME["FINGERPRINT_API_URL"], source)
-    region = values["region"].lower()
+    values = {s.field: s.value(source) for s in SETTINGS}
+    values["region"] = values["region"].lower()
+    values["api_version"] = values["api_version"].lower()
+    values["failure_policy"] = values["failure_policy"].lower()
+    values["allowed_origins"] = tuple(
+        normalise_origin(origin) or origin for origin in values["allowed_origins"]
+    )
+    if values["require_otp"] is None:
+        values["require_otp"] = not getattr(source, "DEBUG", False)
+    secret = values["secret_api_key"]
     # No key configured: talk to the local sandbox (checks.py makes this an error in production).
     uses_sandbox = not secret
     if uses_sandbox:
-        secret = SANDBOX_SECRET_API_KEY
-        api_url = explicit_url or _value(BY_NAME["FINGERPRINT_SANDBOX_URL"], source)
+        values["secret_api_key"] = SANDBOX_SECRET_API_KEY
+        api_url = values["explicit_api_url"] or values["sandbox_url"]
     else:
-        api_url = explicit_url or REGION_API_URLS.get(region, REGION_API_URLS["us"])
+        api_url = values["explicit_api_url"] or REGION_API_URLS[values["region"]]
     # DRN has one global host. The sandbox serves it next to the Server API, so with no key
     # (or the sandbox's well-known key, which Fingerprint would refuse anyway) use that root.
-    drn_url = _value(BY_NAME["FINGERPRINT_DRN_API_URL"], source)
+    drn_url = values["explicit_drn_api_url"]
     if not drn_url:
-        drn_url = api_url if uses_sandbox or secret == SANDBOX_SECRET_API_KEY else DRN_API_URL
-    values.update(
-        region=region,
-        api_version=values["api_version"].lower(),
-        failure_policy=values["failure_policy"].lower(),
-        allowed_origins=tuple(
-            normalise_origin(origin) or origin for origin in values["allowed_origins"]
-        ),
-    )
+        sandboxed = uses_sandbox or secret == SANDBOX_SECRET_API_KEY
+        drn_url = api_url if sandboxed else DRN_API_URL
     return RiskSettings(
-        secret_api_key=secret,
+        **values,
+        uses_sandbox=uses_sandbox,
         api_url=api_url.rstrip("/"),
         drn_api_url=drn_url.rstrip("/"),
-        uses_sandbox=uses_sandbox,
-        sealed_keys=_value(BY_NAME["FINGERPRINT_SEALED_KEYS"], source),
-        **values,
     )
 
 
@@ -354,9 +419,8 @@ _resolved: RiskSettings | None = None
 
 
 def risk_settings() -> RiskSettings:
-    """The settings, resolved once per process: a signup reads them several times and
-    resolving all rows costs about 0.4 ms. Changing a setting (`override_settings` in tests)
-    sends `setting_changed`, which drops the cached copy."""
+    """The settings, resolved once per process. Changing a setting (`override_settings` in
+    tests) sends `setting_changed`, which drops the cached copy."""
     global _resolved
     cfg = _resolved
     if cfg is None:
@@ -372,9 +436,24 @@ def _forget_resolved(**kwargs: Any) -> None:
 setting_changed.connect(_forget_resolved, dispatch_uid="risk.conf.forget_resolved")
 
 
+def settings_problems(source: Any = None) -> list[tuple[Setting, str]]:
+    """Every setting `source` gives that does not parse or validate, with what is wrong."""
+    source = settings if source is None else source
+    problems = []
+    for setting in SETTINGS:
+        raw = setting.given(source)
+        if raw is None:
+            continue
+        try:
+            setting.parse(raw)
+        except (TypeError, ValueError) as exc:
+            problems.append((setting, str(exc)))
+    return problems
+
+
 def settings_table_markdown() -> str:
     """The README's settings table, generated from SETTINGS."""
-    lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    lines = ["| setting | default | meaning |", "| --- | --- | --- |"]
     for setting in SETTINGS:
         default = setting.doc_default or _doc_default(setting)
         name = f"`{setting.name}`"

@@ -6,10 +6,10 @@ would wait for the GIL and the cores behind them. Past the Fingerprint fetch (th
 at which the visitor id is known) a device gets a few turns per process at a time; its other
 requests wait, first come first served, without using CPU. Devices never wait for each other,
 and the flood's own throughput barely moves: its requests spend most of their time waiting on
-Fingerprint, not in the gate (docs/benchmarks.md, "2026-11-27 (first session)").
+Fingerprint, not in the gate.
 
-This is fairness, not correctness: the device row lock and the lock-free refusal path decide
-(risk/services/signup.py), and they do not rely on the gate. So a wait is bounded: after
+This is fairness, not correctness: the device row lock decides (risk/services/signup.py), and
+it does not rely on the gate. So a wait is bounded: after
 MAX_WAIT_S a signup goes ahead without its turn (counted in fpdjango_device_turn_waits_total,
 outcome `timed_out`), and the turn covers the decision and its writes only, not the password
 hash or the host's `signup_decided` receivers. It is per process on purpose: a
@@ -53,7 +53,7 @@ def device_gate(visitor_id: str | None):
     if not visitor_id or slots <= 0:
         yield
         return
-    baton = None  # set while this thread waits for a hand-over
+    handover = None  # set while this thread waits for a hand-over
     with _guard:
         turns = _devices.get(visitor_id)
         if turns is None:
@@ -63,21 +63,21 @@ def device_gate(visitor_id: str | None):
         if holding:
             turns.free -= 1
         else:
-            baton = threading.Lock()
-            baton.acquire()
-            turns.waiting.append(baton)
+            handover = threading.Lock()
+            handover.acquire()
+            turns.waiting.append(handover)
     try:
-        if baton is not None:
+        if handover is not None:
             # Released by the thread that hands its turn over to us; 2 s at most.
-            baton.acquire(timeout=MAX_WAIT_S)
+            handover.acquire(timeout=MAX_WAIT_S)
             with _guard:
-                holding, baton = _settle(turns, baton), None
+                holding, handover = _settle(turns, handover), None
             DEVICE_TURN_WAITS.labels("turn" if holding else "timed_out").inc()
         yield
     finally:
         with _guard:
-            if baton is not None:  # the wait itself was interrupted
-                holding = _settle(turns, baton)
+            if handover is not None:  # the wait itself was interrupted
+                holding = _settle(turns, handover)
             turns.users -= 1
             if holding:
                 if turns.waiting:
@@ -88,11 +88,11 @@ def device_gate(visitor_id: str | None):
                 del _devices[visitor_id]
 
 
-def _settle(turns: _Turns, baton: threading.Lock) -> bool:
-    """Under _guard, once a waiter stops waiting: whether the turn was handed to it (its baton
+def _settle(turns: _Turns, handover: threading.Lock) -> bool:
+    """Under _guard, once a waiter stops waiting: whether the turn was handed to it (its handover
     left the queue, even if that happened just after a timeout); if not, it leaves the queue."""
-    if baton in turns.waiting:
-        turns.waiting.remove(baton)
+    if handover in turns.waiting:
+        turns.waiting.remove(handover)
         return False
     return True
 

@@ -96,6 +96,8 @@ class FingerprintEvent(models.Model):
     country_code = models.CharField(max_length=8, blank=True)
     asn_name = models.CharField(max_length=255, blank=True)  # the network (ASN) of the IP
     raw = models.JSONField()  # jsonb on PostgreSQL
+    # Where `raw` held text no database can store, replaced (risk/storable.py): JSON paths.
+    text_replaced = models.JSONField(default=list, blank=True)
     fetched_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -118,6 +120,7 @@ class FingerprintEventVersion(models.Model):
     )
     source = models.CharField(max_length=16)  # webhook | backfill
     raw = models.JSONField()
+    text_replaced = models.JSONField(default=list, blank=True)  # see FingerprintEvent
     fetched_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -145,6 +148,9 @@ class SignupAttempt(models.Model):
     username = models.CharField(max_length=150)
     email = models.EmailField(blank=True)
     client_ip = models.GenericIPAddressField(null=True, blank=True)
+    # What the per-network limits count: the IPv4 address, or the IPv6 /64's first address
+    # (risk.client_ip.network_key); "" when the client IP is unknown.
+    client_network = models.CharField(max_length=45, blank=True, default="")
     origin = models.CharField(max_length=255, blank=True)
     # The identifier the client sent (event_id, or requestId on the seed-compatible endpoint).
     event_id = models.CharField(max_length=64, db_index=True)
@@ -200,6 +206,7 @@ class SignupAttempt(models.Model):
             ),
             models.Index(fields=["decision", "-created_at"], name="attempt_decision_idx"),
             models.Index(fields=["client_ip", "-created_at"], name="attempt_ip_idx"),
+            models.Index(fields=["client_network", "-created_at"], name="attempt_network_idx"),
             # Exact search in the review console.
             models.Index(fields=["username"], name="attempt_username_idx"),
             models.Index(fields=["email"], name="attempt_email_idx"),
@@ -295,6 +302,7 @@ class DrnSnapshot(models.Model):
     status = models.CharField(max_length=16, choices=DrnStatus.choices)
     error = models.CharField(max_length=255, blank=True)
     raw = models.JSONField(default=dict, blank=True)
+    text_replaced = models.JSONField(default=list, blank=True)  # see FingerprintEvent
     # [{"code": "US", "ip": 0.6, "origin": 1.0}, ...] (shares of activity per detector)
     countries = models.JSONField(default=list, blank=True)
     location_masked = models.BooleanField(null=True)

@@ -14,6 +14,9 @@ import os
 import time
 from contextlib import contextmanager
 
+from django.conf import settings
+from django.db import connection
+from django.utils.crypto import salted_hmac
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -22,6 +25,10 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily
+
+from risk.conf import risk_settings
+from risk.fingerprint.errors import AuthError, NotFoundError, RequestError
+from risk.fingerprint.transport import CALL_OBSERVERS
 
 logger = logging.getLogger(__name__)
 decision_logger = logging.getLogger("fpdjango.signup")
@@ -41,6 +48,12 @@ UPSTREAM_ERRORS = Counter(
     "fpdjango_upstream_errors", "Failed calls to Fingerprint by kind", ["service", "kind"]
 )
 THROTTLED = Counter("fpdjango_throttled_requests", "Signups refused by a throttle", ["scope"])
+CACHE_ERRORS = Counter(
+    "fpdjango_cache_errors",
+    "Operations on Django's cache that failed, by what needed it ('throttle': the signup "
+    "throttles let the signup through)",
+    ["use"],
+)
 DEVICE_TURN_WAITS = Counter(
     "fpdjango_device_turn_waits",
     "Signups that waited for their device's turn (SIGNUP_DEVICE_CONCURRENCY), by how the wait "
@@ -54,8 +67,6 @@ _SERVICES = {"Fingerprint": "server_api", "DRN": "drn"}
 def error_kind(error: Exception) -> str | None:
     """timeout, 5xx, 429, connection, client_rate_limited, auth, other; None when the call was
     answered (404 not found, 400 bad request: the caller's problem, not Fingerprint's)."""
-    from risk.fingerprint.errors import AuthError, NotFoundError, RequestError
-
     status = getattr(error, "status", None)
     code = getattr(error, "code", "")
     if isinstance(error, (NotFoundError, RequestError)):
@@ -85,14 +96,16 @@ def upstream_observe(service: str, seconds: float, error: Exception | None) -> N
 
 def install() -> None:
     """Register the upstream observer with the Fingerprint transport (once, at app ready)."""
-    from risk.fingerprint.transport import CALL_OBSERVERS
-
     if upstream_observe not in CALL_OBSERVERS:
         CALL_OBSERVERS.append(upstream_observe)
 
 
 def throttled_record(*, scope: str) -> None:
     THROTTLED.labels(scope).inc()
+
+
+def cache_error_record(*, use: str) -> None:
+    CACHE_ERRORS.labels(use).inc()
 
 
 class SignupTiming:
@@ -113,7 +126,6 @@ class SignupTiming:
     @contextmanager
     def database(self):
         """Adds up the time of every query run inside (not the Python between them)."""
-        from django.db import connection
 
         def timed(execute, sql, params, many, context):
             started = time.perf_counter()
@@ -124,6 +136,17 @@ class SignupTiming:
 
         with connection.execute_wrapper(timed):
             yield
+
+
+def logged_visitor_id(visitor_id: str) -> str | None:
+    """The visitor id as RISK_LOG_VISITOR_ID says log lines carry it: as is, as a keyed hash
+    (lines of one device still match; erasure leaves nothing readable in the logs), or not."""
+    mode = risk_settings().log_visitor_id
+    if mode == "off" or not visitor_id:
+        return None
+    if mode == "hashed":
+        return salted_hmac("risk.log.visitor", visitor_id, algorithm="sha256").hexdigest()[:20]
+    return visitor_id
 
 
 def signup_decision_record(*, attempt, upstream_ms: float, db_ms: float) -> None:
@@ -138,7 +161,7 @@ def signup_decision_record(*, attempt, upstream_ms: float, db_ms: float) -> None
         extra={
             "event": "signup_decision",
             "attempt_id": attempt.pk,
-            "visitor_id": attempt.visitor_id,
+            "visitor_id": logged_visitor_id(attempt.visitor_id),
             "decision": attempt.decision,
             "reasons": reasons,
             "upstream_ms": round(upstream_ms, 1),
@@ -189,8 +212,6 @@ class DeploymentCollector:
 
 def celery_queue_depth() -> dict[str, int] | None:
     """Messages waiting per queue on a Redis broker; None with no (or a non-Redis) broker."""
-    from django.conf import settings
-
     url = getattr(settings, "CELERY_BROKER_URL", "") or ""
     if not url.startswith(("redis://", "rediss://")):
         return None

@@ -255,7 +255,7 @@ class Rule:
     temporary: bool = False
 
 
-def _e(test: Callable[[Event], bool]) -> Predicate:
+def on_event(test: Callable[[Event], bool]) -> Predicate:
     """A predicate on the event alone."""
     return lambda ctx, cfg: test(ctx.event)
 
@@ -273,12 +273,12 @@ RULES: tuple[Rule, ...] = (
          without_event=True, check="event_found"),
     # The server-side checks, in Fingerprint's recommended order
     Rule("no_identification", DENY, "The event carries no visitor identification",
-         _e(lambda e: not e.has_identification), check="identification"),
+         on_event(lambda e: not e.has_identification), check="identification"),
     Rule("event_reused", DENY, "The event id already backed another signup attempt",
          lambda ctx, cfg: ctx.event_reused, needs_history=True, check="not_reused",
          lock_free=True),
     Rule("event_replayed", DENY, "Fingerprint saw this identification replayed",
-         _e(lambda e: e.replayed is True), check="not_replayed"),
+         on_event(lambda e: e.replayed is True), check="not_replayed"),
     Rule("event_stale", DENY, "The event is older than RISK_MAX_EVENT_AGE_S",
          lambda ctx, cfg: not _is_fresh(ctx.event, ctx.now, cfg.max_event_age_s),
          check="fresh"),
@@ -294,14 +294,15 @@ RULES: tuple[Rule, ...] = (
          lambda ctx, cfg: None if ctx.event.confidence is None
          else ctx.event.confidence < cfg.min_confidence, check="confidence"),
     # Strong evidence of automation or a farm: deny
-    Rule("bot_bad", DENY, "Fingerprint detected a malicious bot", _e(lambda e: e.bot == "bad")),
+    Rule("bot_bad", DENY, "Fingerprint detected a malicious bot",
+         on_event(lambda e: e.bot == "bad")),
     Rule("anti_detect_browser", DENY,
          "An anti-detect browser: a tool for running many fake identities",
-         _e(lambda e: e.anti_detect_browser is True)),
+         on_event(lambda e: e.anti_detect_browser is True)),
     Rule("emulator_tampered", DENY, "An Android emulator with root access or Frida hooks",
-         _e(lambda e: e.emulator is True and (e.root_apps is True or e.frida is True))),
+         on_event(lambda e: e.emulator is True and (e.root_apps is True or e.frida is True))),
     Rule("vm_developer_tools", DENY, "A virtual machine driven with developer tools open",
-         _e(lambda e: e.virtual_machine is True and e.developer_tools is True)),
+         on_event(lambda e: e.virtual_machine is True and e.developer_tools is True)),
     Rule("velocity_ips", DENY,
          "The device used RISK_VELOCITY_MAX_IPS_1H or more IPs in an hour: rotating proxies",
          lambda ctx, cfg: (ctx.event.velocity_count("distinct_ip", "1_hour") or 0)
@@ -347,17 +348,18 @@ RULES: tuple[Rule, ...] = (
          and not _ip_new_devices_at_least(ctx, cfg, cfg.ip_new_devices_deny_1h),
          needs_history=True),
     Rule("bot_good", REVIEW, "A known good bot (crawler, monitoring) tried to sign up",
-         _e(lambda e: e.bot == "good")),
+         on_event(lambda e: e.bot == "good")),
     Rule("tampering", REVIEW, "Fingerprint saw browser tampering (no anti-detect browser)",
-         _e(lambda e: e.tampering is True and e.anti_detect_browser is not True)),
+         on_event(lambda e: e.tampering is True and e.anti_detect_browser is not True)),
     Rule("emulator", REVIEW, "An Android emulator (no root, no Frida)",
-         _e(lambda e: e.emulator is True and e.root_apps is not True and e.frida is not True)),
+         on_event(lambda e: e.emulator is True and e.root_apps is not True
+                  and e.frida is not True)),
     Rule("virtual_machine", REVIEW, "A virtual machine (developer tools closed)",
-         _e(lambda e: e.virtual_machine is True and e.developer_tools is not True)),
+         on_event(lambda e: e.virtual_machine is True and e.developer_tools is not True)),
     Rule("instrumented_app", REVIEW, "Frida hooks, a cloned app or location spoofing",
-         _e(lambda e: e.emulator is not True
+         on_event(lambda e: e.emulator is not True
             and (e.frida is True or e.cloned_app is True or e.location_spoofing is True))),
-    Rule("tor", REVIEW, "The request came from a Tor exit node", _e(lambda e: e.tor is True)),
+    Rule("tor", REVIEW, "The request came from a Tor exit node", on_event(lambda e: e.tor is True)),
     Rule("suspect_score", REVIEW, "Suspect score at or above RISK_SUSPECT_SCORE_REVIEW",
          lambda ctx, cfg: ctx.event.suspect_score is not None
          and ctx.event.suspect_score >= cfg.suspect_score_review),
@@ -441,9 +443,21 @@ _LOCK_FREE = frozenset(
 def refused_without_lock(assessment: Assessment) -> bool:
     """True when the assessment of a plain read (no device lock) already proves a denial: an
     event-only denial, or device facts that only grow (blocked, past the hard limit) fired.
-    Under the lock the same rules would fire, so refusing early changes no decision, and the
-    assessment is the refusal's own (the rules run once)."""
+    Under the lock the same rules would fire, so refusing early changes no decision."""
     return any(code in _LOCK_FREE for code in assessment.reasons)
+
+
+# The checks that bind the event to this request: it exists, identifies a device, was not
+# used, replayed or made long ago, on another site or from another client IP. Confidence is
+# Fingerprint's certainty about the device, not about the request, so it is not among them.
+BINDING_CHECKS = frozenset(CHECKS) - {"confidence"}
+
+
+def event_bound(assessment: Assessment) -> bool:
+    """True when no binding check failed: only then does the signup count toward its device
+    (throttle, account limit, history), so a stolen event id replayed from elsewhere cannot
+    lock its owner out."""
+    return not any(assessment.checks.get(name) == FAILED for name in BINDING_CHECKS)
 
 
 def is_temporary(reason_codes: list[str]) -> bool:
@@ -452,9 +466,3 @@ def is_temporary(reason_codes: list[str]) -> bool:
     fired = [REASONS[code] for code in reason_codes if code in REASONS]
     lasting = any(rule.outcome == DENY and not rule.temporary for rule in fired)
     return not lasting and any(rule.temporary for rule in fired)
-
-
-def drn_reasons(drn: DrnFacts, *, now: datetime, cfg: RiskSettings) -> list[str]:
-    """The DRN rules alone (the DRN panel shows what they say about a lookup)."""
-    ctx = SignupContext(event=None, now=now, drn=drn)
-    return [r.code for r in RULES if r.code.startswith("drn_") and r.predicate(ctx, cfg)]

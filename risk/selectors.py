@@ -133,19 +133,6 @@ def attempt_neighbour(
     return SignupAttempt(pk=pk) if pk is not None else None
 
 
-def attempt_next_pending(*, after: SignupAttempt) -> SignupAttempt | None:
-    """The next item of the default queue (pending, oldest first) after `after`."""
-    return attempt_neighbour(
-        queryset=SignupAttempt.objects.filter(review_status=ReviewStatus.PENDING),
-        attempt=after,
-        newest_first=False,
-        step=1,
-    )
-
-
-# --- evidence ------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class CheckRow:
     name: str
@@ -224,16 +211,38 @@ def attempt_reasons(*, attempt: SignupAttempt) -> list[ReasonRow]:
     return rows
 
 
+@dataclass(frozen=True)
+class ClusterAccount:
+    """An account on a device's cluster, whatever the user model's fields are called."""
+
+    pk: object
+    username: str
+    email: str
+    joined: datetime  # when its signup was decided
+    is_active: bool
+
+    @classmethod
+    def of(cls, attempt: SignupAttempt) -> ClusterAccount:
+        account = attempt.account
+        return cls(
+            pk=account.pk,
+            username=account.get_username(),
+            email=getattr(account, account.get_email_field_name(), "") or "",
+            joined=attempt.created_at,
+            is_active=account.is_active,
+        )
+
+
 def device_cluster(*, device: Device | None, limit: int = CLUSTER_LIMIT) -> dict:
     """Every account and attempt on one device (newest first, bounded)."""
     if device is None:
         return {"accounts": [], "attempts": [], "truncated": False}
-    accounts = list(
-        get_user_model()
-        .objects.filter(device=device)
-        .order_by("-date_joined")
-        .only("id", "username", "email", "is_active", "date_joined")[: limit + 1]
+    signed_up = (
+        SignupAttempt.objects.filter(device=device, account__isnull=False)
+        .select_related("account")
+        .order_by("-created_at")[: limit + 1]
     )
+    accounts = [ClusterAccount.of(attempt) for attempt in signed_up]
     attempts = list(
         SignupAttempt.objects.filter(device=device)
         .select_related("account")
@@ -484,20 +493,6 @@ def attempts_missing_snapshot(*, after: int = 0) -> QuerySet[SignupAttempt]:
     )
 
 
-def accounts_missing_snapshot(*, after: int = 0) -> QuerySet:
-    """Accounts whose signup event has no stored snapshot (and is not known to be unknown),
-    except those of unverified signups (verification links them, if the rules allow)."""
-    return (
-        get_user_model()
-        .objects.filter(pk__gt=after)
-        .exclude(signup_event_id="")
-        .exclude(signup_attempt__decision=Decision.UNVERIFIED)
-        .exclude(Exists(FingerprintEvent.objects.filter(event_id=OuterRef("signup_event_id"))))
-        .exclude(Exists(UnknownEvent.objects.filter(event_id=OuterRef("signup_event_id"))))
-        .order_by("pk")
-    )
-
-
 def events_stored(*, event_ids: list[str]) -> set[str]:
     """Which of these event ids have a stored snapshot."""
     return set(
@@ -562,9 +557,9 @@ def attempt_awaiting_drn(*, device: Device) -> SignupAttempt | None:
 def usernames_taken(*, usernames: list[str]) -> set[str]:
     """The lower-cased usernames among these that an account already has (case-insensitive)."""
     lowered = {u.lower() for u in usernames}
+    user_model = get_user_model()
     return set(
-        get_user_model()
-        .objects.annotate(lower=Lower("username"))
+        user_model.objects.annotate(lower=Lower(user_model.USERNAME_FIELD))
         .filter(lower__in=lowered)
         .values_list("lower", flat=True)
     )
@@ -573,8 +568,7 @@ def usernames_taken(*, usernames: list[str]) -> set[str]:
 def device_account_counts(*, visitor_ids: list[str]) -> dict[str, int]:
     """visitor_id -> accounts on that device today (devices without accounts left out)."""
     return dict(
-        get_user_model()
-        .objects.filter(device__visitor_id__in=visitor_ids)
+        SignupAttempt.objects.filter(device__visitor_id__in=visitor_ids, account__isnull=False)
         .values_list("device__visitor_id")
         .annotate(n=Count("pk"))
     )
@@ -590,13 +584,11 @@ def devices_trusted(*, visitor_ids: list[str]) -> set[str]:
 
 
 def device_join_dates(*, device_ids: set[int]) -> dict[int, list[datetime]]:
-    """device pk -> the sorted date_joined of its accounts."""
+    """device pk -> the sorted signup times of its accounts."""
     joined: dict[int, list] = defaultdict(list)
-    rows = (
-        get_user_model()
-        .objects.filter(device_id__in=device_ids)
-        .values_list("device_id", "date_joined")
-    )
+    rows = SignupAttempt.objects.filter(
+        device_id__in=device_ids, account__isnull=False
+    ).values_list("device_id", "created_at")
     for device_id, date_joined in rows:
         joined[device_id].append(date_joined)
     for dates in joined.values():

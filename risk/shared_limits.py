@@ -1,16 +1,17 @@
-"""Rate limiters shared by every process and machine, in Redis (REDIS_URL).
+"""The one rate limiter for calls to Fingerprint's APIs, shared by every process and machine.
 
-The DRN limiter (FINGERPRINT_DRN_RPS) and the backfills' Server API budget (`--rps`) are
-quotas of one API key, so they must hold for the whole deployment, not per process. This is
-the same reservation scheme as `risk.fingerprint.rate_limit.RateLimiter` (GCRA: the bucket is
-one "next free slot" time; a caller reserves the next slot and sleeps outside the lock), run
-as one Lua script so Redis does the read-and-reserve atomically, on Redis's clock. `limits`
-(the library) was considered: it answers "allowed now?" but cannot reserve a future slot,
-which the signup's time budget and FIFO waiting need.
+The DRN limit (FINGERPRINT_DRN_RPS) and the backfills' Server API budget (`--rps`) are quotas
+of one API key, so they must hold for the whole deployment, not per process. `api_limiter`
+returns the limiter for a name: in Redis when RISK_REDIS_URL is set, else the per-process one
+(risk.fingerprint.rate_limit, a one-process deployment or development). The Redis one is the
+same reservation scheme (GCRA: the bucket is one "next free slot" time; a caller reserves the
+next slot and sleeps outside the lock), run as one Lua script so that Redis does the
+read-and-reserve atomically, on Redis's clock. `limits` (the library) was considered: it
+answers "allowed now?" but cannot reserve a future slot, which the signup's time budget and
+first-come-first-served waiting need. If Redis fails mid-flight the limiter falls back to its
+per-process bucket (logged) rather than failing the signup.
 
-With REDIS_URL unset the limiters are the per-process ones (a one-process deployment, or
-development). If Redis fails mid-flight a limiter falls back to its per-process bucket
-(logged) rather than failing the signup.
+The signup throttles (risk/throttles.py) are another need: they count incoming signups.
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ import logging
 import threading
 import time
 
-from django.conf import settings
-
-from risk.fingerprint.rate_limit import RateLimiter, shared_limiter
+from risk.conf import risk_settings
+from risk.fingerprint.rate_limit import Limiter, ProcessRateLimiter, process_limiter
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def redis_client(url: str | None = None):
     """One client (connection pool, fork-safe) per URL per process."""
     import redis
 
-    url = url or settings.REDIS_URL
+    url = url or risk_settings().redis_url
     with _lock:
         client = _clients.get(url)
         if client is None:
@@ -62,7 +62,7 @@ def redis_client(url: str | None = None):
 
 
 def redis_key(*parts: str) -> str:
-    return ":".join((getattr(settings, "REDIS_KEY_PREFIX", "fpdjango"), *parts))
+    return ":".join((risk_settings().redis_key_prefix, *parts))
 
 
 class RedisRateLimiter:
@@ -73,7 +73,7 @@ class RedisRateLimiter:
         self.key = redis_key("limiter", name)
         self._client = redis_client(url)
         self._script = self._client.register_script(_RESERVE)
-        self._fallback = RateLimiter(rps, burst=burst)
+        self._fallback = ProcessRateLimiter(rps, burst=burst)
         self.set_rate(rps, burst=burst)
 
     def __repr__(self) -> str:
@@ -100,11 +100,22 @@ class RedisRateLimiter:
         return True
 
 
-def limiter(name: str, rps: float, *, burst: int = 1) -> RateLimiter | RedisRateLimiter:
-    """The limiter for `name`: shared through Redis when REDIS_URL is set, else per process."""
-    url = getattr(settings, "REDIS_URL", "")
+class _Unlimited:
+    def acquire(self, timeout: float | None = None) -> bool:
+        return True
+
+
+UNLIMITED = _Unlimited()
+
+
+def api_limiter(name: str, rps: float, *, burst: int = 1) -> Limiter:
+    """The limiter for `name`: shared through Redis when RISK_REDIS_URL is set, else per
+    process; rps <= 0: unlimited."""
+    if rps <= 0:
+        return UNLIMITED
+    url = risk_settings().redis_url
     if not url:
-        return shared_limiter(name, rps, burst=burst)
+        return process_limiter(name, rps, burst=burst)
     key = (url, name, float(rps), int(burst))
     with _lock:
         found = _limiters.get(key)

@@ -13,16 +13,13 @@ from celery import shared_task
 from django.core.cache import cache
 from django.db import OperationalError
 
+from risk.conf import risk_settings
+from risk.services import backfill_chunks, drn, notifications, privacy, verification
+from risk.shared_limits import api_limiter
+
 logger = logging.getLogger(__name__)
 
 VERIFY_LOCK_KEY = "lock:attempts-verify-due"
-
-
-def tasks_run_inline() -> bool:
-    """No broker (CELERY_TASK_ALWAYS_EAGER): a task would run in the caller, not a worker."""
-    from django.conf import settings
-
-    return bool(getattr(settings, "CELERY_TASK_ALWAYS_EAGER", True))
 
 
 def backoff_s(retries: int, *, base: float = 15.0, cap: float = 600.0) -> float:
@@ -34,9 +31,7 @@ def backoff_s(retries: int, *, base: float = 15.0, cap: float = 600.0) -> float:
 def drn_lookup_task(self, device_id: int) -> str:
     """The DRN lookup a signup could not make in its budget; retried with backoff while DRN
     fails (the device stays queued for `backfill_drn` meanwhile)."""
-    from risk.services.drn import drn_lookup_deferred
-
-    status = drn_lookup_deferred(device_id=device_id)
+    status = drn.drn_lookup_owed(device_id=device_id)
     if status == "error":
         raise self.retry(countdown=backoff_s(self.request.retries, base=5.0))
     return status
@@ -46,13 +41,12 @@ def drn_lookup_task(self, device_id: int) -> str:
 def attempts_verify_due_task(self, limit: int = 100) -> dict[str, int]:
     """Verify signups accepted while Fingerprint was down (beat runs it every
     VERIFY_UNVERIFIED_EVERY_S). Fingerprint still down: retried with backoff."""
-    from risk.services.verification import attempts_verify_due
-
     # One run at a time across all workers: beat and retries must not verify the same rows twice.
     if not cache.add(VERIFY_LOCK_KEY, 1, timeout=300):
         return {"skipped_running": 1}
     try:
-        counts = attempts_verify_due(limit=limit)  # never raises for Fingerprint's failures
+        # Never raises for Fingerprint's failures: it counts them.
+        counts = verification.attempts_verify_due(limit=limit)
     finally:
         cache.delete(VERIFY_LOCK_KEY)
     if counts.get("unavailable"):
@@ -63,16 +57,12 @@ def attempts_verify_due_task(self, limit: int = 100) -> dict[str, int]:
 
 @shared_task(bind=True, max_retries=8)
 def review_email_task(self, attempt_id: int, review_status: str) -> str:
-    """Email the user a reviewer's decision on their held account (risk/notifications.py).
+    """Email the user a reviewer's decision on their held account (risk.services.notifications).
     A mail server that is down, slow or answers 4xx is retried with backoff from
     REVIEW_EMAIL_RETRY_S; one that refuses the message for good (5xx) is not. At least once: a
     worker that dies between the send and the acknowledgement sends it again."""
-    from django.conf import settings
-
-    from risk.notifications import review_email_send
-
     try:
-        return review_email_send(attempt_id=attempt_id, review_status=review_status)
+        return notifications.review_email_send(attempt_id=attempt_id, review_status=review_status)
     except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as exc:
         codes = (
             [code for code, _ in exc.recipients.values()]
@@ -85,7 +75,7 @@ def review_email_task(self, attempt_id: int, review_status: str) -> str:
         error = exc
     except OSError as exc:  # connection refused, timeout, disconnected (SMTPException too)
         error = exc
-    base = float(getattr(settings, "REVIEW_EMAIL_RETRY_S", 60))
+    base = float(risk_settings().email_retry_s)
     logger.warning("review email for attempt %s failed, will retry: %s", attempt_id, error)
     raise self.retry(exc=error, countdown=backoff_s(self.request.retries, base=base, cap=3600))
 
@@ -99,11 +89,9 @@ def backfill_events_chunk_task(
 ) -> dict[str, int]:
     """One chunk of `backfill_events --workers N` (risk.services.backfill_chunks); commits
     every `batch_size` rows."""
-    from risk.services import jobs
-    from risk.services.backfill_chunks import events_backfill_range
 
-    limiter = jobs.rate_limiter_build(rps=rps)
-    tally = events_backfill_range(
+    limiter = api_limiter("backfill", rps)
+    tally = backfill_chunks.events_backfill_range(
         phase=phase, after=after, upto=upto, limiter=limiter, batch_size=batch_size
     )
     return tally.as_dict()
@@ -119,11 +107,9 @@ PURGE_LOCK_KEY = "lock:snapshots-purge"
 def snapshots_purge_task() -> dict[str, int]:
     """The daily retention purge (RISK_SNAPSHOT_RETENTION_DAYS; beat runs it once a day):
     resumable, so a worker killed half-way leaves a checkpoint the next run continues from."""
-    from risk.services.privacy import snapshots_purge_expired
-
     if not cache.add(PURGE_LOCK_KEY, 1, timeout=6 * 3600):
         return {"skipped_running": 1}
     try:
-        return snapshots_purge_expired().as_dict()
+        return privacy.snapshots_purge_expired().as_dict()
     finally:
         cache.delete(PURGE_LOCK_KEY)

@@ -1,58 +1,45 @@
-"""Signup throttles shared by every process and machine (counters in the Django cache).
+"""Signup throttles shared by every process and machine (counters in Django's default cache).
 
-Two limits, both off when their rate is empty:
-* per client IP (`SIGNUP_THROTTLE_RATE`), before anything else, with the same IP resolver
-  as the IP check (risk/client_ip.py, RISK_TRUSTED_PROXY_COUNT);
-* per device (`SIGNUP_THROTTLE_VISITOR_RATE`), once the event has told us the visitor id
-  (`signup_visitor_throttle`).
+Two limits, both part of the signup verdict (risk.verdict), so every signup flow has them:
+* per client network (`SIGNUP_THROTTLE_RATE`), before anything else: the client IP as the IP
+  check reads it (risk/client_ip.py), an IPv6 client counted by its /64 (one subscriber's
+  allocation, which hands out fresh addresses freely);
+* per device (`SIGNUP_THROTTLE_VISITOR_RATE`), once the event has passed the server-side
+  checks (a stolen event id replayed from elsewhere must not use up its owner's allowance).
 
-Fixed windows counted with `cache.add` + `cache.incr`: atomic with Redis (REDIS_URL), so N
-requests are allowed across all processes, not N per process. The database cache (no Redis)
-is shared too, but its incr is a read then a write, so under heavy concurrency a few extra
-requests can get through. A window allows up to 2N in a burst straddling its boundary.
-The cache being unreachable lets requests through (logged): throttles are a convenience on
-top of Fingerprint's checks, not worth refusing signups over.
+Fixed windows counted with `cache.add` + `cache.incr`: atomic with Redis, so N requests are
+allowed across all processes, not N per process. The database cache is shared too, but its
+incr is a read then a write, so under heavy concurrency a few extra requests can get through.
+A window allows up to 2N in a burst straddling its boundary. Keys hold a keyed hash of the
+network or visitor id, never the value: an unsalted hash of an IPv4 address is reversible.
+
+When the cache fails, signups go through (logged at ERROR, counted in
+`fpdjango_cache_errors_total`): the throttles only cap volume; the device limits, the
+checks and the decision are kept in the database and still hold (docs/security.md).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 
-from django.conf import settings
 from django.core.cache import cache
-from django.core.checks import Error, register
-from rest_framework.throttling import BaseThrottle
+from django.utils.crypto import salted_hmac
 
 from risk import observability
-from risk.client_ip import request_client_ip
+from risk.client_ip import network_key, request_client_ip
+from risk.conf import rate_parse, risk_settings
 
 logger = logging.getLogger(__name__)
 
-_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
+class SignupThrottledError(Exception):
+    """Too many signups from one network or device; retry after `retry_after` seconds."""
 
-class VisitorThrottledError(Exception):
-    """Too many signups from one device; retry after `retry_after` seconds."""
-
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(f"retry after {retry_after:.0f}s")
+    def __init__(self, retry_after: float, *, scope: str) -> None:
+        super().__init__(f"{scope}: retry after {retry_after:.0f}s")
         self.retry_after = retry_after
-
-
-def rate_parse(rate: str) -> tuple[int, int] | None:
-    """'20/min' -> (20, 60); '' -> None (off). Periods: s, m(in), h(our), d(ay), or '20/30s'."""
-    rate = (rate or "").strip()
-    if not rate:
-        return None
-    count, _, period = rate.partition("/")
-    period = period.strip().lower()
-    digits = "".join(ch for ch in period if ch.isdigit())
-    unit = period[len(digits) :][:1]
-    if not count.strip().isdigit() or unit not in _PERIODS or int(count) < 1:
-        raise ValueError(f"{rate!r} is not a rate like 20/min, 300/hour or 5/10s")
-    return int(count), int(digits or 1) * _PERIODS[unit]
+        self.scope = scope
 
 
 def _hit(scope: str, ident: str, rate: str) -> float | None:
@@ -63,8 +50,8 @@ def _hit(scope: str, ident: str, rate: str) -> float | None:
     limit, period = parsed
     now = time.time()
     window = int(now // period)
-    digest = hashlib.sha256(ident.encode()).hexdigest()[:24]  # no IPs or ids in key names
-    key = f"throttle:{scope}:{period}:{window}:{digest}"
+    digest = salted_hmac("risk.throttle", ident, algorithm="sha256").hexdigest()[:32]
+    key = f"risk:throttle:{scope}:{period}:{window}:{digest}"
     try:
         cache.add(key, 0, timeout=period + 1)
         try:
@@ -72,8 +59,9 @@ def _hit(scope: str, ident: str, rate: str) -> float | None:
         except ValueError:  # the key expired between add and incr
             cache.set(key, 1, timeout=period + 1)
             count = 1
-    except Exception:  # any cache failure: let the request through
-        logger.warning("signup throttle %s skipped: the cache is unavailable", scope, exc_info=True)
+    except Exception:  # any cache failure: let the signup through (see the module doc)
+        logger.error("signup throttle %s skipped: the cache is unavailable", scope, exc_info=True)
+        observability.cache_error_record(use="throttle")
         return None
     if count <= limit:
         return None
@@ -81,33 +69,27 @@ def _hit(scope: str, ident: str, rate: str) -> float | None:
     return max(1.0, (window + 1) * period - now)
 
 
-def signup_visitor_throttle(visitor_id: str) -> float | None:
-    """Count a signup from this device; the seconds to wait when it is over
-    SIGNUP_THROTTLE_VISITOR_RATE, else None."""
+_COUNTED = "risk.network_throttle_counted"  # a WSGI environ extension key: once per request
+
+
+def signup_network_throttle(request) -> None:
+    """Count the request's signup against its client network, once per request (a DRF view can
+    count it before parsing, with risk.integrations.drf.SignupNetworkThrottle, and the verdict
+    then does not count it again); SignupThrottledError when it is over SIGNUP_THROTTLE_RATE."""
+    if request.META.get(_COUNTED):
+        return
+    request.META[_COUNTED] = True
+    network = network_key(request_client_ip(request)) or "unknown"
+    wait = _hit("ip", network, risk_settings().throttle_rate)
+    if wait is not None:
+        raise SignupThrottledError(wait, scope="ip")
+
+
+def signup_device_throttle(visitor_id: str) -> None:
+    """Count a signup from this device; SignupThrottledError when it is over
+    SIGNUP_THROTTLE_VISITOR_RATE."""
     if not visitor_id:
-        return None
-    return _hit("visitor", visitor_id, getattr(settings, "SIGNUP_THROTTLE_VISITOR_RATE", ""))
-
-
-@register()
-def check_throttle_rates(app_configs=None, **kwargs) -> list[Error]:
-    """A bad rate is reported at startup (`manage.py check`), not as a 500 at the first signup."""
-    errors = []
-    for name in ("SIGNUP_THROTTLE_RATE", "SIGNUP_THROTTLE_VISITOR_RATE"):
-        try:
-            rate_parse(getattr(settings, name, ""))
-        except ValueError as exc:
-            errors.append(Error(f"{name}: {exc}.", id="risk.E020", obj=name))
-    return errors
-
-
-class SignupIpThrottle(BaseThrottle):
-    """DRF throttle for the signup views: SIGNUP_THROTTLE_RATE per trusted client IP."""
-
-    def allow_request(self, request, view) -> bool:
-        ip = request_client_ip(request)
-        self._wait = _hit("ip", ip or "unknown", getattr(settings, "SIGNUP_THROTTLE_RATE", ""))
-        return self._wait is None
-
-    def wait(self) -> float | None:
-        return self._wait
+        return
+    wait = _hit("visitor", visitor_id, risk_settings().throttle_visitor_rate)
+    if wait is not None:
+        raise SignupThrottledError(wait, scope="visitor")

@@ -6,12 +6,12 @@ from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.parsers import PayloadTooLarge, announced_length, read_bounded
-from accounts.serializers import ErrorSerializer
-from risk import services
 from risk.conf import risk_settings
 from risk.fingerprint.events import EventFormatError
 from risk.fingerprint.webhooks import webhook_signature_valid
+from risk.integrations.drf import ErrorSerializer, exception_handler
+from risk.parsers import PayloadTooLarge, announced_length, read_bounded
+from risk.services.webhooks import event_webhook_store
 
 
 def webhook_max_bytes() -> int:
@@ -34,6 +34,11 @@ class FingerprintWebhookView(APIView):
     """POST /api/fingerprint/webhook: verify `FPJS-Event-Signature`, store the event."""
 
     parser_classes = [RawBodyParser]
+    authentication_classes: list = []  # Fingerprint signs its calls; no session, no CSRF
+    permission_classes: list = []
+
+    def get_exception_handler(self):
+        return exception_handler  # the documented error shape, whatever the host's handler
 
     @extend_schema(
         request={"application/json": dict},
@@ -67,7 +72,7 @@ class FingerprintWebhookView(APIView):
                 status=status.HTTP_401_UNAUTHORIZED,
             )
         try:
-            snapshot = services.event_webhook_store(body=body)
+            snapshot = event_webhook_store(body=body)
         except EventFormatError as exc:
             return Response(
                 {"code": "invalid_event", "message": str(exc)}, status=status.HTTP_400_BAD_REQUEST

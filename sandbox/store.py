@@ -244,12 +244,6 @@ class Store:
             self._db.execute("DELETE FROM drn_seeds WHERE visitor_id = ?", (visitor_id,))
         return cursor.rowcount
 
-    def count_events(self) -> int:
-        with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-
-    # --- DRN seeds -----------------------------------------------------------------------
-
     def set_drn_seed(self, visitor_id: str, seed: dict[str, Any]) -> None:
         with self._lock:
             self._db.execute(

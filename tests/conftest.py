@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 
 from sandbox.control import SandboxControl
 from sandbox.server import SandboxServer
@@ -85,13 +84,6 @@ def live_server_backlog():
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
-    """The test database also gets the cache table (the default cache without REDIS_URL)."""
-    with django_db_blocker.unblock():
-        call_command("createcachetable")
-
-
-@pytest.fixture(scope="session")
 def sandbox_server():
     server = SandboxServer(host="127.0.0.1", port=0, db_path=":memory:")
     server.start()
@@ -142,24 +134,3 @@ def crash_after_batches():
 
     yield arm
     batch_committed.disconnect(dispatch_uid="crash_after_batches")
-
-
-@pytest.fixture(params=["full_stack", "fast_path"])
-def both_stacks(request, monkeypatch):
-    """Run the test twice: through Django's full stack, and with the signup fast path
-    (accounts/fast_path.py) answering what it takes, so every assertion holds for both ways a
-    signup can be served. The fast path run swaps the module's APIClient, and points the live
-    server, if the test has one, at the project's WSGI application (what gunicorn serves)."""
-    if request.param == "fast_path":
-        from django.contrib.staticfiles.handlers import StaticFilesHandler
-
-        from fpdjango.wsgi import application
-        from tests.signup_clients import FastPathAPIClient
-
-        monkeypatch.setattr(request.module, "APIClient", FastPathAPIClient, raising=False)
-        if "live_server" in request.fixturenames:
-            httpd = request.getfixturevalue("live_server").thread.httpd
-            original = httpd.get_app()
-            httpd.set_app(StaticFilesHandler(application))
-            request.addfinalizer(lambda: httpd.set_app(original))
-    return request.param

@@ -59,7 +59,6 @@ def _check_refusal(case, response) -> None:
     assert not unexpected, f"schema-valid body refused: {unexpected} for {case.body!r}"
 
 
-@pytest.mark.usefixtures("both_stacks")
 @pytest.mark.parametrize(("method", "path"), OPERATIONS)
 def test_api_conforms_to_its_schema(api_schema, live_server, method, path):
     operation = api_schema[path][method]
@@ -92,7 +91,6 @@ def test_api_conforms_to_its_schema(api_schema, live_server, method, path):
     assert {403, 401} & set(statuses), statuses
 
 
-@pytest.mark.usefixtures("both_stacks")
 @pytest.mark.parametrize(
     ("path", "id_field"), [("/api/signup", "event_id"), ("/api/create-account", "requestId")]
 )

@@ -253,7 +253,7 @@ def device_cluster_page(
     cluster = selectors.device_cluster(device=device)
     timeline = sorted(
         [("attempt", a.created_at, a) for a in cluster["attempts"]]
-        + [("account", u.date_joined, u) for u in cluster["accounts"]],
+        + [("account", u.joined, u) for u in cluster["accounts"]],
         key=lambda item: item[1],
         reverse=True,
     )

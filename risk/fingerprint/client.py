@@ -125,7 +125,7 @@ class FingerprintClient:
         suspect: bool | None = None,
     ) -> None:
         """Set linked_id / tags / suspect on an event (v4 PATCH; v3 PUT)."""
-        body = {k: v for k, v in {"linked_id": linked_id, "tags": tags, "suspect": suspect}.items()}
+        body = {"linked_id": linked_id, "tags": tags, "suspect": suspect}
         body = {k: v for k, v in body.items() if v is not None}
         quoted = quote(event_id, safe="")
         if self.api_version == "v4":

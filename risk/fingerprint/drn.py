@@ -5,7 +5,7 @@ There is no official SDK, so this is the same small shape as `client.py`: plain 
 one pooled session, a total time budget per call (attempts use what is left of it as their
 read timeout), urllib3's `Retry` for counting retries of connection errors, 5xx and 429 with
 jittered backoff, and the errors of `errors.py`. DRN's quota is per key and unpublished, so
-every attempt (retries included) first takes a slot from a client-side `RateLimiter` shared
+every attempt (retries included) first takes a slot from a client-side rate limiter shared
 by the process; no slot within the budget is a `RateLimitedError` without a request.
 
 Parsing is lenient: any part may be missing, a device with no recent activity has empty
@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 from risk.fingerprint.errors import NotFoundError
 from risk.fingerprint.parsing import as_dict, as_float, as_int, as_list, parse_iso
-from risk.fingerprint.rate_limit import RateLimiter
+from risk.fingerprint.rate_limit import Limiter
 from risk.fingerprint.transport import BudgetedTransport
 
 logger = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ class DrnClient:
         connect_timeout_s: float = 1.0,
         max_retries: int = 2,
         backoff_s: float = 0.1,
-        limiter: RateLimiter | None = None,
+        limiter: Limiter | None = None,
         pool_size: int = 16,
     ) -> None:
         self.api_url = api_url.rstrip("/")

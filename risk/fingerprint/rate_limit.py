@@ -6,17 +6,26 @@ slot under a lock and sleeps outside it, so waiting threads are served in arriva
 without spinning, and a caller with a deadline gets False at once when its slot would come
 too late (nothing is reserved then).
 
-Share one limiter per API key per process (`shared_limiter`): every thread must draw from the
-same bucket for the rate to hold.
+Share one limiter per API key per process (`process_limiter`): every thread must draw from the
+same bucket for the rate to hold. Across processes, risk.shared_limits keeps the same bucket in
+Redis and falls back to this one.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from typing import Protocol
 
 
-class RateLimiter:
+class Limiter(Protocol):
+    """What the API clients and the jobs draw from: `acquire` blocks until a slot is theirs, or
+    returns False when it would come later than `timeout` seconds from now."""
+
+    def acquire(self, timeout: float | None = None) -> bool: ...
+
+
+class ProcessRateLimiter:
     """At most `rps` acquisitions per second on average, at most `burst` at once."""
 
     def __init__(self, rps: float, *, burst: int = 1) -> None:
@@ -34,7 +43,7 @@ class RateLimiter:
         self.burst = int(burst)
 
     def __repr__(self) -> str:
-        return f"RateLimiter(rate={self.rate:g}, burst={self.burst})"
+        return f"ProcessRateLimiter(rate={self.rate:g}, burst={self.burst})"
 
     def set_rate(self, rps: float, *, burst: int | None = None) -> None:
         """Change the rate in place (e.g. a backfill's --rps); reservations already made stand."""
@@ -64,15 +73,15 @@ class RateLimiter:
 
 
 _registry_lock = threading.Lock()
-_registry: dict[tuple[str, float, int], RateLimiter] = {}
+_registry: dict[tuple[str, float, int], ProcessRateLimiter] = {}
 
 
-def shared_limiter(name: str, rps: float, *, burst: int = 1) -> RateLimiter:
+def process_limiter(name: str, rps: float, *, burst: int = 1) -> ProcessRateLimiter:
     """The process-wide limiter for `name` at this rate (created on first use). A new rate
     (settings changed) gets a fresh limiter rather than disturbing threads already waiting."""
     key = (name, float(rps), int(burst))
     with _registry_lock:
         limiter = _registry.get(key)
         if limiter is None:
-            limiter = _registry[key] = RateLimiter(rps, burst=burst)
+            limiter = _registry[key] = ProcessRateLimiter(rps, burst=burst)
         return limiter

@@ -1,8 +1,11 @@
 """The "Reviewer" group: sees everything in the review console and records decisions, but
 cannot change or delete events, snapshots or the audit log (the admin is read-only for those)."""
 
+from django.conf import settings
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+USER_APP, USER_MODEL = settings.AUTH_USER_MODEL.lower().split(".")
 
 VIEW_MODELS = {
     "risk": [
@@ -13,7 +16,7 @@ VIEW_MODELS = {
         "drnsnapshot",
         "reassessment",
     ],
-    "accounts": ["user"],
+    USER_APP: [USER_MODEL],
 }
 
 
@@ -43,7 +46,7 @@ def remove_reviewer_group(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("risk", "0003_review_permission"),
-        ("accounts", "0002_initial"),
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
     ]

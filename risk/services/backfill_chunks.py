@@ -1,6 +1,6 @@
 """`backfill_events --workers N` on Celery: the missing-snapshot backfill cut into chunks.
 
-A chunk is a primary-key range (`after`, `upto`] of attempts or accounts; Celery workers run
+A chunk is a primary-key range (`after`, `upto`] of attempts; Celery workers run
 them in parallel (risk.tasks.backfill_events_chunk_task). A chunk is safe to run twice or to
 die half-way: it only looks at rows still missing their snapshot, and storing is an upsert
 by event_id with "unset -> set" links (risk.services.event_store). So a worker
@@ -20,22 +20,23 @@ import math
 from django.db import transaction
 
 from risk import selectors
-from risk.services.backfill_missing import missing_batch_fetch, missing_batch_store, missing_rows
-from risk.services.jobs import RateLimiter, Tally
+from risk.fingerprint.rate_limit import Limiter
+from risk.services.backfill_missing import (
+    PHASES,
+    missing_batch_fetch,
+    missing_batch_store,
+    missing_rows,
+)
+from risk.services.jobs import Tally
 
 logger = logging.getLogger(__name__)
 
-PHASES = ("attempts", "accounts")
-
 
 def missing_chunks_plan(*, phase: str, chunks: int, min_size: int = 100) -> list[tuple[int, int]]:
-    """About `chunks` ranges (after, upto] covering the phase's rows missing their snapshot.
-    Plan (and run) the accounts after the attempts: storing an attempt's event also links its
-    account, so most accounts are done by then and their events are not fetched twice."""
-    if phase == "attempts":
-        missing = selectors.attempts_missing_snapshot()
-    else:
-        missing = selectors.accounts_missing_snapshot()
+    """About `chunks` ranges (after, upto] covering the phase's rows missing their snapshot."""
+    if phase not in PHASES:
+        raise ValueError(f"unknown phase {phase!r}")
+    missing = selectors.attempts_missing_snapshot()
     pks = list(missing.values_list("pk", flat=True).iterator(chunk_size=10_000))
     size = max(min_size, math.ceil(len(pks) / max(1, chunks)))
     plan, after = [], 0
@@ -47,7 +48,7 @@ def missing_chunks_plan(*, phase: str, chunks: int, min_size: int = 100) -> list
 
 
 def events_backfill_range(
-    *, phase: str, after: int, upto: int, limiter: RateLimiter, batch_size: int = 100
+    *, phase: str, after: int, upto: int, limiter: Limiter, batch_size: int = 100
 ) -> Tally:
     """Fetch and store the snapshots missing in one range; counts by outcome."""
     if phase not in PHASES:

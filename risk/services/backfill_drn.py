@@ -7,8 +7,9 @@ from collections import Counter
 from datetime import timedelta
 
 from risk import selectors
+from risk.fingerprint.rate_limit import Limiter
 from risk.services.drn import drn_lookup
-from risk.services.jobs import Batch, Progress, RateLimiter, Tally, job_run, permit
+from risk.services.jobs import Batch, Progress, Tally, job_run, permit
 
 CHECKPOINT = "backfill_drn"
 
@@ -16,7 +17,7 @@ CHECKPOINT = "backfill_drn"
 def drn_backfill(
     *,
     max_age: timedelta,
-    limiter: RateLimiter,
+    limiter: Limiter,
     restart: bool = False,
     progress: Progress | None = None,
 ) -> Tally:

@@ -1,8 +1,8 @@
-"""`manage.py backfill_events` without --since: fetch the snapshots that attempts and accounts
-are missing (their signup ran while Fingerprint was unreachable) and link them.
+"""`manage.py backfill_events` without --since: fetch the snapshots that attempts are missing
+(their signup ran while Fingerprint was unreachable, or they were imported) and link them.
 
-Walks attempts, then accounts, in primary-key order through `risk.services.jobs.job_run`; the
-checkpoint holds the phase and the last primary key whose batch committed. Network I/O
+Walks the attempts in primary-key order through `risk.services.jobs.job_run`; the checkpoint
+holds the phase and the last primary key whose batch committed. Network I/O
 happens before each batch's transaction, from threads that share one rate limiter. Ids
 Fingerprint does not know are recorded as UnknownEvent and never asked again.
 """
@@ -18,15 +18,18 @@ from risk import selectors
 from risk.clients import fingerprint_client
 from risk.fingerprint.errors import NOT_FOUND, FingerprintError, fetch_failure
 from risk.fingerprint.events import Event
+from risk.fingerprint.rate_limit import Limiter
 from risk.models import UnknownEvent
 from risk.services.event_store import events_store, snapshots_link
-from risk.services.jobs import Batch, Progress, RateLimiter, Tally, job_run, permit
+from risk.services.jobs import Batch, Progress, Tally, job_run, permit
 from risk.services.verification import UNAVAILABLE, attempts_verify_due, unverified_count
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT = "backfill_events:missing"
-PHASES = ("attempts", "accounts")
+# One phase today (attempts; accounts are linked through them): the checkpoint's shape keeps a
+# phase so that a walk over another table can be added without changing it.
+PHASES = ("attempts",)
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,7 @@ class FetchOutcome:
     error: str = ""
 
 
-def _fetch_one(event_id: str, limiter: RateLimiter) -> FetchOutcome:
+def _fetch_one(event_id: str, limiter: Limiter) -> FetchOutcome:
     permit(limiter)
     try:
         return FetchOutcome(event_id, fingerprint_client().get_event(event_id), "fetched")
@@ -46,7 +49,7 @@ def _fetch_one(event_id: str, limiter: RateLimiter) -> FetchOutcome:
 
 
 def events_fetch_by_id(
-    *, event_ids: list[str], limiter: RateLimiter, workers: int = 1
+    *, event_ids: list[str], limiter: Limiter, workers: int = 1
 ) -> list[FetchOutcome]:
     """Fetch events (threads share the limiter; no database access in the threads)."""
     if workers <= 1 or len(event_ids) <= 1:
@@ -56,11 +59,8 @@ def events_fetch_by_id(
 
 
 def missing_events_count() -> dict[str, int]:
-    """How many attempts and accounts lack their event snapshot (for --dry-run and the bar)."""
-    return {
-        "attempts": selectors.attempts_missing_snapshot().count(),
-        "accounts": selectors.accounts_missing_snapshot().count(),
-    }
+    """How many attempts lack their event snapshot (for --dry-run and the bar)."""
+    return {"attempts": selectors.attempts_missing_snapshot().count()}
 
 
 def missing_rows(
@@ -68,17 +68,16 @@ def missing_rows(
 ) -> list[tuple[int, str]]:
     """(pk, event id) of the phase's next rows missing their snapshot, after `after` (and up
     to `upto`: a chunk of `backfill_events --workers`)."""
-    if phase == "attempts":
-        query, id_field = selectors.attempts_missing_snapshot(after=after), "event_id"
-    else:
-        query, id_field = selectors.accounts_missing_snapshot(after=after), "signup_event_id"
+    if phase not in PHASES:
+        raise ValueError(f"unknown phase {phase!r}")
+    query, id_field = selectors.attempts_missing_snapshot(after=after), "event_id"
     if upto is not None:
         query = query.filter(pk__lte=upto)
     return list(query.values_list("pk", id_field)[:limit])
 
 
 def missing_batch_fetch(
-    *, rows: list[tuple[int, str]], limiter: RateLimiter, workers: int = 1
+    *, rows: list[tuple[int, str]], limiter: Limiter, workers: int = 1
 ) -> tuple[set[str], list[FetchOutcome]]:
     """For a batch of (pk, event_id) rows: the ids already stored, and the others fetched
     (network only: call it outside any transaction)."""
@@ -109,13 +108,13 @@ def missing_batch_store(*, stored: set[str], outcomes: list[FetchOutcome], tally
 
 def events_backfill_missing(
     *,
-    limiter: RateLimiter,
+    limiter: Limiter,
     workers: int = 1,
     batch_size: int = 100,
     restart: bool = False,
     progress: Progress | None = None,
 ) -> Tally:
-    """Fetch the snapshot of every attempt and account that has an event_id but no snapshot.
+    """Fetch the snapshot of every attempt that has an event_id but no snapshot.
 
     Ids Fingerprint does not know are counted `not_found` (and remembered); ids it could not
     serve now are counted `unavailable` and picked up by the next run (the checkpoint is
@@ -159,10 +158,7 @@ def events_missing_preview() -> Tally:
     tally = Tally()
     counts = missing_events_count()
     tally.add("attempts_missing_snapshot", counts["attempts"])
-    tally.add("accounts_missing_snapshot", counts["accounts"])
-    ids = set(selectors.attempts_missing_snapshot().values_list("event_id", flat=True)) | set(
-        selectors.accounts_missing_snapshot().values_list("signup_event_id", flat=True)
-    )
+    ids = set(selectors.attempts_missing_snapshot().values_list("event_id", flat=True))
     stored = len(selectors.events_stored(event_ids=list(ids))) if ids else 0
     tally.add("would_link_stored_events", stored)
     tally.add("would_fetch_events", len(ids) - stored)

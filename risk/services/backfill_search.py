@@ -18,12 +18,12 @@ from django.utils import timezone
 from risk import selectors
 from risk.clients import fingerprint_client
 from risk.fingerprint.errors import NOT_FOUND, FingerprintError, fetch_failure
+from risk.fingerprint.rate_limit import Limiter
 from risk.services.event_store import events_store
 from risk.services.jobs import (
     BackfillError,
     Batch,
     Progress,
-    RateLimiter,
     Tally,
     age_parse,
     job_run,
@@ -45,7 +45,7 @@ def search_checkpoint_name(*, since: str, until: str = "", visitor: str = "") ->
     return f"backfill_events:search:{_moment_key(since)}:{_moment_key(until)}:{visitor or '*'}"
 
 
-def _page_fetch(*, limiter: RateLimiter, attempts: int = 5, **params):
+def _page_fetch(*, limiter: Limiter, attempts: int = 5, **params):
     """One search page; Fingerprint being briefly down or rate limiting is retried with backoff."""
     for attempt in range(attempts):
         permit(limiter)
@@ -69,7 +69,7 @@ def events_backfill_search(
     since: str,
     until: str = "",
     visitor: str = "",
-    limiter: RateLimiter,
+    limiter: Limiter,
     restart: bool = False,
     dry_run: bool = False,
     progress: Progress | None = None,

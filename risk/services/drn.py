@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from risk import rules
+from risk.background import enqueue_after_commit
 from risk.clients import drn_client
 from risk.conf import risk_settings
 from risk.fingerprint.drn import DrnResult
@@ -26,14 +26,18 @@ from risk.fingerprint.parsing import clamp_int32
 from risk.models import Device, DrnSnapshot, DrnStatus, SignupAttempt
 from risk.selectors import device_is_android, drn_snapshot_cached
 from risk.services.devices import device_ensure_one
+from risk.storable import storable_json, storable_text
 
 logger = logging.getLogger(__name__)
 
 
 def drn_snapshot_fields(result: DrnResult) -> dict:
+    raw, replaced = storable_json(result.raw)
+    countries, _ = storable_json([country.as_dict() for country in result.countries or ()])
     return {
-        "raw": result.raw,
-        "countries": [country.as_dict() for country in result.countries or ()],
+        "raw": raw,
+        "text_replaced": replaced,
+        "countries": countries,
         "location_masked": result.location_masked,
         # 32-bit columns: an absurd score is clamped (still "very high" for the rules and the
         # console), never a DataError that would leave backfill_drn retrying the device forever.
@@ -100,7 +104,11 @@ def _fetch_and_store(*, device: Device, budget_s: float | None) -> DrnSnapshot:
         status, error, pending = DrnStatus.OK, "", False
         fields = drn_snapshot_fields(result)
     snapshot = DrnSnapshot.objects.create(
-        device=device, visitor_id=device.visitor_id, status=status, error=error[:255], **fields
+        device=device,
+        visitor_id=device.visitor_id,
+        status=status,
+        error=storable_text(error)[:255],
+        **fields,
     )
     if device.drn_lookup_pending != pending:
         Device.objects.filter(pk=device.pk).update(drn_lookup_pending=pending)
@@ -108,38 +116,24 @@ def _fetch_and_store(*, device: Device, budget_s: float | None) -> DrnSnapshot:
     return snapshot
 
 
-def drn_device_queue(*, device: Device) -> None:
-    """Leave the lookup for later (e.g. no time for it at signup): a Celery worker does it
-    (`drn_lookup_defer`); the flag keeps it owed to `backfill_drn` until it is done."""
-    Device.objects.filter(pk=device.pk).update(drn_lookup_pending=True)
-    device.drn_lookup_pending = True
-    drn_lookup_defer(device_id=device.pk)
-
-
 # Seconds a deferred lookup waits in the queue, so that the signup's attempt (written right
 # after the lookup was deferred) exists when the worker links the answer to it.
 DRN_DEFER_COUNTDOWN_S = 2
 
 
-def drn_lookup_defer(*, device_id: int) -> None:
-    """Enqueue the device's lookup for a Celery worker (after the current transaction commits).
-    With no broker configured the flag alone stands and `backfill_drn` does it: running it
-    inline would make the signup wait past its DRN budget, which is why it was deferred."""
-    from risk.tasks import drn_lookup_task, tasks_run_inline
-
-    if tasks_run_inline():
-        return
-
-    def enqueue() -> None:
-        try:
-            drn_lookup_task.apply_async((device_id,), countdown=DRN_DEFER_COUNTDOWN_S)
-        except Exception:  # broker down: the flag keeps it for backfill_drn
-            logger.warning("could not enqueue the DRN lookup of device %s", device_id)
-
-    transaction.on_commit(enqueue)
+def drn_lookup_defer(*, device: Device) -> None:
+    """Leave the device's lookup for later (no time for it at signup, or no answer in time):
+    the device is flagged as owed, which `backfill_drn` works through, and a Celery worker
+    is asked to do it after the current transaction commits (`drn_lookup_owed`). Without a
+    broker the flag alone stands: running the lookup inline would make the signup wait past
+    its DRN budget, which is why it was deferred."""
+    if not device.drn_lookup_pending:
+        Device.objects.filter(pk=device.pk).update(drn_lookup_pending=True)
+        device.drn_lookup_pending = True
+    enqueue_after_commit("risk.tasks.drn_lookup_task", device.pk, countdown=DRN_DEFER_COUNTDOWN_S)
 
 
-def drn_lookup_deferred(*, device_id: int) -> str:
+def drn_lookup_owed(*, device_id: int) -> str:
     """The worker's side of `drn_lookup_defer`: look the device up unless that was done
     meanwhile (by the backfill or an earlier delivery of the task) and make the answer the
     evidence of its latest attempt that has none. Returns the snapshot status, or "done"."""
@@ -168,9 +162,9 @@ def drn_signup_lookup(*, event: Event | None) -> DrnSnapshot | None:
     device = device_ensure_one(visitor_id=event.visitor_id, platform=ANDROID)
     budget = risk_settings().drn_signup_budget_s
     if budget <= 0:
-        drn_device_queue(device=device)
+        drn_lookup_defer(device=device)
         return None
     snapshot = drn_lookup(device=device, budget_s=budget)
     if snapshot is not None and snapshot.status == DrnStatus.ERROR:
-        drn_lookup_defer(device_id=device.pk)  # no answer in the budget: a worker retries
+        drn_lookup_defer(device=device)  # no answer in the budget: a worker retries
     return snapshot

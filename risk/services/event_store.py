@@ -13,15 +13,21 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
-from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from risk.fingerprint.events import Event
-from risk.models import Device, FingerprintEvent, FingerprintEventVersion, SignupAttempt
+from risk.models import (
+    Decision,
+    Device,
+    FingerprintEvent,
+    FingerprintEventVersion,
+    SignupAttempt,
+)
 from risk.services.devices import device_ensure
 from risk.services.jobs import Tally
-from risk.services.signup import event_snapshot_fields
+from risk.services.snapshots import event_snapshot_fields
+from risk.storable import storable_json
 
 
 def snapshots_keep(
@@ -79,10 +85,13 @@ def _versions_add(*, events: list[Event], stored: dict, source: str, tally: Tall
     versions = []
     for event in events:
         pk, _, original = stored[event.event_id]
-        if event.raw in (original, latest.get(pk)):
+        raw, replaced = storable_json(event.raw)
+        if raw in (original, latest.get(pk)):
             tally.add("events_unchanged")
             continue
-        versions.append(FingerprintEventVersion(event_id=pk, source=source, raw=event.raw))
+        versions.append(
+            FingerprintEventVersion(event_id=pk, source=source, raw=raw, text_replaced=replaced)
+        )
     FingerprintEventVersion.objects.bulk_create(versions, batch_size=500)
     tally.add("event_versions_added", len(versions))
 
@@ -115,7 +124,7 @@ def events_store(*, events: list[Event], source: str, tally: Tally) -> dict[str,
 
 
 def snapshots_link(*, event_ids: Iterable[str], tally: Tally) -> dict[str, int]:
-    """Link stored snapshots of these events to their waiting attempts and accounts."""
+    """Link stored snapshots of these events to the attempts waiting for them."""
     links = {
         event_id: (pk, device, visitor)
         for event_id, pk, device, visitor in FingerprintEvent.objects.filter(
@@ -124,7 +133,6 @@ def snapshots_link(*, event_ids: Iterable[str], tally: Tally) -> dict[str, int]:
     }
     if links:
         attempts_link_snapshot(links=links, tally=tally)
-        _accounts_link(devices={e: link[1] for e, link in links.items()}, tally=tally)
     return {event_id: link[0] for event_id, link in links.items()}
 
 
@@ -134,10 +142,13 @@ def attempts_link_snapshot(*, links: dict[str, tuple[int, int | None, str]], tal
     device and claim the event. `links` maps event_id -> (snapshot pk, device pk, visitor id).
     Unverified attempts never come here: risk.services.verification decides them by the rules.
     """
-    waiting = SignupAttempt.objects.filter(
-        event_id__in=list(links), fingerprint_event__isnull=True
-    ).values_list("pk", "event_id", "device_id", "account_id")
+    waiting = (
+        SignupAttempt.objects.filter(event_id__in=list(links), fingerprint_event__isnull=True)
+        .exclude(decision=Decision.UNVERIFIED)
+        .values_list("pk", "event_id", "device_id", "account_id")
+    )
     attempts_per_device: Counter = Counter()
+    accounts_per_device: Counter = Counter()
     for pk, event_id, device_id, account_id in waiting:
         snapshot, device, visitor = links[event_id]
         changes: dict = {"fingerprint_event_id": snapshot}
@@ -152,10 +163,16 @@ def attempts_link_snapshot(*, links: dict[str, tuple[int, int | None, str]], tal
         tally.add("attempts_linked")
         if "device_id" in changes:
             attempts_per_device[device] += 1
+            if account_id is not None:
+                accounts_per_device[device] += 1
         if account_id is not None:
             _event_claim(pk=pk, event_id=event_id, tally=tally)
     for device, n in attempts_per_device.items():
-        Device.objects.filter(pk=device).update(attempt_count=F("attempt_count") + n)
+        Device.objects.filter(pk=device).update(
+            attempt_count=F("attempt_count") + n,
+            account_count=F("account_count") + accounts_per_device[device],
+        )
+        tally.add("accounts_linked", accounts_per_device[device])
 
 
 def _event_claim(*, pk: int, event_id: str, tally: Tally) -> None:
@@ -169,20 +186,3 @@ def _event_claim(*, pk: int, event_id: str, tally: Tally) -> None:
     except IntegrityError:
         claimed = 0
     tally.add("events_claimed", claimed)
-
-
-def _accounts_link(*, devices: dict[str, int | None], tally: Tally) -> None:
-    """Give accounts that signed up with these events their device (once: NULL -> device)."""
-    user_model = get_user_model()
-    waiting = user_model.objects.filter(
-        signup_event_id__in=[e for e, d in devices.items() if d is not None],
-        device__isnull=True,
-    ).values_list("pk", "signup_event_id")
-    accounts_per_device: Counter = Counter()
-    for pk, event_id in waiting:
-        device = devices[event_id]
-        if user_model.objects.filter(pk=pk, device__isnull=True).update(device_id=device):
-            accounts_per_device[device] += 1
-    for device, n in accounts_per_device.items():
-        Device.objects.filter(pk=device).update(account_count=F("account_count") + n)
-        tally.add("accounts_linked", n)

@@ -248,31 +248,28 @@ def _accounts_create(
     user_model = get_user_model()
     for row, password_hash in zip(rows, hashes, strict=True):
         review = row.visitor_id in plan.review_visitors
-        user = user_model(
-            username=row.username,
-            password=password_hash,
-            device_id=devices.get(row.visitor_id),
-            is_active=keep_active or not review,
-        )
+        user = user_model(password=password_hash, is_active=keep_active or not review)
+        setattr(user, user_model.USERNAME_FIELD, row.username)
+        device_id = devices.get(row.visitor_id)
         try:
             with transaction.atomic():  # savepoint: a live signup may take the name meanwhile
                 user.save()
+                SignupAttempt.objects.create(
+                    username=row.username,
+                    event_id="",
+                    device_id=device_id,
+                    visitor_id=row.visitor_id,
+                    decision=rules.REVIEW if review else rules.ALLOW,
+                    reasons=["device_shared"] if review else [],
+                    account=user,
+                    endpoint=IMPORT_ENDPOINT,
+                    review_status=ReviewStatus.PENDING if review else ReviewStatus.NONE,
+                )
         except IntegrityError:
             tally.add("username_exists")
             continue
-        SignupAttempt.objects.create(
-            username=row.username,
-            event_id="",
-            device_id=user.device_id,
-            visitor_id=row.visitor_id,
-            decision=rules.REVIEW if review else rules.ALLOW,
-            reasons=["device_shared"] if review else [],
-            account=user,
-            endpoint=IMPORT_ENDPOINT,
-            review_status=ReviewStatus.PENDING if review else ReviewStatus.NONE,
-        )
-        if user.device_id:
-            Device.objects.filter(pk=user.device_id).update(
+        if device_id:
+            Device.objects.filter(pk=device_id).update(
                 account_count=F("account_count") + 1, attempt_count=F("attempt_count") + 1
             )
         tally.add("imported_review" if review else "imported")

@@ -1,5 +1,6 @@
-"""What every operator job shares: the resumable loop (`job_run`), errors with codes, the rate
-limiter that keeps live signups' share of the API quota, checkpoints, time parsing and counts.
+"""What every operator job shares: the resumable loop (`job_run`), errors with codes, waiting
+for the rate limiter that keeps live signups' share of the API quota, checkpoints, time parsing
+and counts.
 """
 
 from __future__ import annotations
@@ -8,14 +9,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
+from risk.fingerprint.rate_limit import Limiter
 from risk.models import BackfillCheckpoint
-from risk.shared_limits import limiter as shared_limiter
 
 Progress = Callable[[int], None]
 
@@ -31,23 +31,7 @@ class BackfillError(Exception):
 # --- rate limiting ------------------------------------------------------------------------
 
 
-class RateLimiter(Protocol):
-    def acquire(self, timeout: float | None = None) -> bool: ...
-
-
-class _Unlimited:
-    def acquire(self, timeout: float | None = None) -> bool:
-        return True
-
-
-def rate_limiter_build(*, rps: float, name: str = "backfill") -> RateLimiter:
-    """The process-wide limiter every thread of a job draws from; rps <= 0: unlimited."""
-    if rps <= 0:
-        return _Unlimited()
-    return shared_limiter(name, rps)
-
-
-def permit(limiter: RateLimiter) -> None:
+def permit(limiter: Limiter) -> None:
     while not limiter.acquire(timeout=5.0):
         pass  # keep waiting: a permit is due, the timeout only keeps Ctrl-C responsive
 

@@ -20,7 +20,6 @@ from functools import cached_property
 from typing import Any
 
 from django.apps import apps
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.serializers.json import DjangoJSONEncoder
@@ -29,7 +28,7 @@ from django.db.models import CharField, Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat, Lower
 from django.utils import timezone
 
-from risk.conf import BY_NAME
+from risk.conf import risk_settings
 from risk.fingerprint.errors import AuthError, FingerprintError, NotFoundError
 from risk.models import (
     Device,
@@ -130,9 +129,10 @@ def _accounts_add(s: Subject, visitor_id: str) -> None:
     for address in s.emails:
         accounts |= Q(email__iexact=address)
     if visitor_id:
-        accounts |= Q(device__visitor_id=visitor_id)
+        accounts |= Q(signup_attempt__device__visitor_id=visitor_id)
     users = get_user_model().objects.annotate(username_lower=Lower("username")).filter(accounts)
-    for pk, name, address, device_id in users.values_list("pk", "username", "email", "device_id"):
+    rows = users.values_list("pk", "username", "email", "signup_attempt__device_id")
+    for pk, name, address, device_id in rows:
         s.account_ids.add(pk)
         s.usernames.add(name)
         s.emails.add(address)
@@ -303,7 +303,14 @@ PERSONAL_TABLES: list[PersonalTable] = [
     PersonalTable(
         "risk.SignupAttempt",
         lambda s: Q(pk__in=s.attempt_ids),
-        _update(username="", email="", email_domain_rev="", client_ip=None, visitor_id=""),
+        _update(
+            username="",
+            email="",
+            email_domain_rev="",
+            client_ip=None,
+            client_network="",
+            visitor_id="",
+        ),
     ),
     PersonalTable(
         "risk.FingerprintEventVersion",  # later copies of the person's events
@@ -457,8 +464,7 @@ PURGE_CHECKPOINT = "privacy:purge_snapshots"
 def retention_days(days: int | None = None) -> int:
     """The window in days: `days` when given, else RISK_SNAPSHOT_RETENTION_DAYS (0: keep)."""
     if days is None:
-        name = "RISK_SNAPSHOT_RETENTION_DAYS"
-        days = getattr(settings, name, BY_NAME[name].default)
+        days = risk_settings().snapshot_retention_days
     if not isinstance(days, int) or days < 0:
         raise BackfillError("invalid_retention", "the retention must be a number of days >= 0")
     return days
@@ -498,7 +504,7 @@ def _purge_phases(cutoff) -> list[tuple[str, QuerySet, dict]]:
         ("events", events, {"raw": {}, "ip": None, "url": ""}),
         ("event_versions", versions, {"raw": {}}),
         ("drn_snapshots", drn, {"raw": {}, "countries": []}),
-        ("attempts", attempts, {"client_ip": None}),
+        ("attempts", attempts, {"client_ip": None, "client_network": ""}),
     ]
 
 

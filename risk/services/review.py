@@ -22,10 +22,8 @@ Effects:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
@@ -95,17 +93,6 @@ class ReviewError(Exception):
         self.message = message
 
 
-@dataclass
-class _Effects:
-    """The audit rows a decision writes besides its own (filled while the rows are locked)."""
-
-    rows: list[ReviewDecision] = field(default_factory=list)
-
-
-def review_reason_choices(*, action: str) -> list[tuple[str, str]]:
-    return list(REASON_CODES.get(action, {}).items())
-
-
 def device_actions(*, device: Device | None) -> tuple[str, ...]:
     """The device decisions that make sense for the device as it is now."""
     if device is None:
@@ -143,7 +130,7 @@ def review_default_reason(*, action: str, attempt: SignupAttempt | None = None) 
 
 
 def claim_minutes() -> int:
-    return int(getattr(settings, "REVIEW_CLAIM_MINUTES", 15))
+    return risk_settings().claim_minutes
 
 
 # --- claims ---------------------------------------------------------------------------------
@@ -290,7 +277,13 @@ def _block_cascade(*, decision: ReviewDecision, device: Device) -> list[ReviewDe
     for attempt in pending.order_by("pk"):
         previous = _decide_attempt(attempt, ReviewStatus.REJECTED)
         rows.append(_effect(decision, ReviewAction.BLOCK_REJECT, previous, attempt=attempt))
-    accounts = _users().select_for_update().filter(device=device, is_active=True).order_by("pk")
+    on_device = SignupAttempt.objects.filter(device=device, account__isnull=False)
+    accounts = (
+        _users()
+        .select_for_update()
+        .filter(pk__in=on_device.values("account_id"), is_active=True)
+        .order_by("pk")
+    )
     for account in accounts:
         _users().filter(pk=account.pk).update(is_active=False)
         attempt = SignupAttempt.objects.filter(account=account).first()

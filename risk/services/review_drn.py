@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import time
 
-from django.conf import settings
 from django.core.cache import cache
 
+from risk.conf import risk_settings
 from risk.models import DrnSnapshot, SignupAttempt
 from risk.services.drn import device_is_android, drn_lookup
 from risk.services.review import RECORD_PERMISSION, ReviewError
@@ -26,7 +26,7 @@ def drn_lookup_again(*, actor, attempt: SignupAttempt) -> DrnSnapshot:
     device = attempt.device
     if device is None or not device_is_android(device=device):
         raise ReviewError("not_android", "DRN covers Android devices only.")
-    limit = int(getattr(settings, "REVIEW_DRN_LOOKUPS_PER_HOUR", 30))
+    limit = risk_settings().drn_lookups_per_hour
     key = f"risk:drn-again:{actor.pk}:{int(time.time() // WINDOW_S)}"
     cache.add(key, 0, WINDOW_S)
     if cache.incr(key) > limit:

@@ -1,8 +1,21 @@
-"""Write paths of the risk app: fetch and assess signup events, store snapshots.
+"""The signup decision: the write path behind risk's public entry (risk/verdict.py).
 
-Network I/O (`event_fetch`) always happens outside database transactions. `signup_assess`
-owns its short transactions: refusals a plain read proves take no device lock; everything else
-holds the Device row lock only while the rules read the history and the evidence is written.
+The evidence is gathered outside any transaction: the event (fetched from the Server API, or
+unsealed locally) and, for Android, the Device Reputation Network answer within its budget.
+Then one short transaction records the attempt:
+
+* an event that failed a server-side check that binds it to this request (forged, reused,
+  replayed, stale, another site, another client IP) is recorded without its device: it counts
+  toward nothing of the device's (throttle, limit, history), so that replaying a victim's
+  event id from elsewhere cannot lock the victim's device out;
+* a refusal that a plain read already proves (an event-only denial, a blocked device, a device
+  past its hard limit) is recorded without holding the device lock;
+* otherwise the device row is locked (`select_for_update`) while the rules read its history
+  and decide, and the attempt (claiming its event) and the snapshot are written.
+
+Unique constraints are the last line of defence: an attempt that loses the race for its
+event's claim is decided again with the event reused. The locking policy is in
+docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -12,14 +25,16 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from risk import rules
-from risk.client_ip import clean_ip
+from risk.client_ip import network_key
 from risk.clients import fingerprint_client
 from risk.conf import risk_settings
+from risk.device_gate import device_gate
 from risk.fingerprint.errors import (
     UNAVAILABLE,
     AuthError,
@@ -29,18 +44,32 @@ from risk.fingerprint.errors import (
 )
 from risk.fingerprint.events import Event
 from risk.fingerprint.sealed import SealedResultError, unseal_event
-from risk.models import (
-    Device,
-    DeviceStatus,
-    DrnSnapshot,
-    FingerprintEvent,
-    ReviewStatus,
-    SignupAttempt,
-)
-from risk.services import evidence
-from risk.services.drn import drn_snapshot_link
+from risk.models import Device, DeviceStatus, FingerprintEvent, ReviewStatus, SignupAttempt
+from risk.observability import SignupTiming
+from risk.services.drn import drn_signup_lookup, drn_snapshot_link
+from risk.services.snapshots import event_snapshot_store
+from risk.storable import storable_text
+from risk.throttles import signup_device_throttle
 
 logger = logging.getLogger(__name__)
+
+# Fingerprint's ids: `<epoch ms>.<random>` (v4 event_id and v3 requestId, e.g.
+# 1708102555327.NLOjmg) and the 20-character form of the vendor's v3 webhook example. Anything
+# else is refused before an upstream call: a made-up id must not cost Server API quota.
+EVENT_ID_PATTERN = r"^(?:[0-9]{10,16}\.[A-Za-z0-9]{4,16}|[A-Za-z0-9]{20})$"
+
+
+@dataclass(frozen=True)
+class SignupRequest:
+    """What the host's signup contributes: the event id and what its request says."""
+
+    event_id: str
+    username: str = ""
+    email: str = ""
+    client_ip: str = ""
+    origin: str = ""
+    endpoint: str = "signup"
+    sealed_result: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,254 +121,93 @@ def _event_unseal(*, event_id: str, sealed_result: str, keys: tuple[str, ...]) -
     return FetchResult(event=event)
 
 
-def device_lock_for_attempt(*, visitor_id: str, platform: str = "") -> Device:
-    """Create the device if new, count one attempt on it, and lock its row until the
-    transaction ends (outside a transaction: for this one statement only). Returns a partial
-    Device (id, visitor_id, status, account_count)."""
-    params = evidence.device_upsert_params(
-        visitor_id=visitor_id, platform=platform, now=timezone.now()
-    )
-    return next(iter(Device.objects.raw(evidence.DEVICE_UPSERT_SQL, params)))
-
-
-def event_snapshot_store(*, event: Event, device: Device | None) -> FingerprintEvent:
-    """Insert or refresh the stored snapshot of an event (idempotent by event_id)."""
-    fields = event_snapshot_fields(event, device=device)
-    # One upsert statement instead of update_or_create's SELECT FOR UPDATE + INSERT/UPDATE.
-    (snapshot,) = FingerprintEvent.objects.bulk_create(
-        [FingerprintEvent(event_id=event.event_id, **fields)],
-        update_conflicts=True,
-        unique_fields=["event_id"],
-        update_fields=list(fields),
-    )
-    return snapshot
-
-
-def event_snapshot_fields(event: Event, *, device: Device | None) -> dict:
-    return {
-        "api_version": event.api_version,
-        "device": device,
-        "visitor_id": event.visitor_id,
-        "timestamp": event.timestamp,
-        "ip": clean_ip(event.ip) or None,  # inet column: never store garbage
-        "url": event.url,
-        "platform": event.platform[:16],
-        "confidence": event.confidence,
-        "bot": event.bot[:32],
-        "bot_type": event.bot_type[:64],
-        "suspect_score": _int32(event.suspect_score),
-        "vpn": event.vpn,
-        "proxy": event.proxy,
-        "tampering": event.tampering,
-        "incognito": event.incognito,
-        "tor": event.tor,
-        "replayed": event.replayed,
-        "country_code": event.country_code[:8],
-        "asn_name": event.asn_name[:255],
-        "raw": event.raw,
-    }
-
-
-def _int32(value: int | None) -> int | None:
-    """The database column is a 32-bit integer; an absurd value is kept only in `raw`."""
-    return value if value is None or -(2**31) <= value < 2**31 else None
-
-
-def signup_assess(
-    *,
-    event_id: str,
-    fetched: FetchResult,
-    username: str,
-    email: str,
-    client_ip: str,
-    origin: str,
-    endpoint: str,
-    drn: DrnSnapshot | None = None,
+def signup_decide(
+    *, request: SignupRequest, fetched: FetchResult, timing: SignupTiming
 ) -> SignupAttempt:
-    """Decide on a signup and record the attempt with its event snapshot, in short
-    transactions of its own (call it outside any transaction: see docs/architecture.md).
-
-    A refusal that a plain read already proves (`rules.refused_without_lock`) takes no device
-    lock. Otherwise the device row is locked for the decision and the evidence writes only.
-    An allowed, held or unverified attempt reserves its account slot on the device; the
-    caller then creates the account (hashing outside any lock) and calls
-    `attempt_attach_account`, or `attempt_account_failed` if the username went meanwhile.
-    """
+    """Decide on a signup whose event was fetched (`event_fetch`) and record the attempt. Call
+    it outside any transaction. Raises risk.throttles.SignupThrottledError when the device is over
+    SIGNUP_THROTTLE_VISITOR_RATE (nothing is written then)."""
     cfg = risk_settings()
     event = fetched.event
     ctx = rules.SignupContext(
         event=event,
         now=timezone.now(),
         fetch_failure=fetched.failure,
-        client_ip=client_ip,
-        request_origin=origin,
-        drn=drn,
+        client_ip=request.client_ip,
+        request_origin=request.origin,
     )
-    row = _AttemptRow(
-        event_id=event_id,
-        username=username,
-        email=email,
-        client_ip=client_ip,
-        origin=origin,
-        endpoint=endpoint,
-        error=fetched.error,
-    )
+    row = _AttemptRow(request=request, error=fetched.error)
     if event is None or fetched.failure:
-        attempt = _attempt_without_event(ctx=ctx, cfg=cfg, row=row)
-    else:
-        # Refused without the lock when a plain read proves it: the event alone (a bot
-        # flood), a reused event, a blocked device or one past its limit.
+        with timing.database():
+            return _attempt_without_event(ctx=ctx, cfg=cfg, row=row)
+    with timing.database():
         ctx = _with_plain_read(ctx)
-        assessment = rules.evaluate_signup(ctx, cfg)
-        if rules.refused_without_lock(assessment):
-            attempt = _attempt_refused_without_lock(
-                ctx=ctx, cfg=cfg, row=row, assessment=assessment
-            )
-        else:
-            attempt = _attempt_decided_under_lock(ctx=ctx, cfg=cfg, row=row)
-    if drn is not None:  # the DRN lookup made for this signup (before the transaction)
-        drn_snapshot_link(snapshot=drn, attempt=attempt)
+        plain = rules.evaluate_signup(ctx, cfg)
+        if not rules.event_bound(plain):
+            return _attempt_recorded(ctx=ctx, cfg=cfg, row=row, device_use=_UNBOUND)
+    signup_device_throttle(event.visitor_id)
+    use = _REFUSED if rules.refused_without_lock(plain) else _LOCKED
+    drn = None
+    if use == _LOCKED:
+        with timing.upstream():
+            drn = drn_signup_lookup(event=event)  # Android only, within its budget
+        ctx = dataclasses.replace(ctx, drn=drn)
+    # One device's decisions take turns in this process (risk/device_gate.py).
+    with device_gate(event.visitor_id), timing.database():
+        attempt = _attempt_recorded(ctx=ctx, cfg=cfg, row=row, device_use=use)
+        if drn is not None:
+            drn_snapshot_link(snapshot=drn, attempt=attempt)
     return attempt
 
 
-# One round trip, before any lock: has the event backed an attempt already, and the device's
-# status and account count (none when it is new). Portable SQL.
-_PLAIN_READ_SQL = """
-SELECT EXISTS (SELECT 1 FROM risk_signupattempt WHERE claimed_event_id = %s),
-       device.status, device.account_count
-  FROM (SELECT 1 AS one) AS q LEFT JOIN risk_device AS device ON device.visitor_id = %s
-"""
+def signup_retry_of(*, request: SignupRequest) -> SignupAttempt | None:
+    """The attempt this signup repeats, if it is a client's retry after its account could not
+    be created (a 503 while the database failed): the same event id and username, from the
+    same client IP, within RISK_MAX_EVENT_AGE_S, decided to get an account that it never got.
+    Its verdict stands: the retry is answered with it instead of being refused as a reuse."""
+    since = timezone.now() - timedelta(seconds=risk_settings().max_event_age_s)
+    return (
+        SignupAttempt.objects.filter(
+            claimed_event_id=request.event_id,
+            account__isnull=True,
+            decision__in=(rules.ALLOW, rules.REVIEW, rules.UNVERIFIED),
+            client_ip=request.client_ip or None,
+            created_at__gte=since,
+        )
+        .alias(username_lower=Lower("username"))
+        .filter(username_lower=request.username.lower())
+        .select_related("device")
+        .first()
+    )
+
+
+# --- the plain read -----------------------------------------------------------------------
 
 
 def _with_plain_read(ctx: rules.SignupContext) -> rules.SignupContext:
-    """The event's claim and the device's status and count from a plain read (no lock).
-    Under the lock the count is read again; the claim is settled by the unique insert."""
-    with connection.cursor() as cursor:
-        cursor.execute(_PLAIN_READ_SQL, [ctx.event.event_id, ctx.event.visitor_id])
-        reused, status, accounts = cursor.fetchone()
-    ctx = dataclasses.replace(ctx, event_reused=bool(reused))
-    if status is None:
+    """Whether the event has backed an attempt already, and the device's status and count,
+    from plain reads (no lock). Under the lock the count is read again; the claim is settled
+    by the unique insert."""
+    event = ctx.event
+    reused = SignupAttempt.objects.filter(claimed_event_id=event.event_id).exists()
+    ctx = dataclasses.replace(ctx, event_reused=reused)
+    device = (
+        Device.objects.filter(visitor_id=event.visitor_id)
+        .values_list("status", "account_count")
+        .first()
+    )
+    if device is None:
         return ctx
+    status, accounts = device
     return dataclasses.replace(ctx, device_status=status, device_accounts=accounts)
-
-
-@dataclass(frozen=True)
-class _AttemptRow:
-    """What the request contributes to the attempt row."""
-
-    event_id: str
-    username: str
-    email: str
-    client_ip: str
-    origin: str
-    endpoint: str
-    error: str = ""
-
-    def attempt(self, **fields) -> SignupAttempt:
-        return SignupAttempt(
-            username=self.username[:150],
-            email=self.email,
-            client_ip=self.client_ip or None,
-            origin=self.origin[:255],
-            event_id=self.event_id[:64],
-            endpoint=self.endpoint,
-            fingerprint_error=self.error,
-            **fields,
-        )
-
-
-def _assessment_fields(assessment: rules.Assessment) -> dict:
-    return {
-        "decision": assessment.decision,
-        "reasons": assessment.reasons,
-        "checks": assessment.checks,
-        "review_status": (
-            ReviewStatus.PENDING if assessment.decision == rules.REVIEW else ReviewStatus.NONE
-        ),
-    }
-
-
-def _attempt_without_event(*, ctx: rules.SignupContext, cfg, row: _AttemptRow) -> SignupAttempt:
-    """Fingerprint did not answer, or has no such event: no device to lock."""
-    assessment = rules.evaluate_signup(ctx, cfg)
-    # An unverified signup claims the id it came with, so one made-up id backs one account
-    # at most; a plain refusal leaves it usable (not the client's fault, or not an event).
-    claim = row.event_id[:64] if assessment.decision == rules.UNVERIFIED else None
-    attempt = row.attempt(claimed_event_id=claim, **_assessment_fields(assessment))
-    with transaction.atomic():
-        if not _insert_claiming(attempt):
-            reasons = [*assessment.reasons, "event_reused"]
-            attempt.claimed_event_id = None
-            attempt.reasons = reasons
-            attempt.decision = rules.decide(reasons, cfg=cfg)
-            attempt.review_status = ReviewStatus.NONE
-            attempt.save()
-    return attempt
-
-
-def _attempt_refused_without_lock(
-    *, ctx: rules.SignupContext, cfg, row: _AttemptRow, assessment: rules.Assessment
-) -> SignupAttempt:
-    """A refusal proven by a plain read: evidence written without holding the device lock
-    past the statement that counts the attempt on it. On PostgreSQL the device upsert, the
-    snapshot and the attempt are one statement (risk.services.evidence)."""
-    event = ctx.event
-    if event.visitor_id and evidence.single_statement_supported():
-        attempt = _attempt_new(ctx=ctx, cfg=cfg, row=row, device=None, assessment=assessment)
-        evidence.evidence_write(
-            attempt=attempt,
-            device_params=evidence.device_upsert_params(
-                visitor_id=event.visitor_id, platform=event.platform[:16], now=ctx.now
-            ),
-            snapshot=None if ctx.event_reused else _snapshot_new(event),
-            event_id=event.event_id,
-        )
-        if attempt.pk is None:  # another attempt claimed the event since the plain read
-            _attempt_save_unclaimed(attempt=attempt, ctx=ctx, cfg=cfg)
-        return attempt
-    device = None
-    if event.visitor_id:
-        device = device_lock_for_attempt(visitor_id=event.visitor_id, platform=event.platform[:16])
-    with transaction.atomic():
-        return _attempt_record(ctx=ctx, cfg=cfg, row=row, device=device, assessment=assessment)
-
-
-def _attempt_decided_under_lock(
-    *, ctx: rules.SignupContext, cfg, row: _AttemptRow
-) -> SignupAttempt:
-    event = ctx.event
-    with transaction.atomic():
-        device = device_lock_for_attempt(visitor_id=event.visitor_id, platform=event.platform[:16])
-        ctx = signup_history_read(ctx=ctx, cfg=cfg, device=device)
-        assessment = rules.evaluate_signup(ctx, cfg)
-        # An allowed or held attempt reserves its account slot while the lock is held: the
-        # next signup of the device counts it.
-        reserve = assessment.decision in (rules.ALLOW, rules.REVIEW)
-        if evidence.single_statement_supported():
-            attempt = _attempt_new(ctx=ctx, cfg=cfg, row=row, device=device, assessment=assessment)
-            evidence.evidence_write(
-                attempt=attempt,
-                device_id=device.pk,
-                snapshot=None if ctx.event_reused else _snapshot_new(event),
-                event_id=event.event_id,
-                reserve_slot=reserve,
-            )
-            attempt.device = device  # the locked row as the rules saw it
-            if attempt.pk is None:  # claimed meanwhile: denied, nothing reserved
-                _attempt_save_unclaimed(attempt=attempt, ctx=ctx, cfg=cfg)
-            return attempt
-        attempt = _attempt_record(ctx=ctx, cfg=cfg, row=row, device=device, assessment=assessment)
-        if attempt.decision in (rules.ALLOW, rules.REVIEW):
-            Device.objects.filter(pk=device.pk).update(account_count=F("account_count") + 1)
-    return attempt
 
 
 def signup_history_read(
     *, ctx: rules.SignupContext, cfg, device: Device, exclude_attempt: int | None = None
 ) -> rules.SignupContext:
     """The device's history the rules need, read under its lock. Queries run only when a
-    rule could use them: earlier networks past the soft limit, the IP's other new devices
-    for a brand-new device."""
+    rule could use them: earlier networks past the soft limit, the network's other new
+    devices for a brand-new device."""
     event = ctx.event
     accounts = device.account_count
     same_network = None
@@ -354,11 +222,12 @@ def signup_history_read(
             same_network = any(rules.same_network(ip, here) for ip in ips)
     ip_new_devices = 0
     watching = cfg.ip_new_devices_review_1h or cfg.ip_new_devices_deny_1h
-    if ctx.client_ip and watching and rules.new_to_everyone(ctx, cfg):
+    network = network_key(ctx.client_ip)
+    if network and watching and rules.new_to_everyone(ctx, cfg):
         since = ctx.now - timedelta(hours=1)
         others = SignupAttempt.objects.filter(
-            client_ip=ctx.client_ip, created_at__gte=since, device_new=True
-        ).exclude(device_id=device.pk)
+            client_network=network, created_at__gte=since, device_new=True
+        ).exclude(Q(device_id=device.pk) | Q(device__isnull=True))
         ip_new_devices = others.values("device_id").distinct().count()
     return dataclasses.replace(
         ctx,
@@ -367,65 +236,6 @@ def signup_history_read(
         same_network=same_network,
         ip_new_devices=ip_new_devices,
     )
-
-
-def _attempt_record(
-    *, ctx: rules.SignupContext, cfg, row: _AttemptRow, device: Device | None, assessment
-) -> SignupAttempt:
-    """Store the snapshot (unless another attempt already did) and the attempt, claiming the
-    event. Losing the claim race re-evaluates the rules with the event reused."""
-    event = ctx.event
-    if ctx.event_reused:
-        snapshot = FingerprintEvent.objects.filter(event_id=event.event_id).first()
-    else:
-        snapshot = event_snapshot_store(event=event, device=device)
-    attempt = _attempt_new(ctx=ctx, cfg=cfg, row=row, device=device, assessment=assessment)
-    attempt.fingerprint_event = snapshot
-    if not _insert_claiming(attempt):
-        _attempt_save_unclaimed(attempt=attempt, ctx=ctx, cfg=cfg)
-    return attempt
-
-
-def _snapshot_new(event: Event) -> FingerprintEvent:
-    return FingerprintEvent(event_id=event.event_id, **event_snapshot_fields(event, device=None))
-
-
-def _attempt_new(
-    *, ctx: rules.SignupContext, cfg, row: _AttemptRow, device: Device | None, assessment
-) -> SignupAttempt:
-    """The attempt row (unsaved), claiming the event unless it is known to be reused."""
-    event = ctx.event
-    return row.attempt(
-        claimed_event_id=None if ctx.event_reused else event.event_id,
-        device=device,
-        visitor_id=event.visitor_id,
-        device_new=rules.new_to_everyone(ctx, cfg),
-        facts=signup_facts(ctx, cfg),
-        **_assessment_fields(assessment),
-    )
-
-
-def _attempt_save_unclaimed(*, attempt: SignupAttempt, ctx: rules.SignupContext, cfg) -> None:
-    """Another attempt claimed this event between our read and insert: decide again with the
-    event reused, and insert the attempt without the claim."""
-    ctx = dataclasses.replace(ctx, event_reused=True)
-    again = rules.evaluate_signup(ctx, cfg)
-    for name, value in _assessment_fields(again).items():
-        setattr(attempt, name, value)
-    attempt.claimed_event_id = None
-    attempt.facts = signup_facts(ctx, cfg)
-    attempt.save()
-
-
-def _insert_claiming(attempt: SignupAttempt) -> bool:
-    """Insert the attempt; False (and nothing written) when its claim is already taken."""
-    try:
-        with transaction.atomic():  # savepoint: a lost claim race must not abort the caller
-            attempt.save()
-    except IntegrityError:
-        attempt.pk = None
-        return False
-    return True
 
 
 def signup_facts(ctx: rules.SignupContext, cfg) -> dict:
@@ -444,16 +254,165 @@ def signup_facts(ctx: rules.SignupContext, cfg) -> dict:
     return facts
 
 
-def attempt_attach_account(*, attempt: SignupAttempt, account) -> None:
-    """Link the account created for an attempt (its slot on the device is already counted)."""
-    attempt.account = account
-    attempt.save(update_fields=["account"])
+# --- recording the attempt ------------------------------------------------------------------
+
+# How the attempt uses its device: not at all (its event failed a binding check), without
+# the lock (a refusal the plain read proves), or under the lock (the rules read its history).
+_UNBOUND, _REFUSED, _LOCKED = "unbound", "refused", "locked"
 
 
-def attempt_account_failed(*, attempt: SignupAttempt, reason: str = "username_taken") -> bool:
-    """The account could not be created (`username_taken`: the name went to a concurrent
-    signup; `account_failed`: the server or the database failed): keep the attempt, denied
-    with `reason`, and give the device its slot back. Once per attempt: False (and nothing
+@dataclass(frozen=True)
+class _AttemptRow:
+    """What the request contributes to the attempt row."""
+
+    request: SignupRequest
+    error: str = ""
+
+    def attempt(self, **fields) -> SignupAttempt:
+        request = self.request
+        return SignupAttempt(
+            username=storable_text(request.username)[:150],
+            email=storable_text(request.email)[:254],
+            client_ip=request.client_ip or None,
+            client_network=network_key(request.client_ip),
+            origin=storable_text(request.origin)[:255],
+            event_id=storable_text(request.event_id)[:64],
+            endpoint=request.endpoint[:32],
+            fingerprint_error=storable_text(self.error)[:255],
+            **fields,
+        )
+
+
+def _assessment_fields(assessment: rules.Assessment) -> dict:
+    return {
+        "decision": assessment.decision,
+        "reasons": assessment.reasons,
+        "checks": assessment.checks,
+        "review_status": (
+            ReviewStatus.PENDING if assessment.decision == rules.REVIEW else ReviewStatus.NONE
+        ),
+    }
+
+
+def _claim_taken(event_id: str) -> bool:
+    return SignupAttempt.objects.filter(claimed_event_id=event_id).exists()
+
+
+def _attempt_without_event(*, ctx: rules.SignupContext, cfg, row: _AttemptRow) -> SignupAttempt:
+    """Fingerprint did not answer, or has no such event: no device to count on. An unverified
+    signup claims the id it came with, so one made-up id backs one account at most; a plain
+    refusal leaves it usable (not the client's fault, or not an event)."""
+    assessment = rules.evaluate_signup(ctx, cfg)
+    claim = row.request.event_id[:64] if assessment.decision == rules.UNVERIFIED else None
+    attempt = row.attempt(claimed_event_id=claim, **_assessment_fields(assessment))
+    try:
+        with transaction.atomic():
+            attempt.save()
+    except IntegrityError:
+        if claim is None or not _claim_taken(claim):
+            raise
+        # The id already backs an account accepted unverified: this one is a reuse.
+        reasons = [*assessment.reasons, "event_reused"]
+        attempt = row.attempt(
+            claimed_event_id=None,
+            **_assessment_fields(rules.Assessment(rules.decide(reasons, cfg=cfg), reasons)),
+        )
+        attempt.checks = assessment.checks
+        attempt.save()
+    return attempt
+
+
+def _attempt_recorded(
+    *, ctx: rules.SignupContext, cfg, row: _AttemptRow, device_use: str
+) -> SignupAttempt:
+    """Record the attempt in one transaction (see the module doc for `device_use`). Losing the
+    race for the event's claim decides again, once, with the event reused: then the attempt
+    counts toward nothing of the device's, as any reuse."""
+    while True:
+        try:
+            with transaction.atomic():
+                return _attempt_write(ctx=ctx, cfg=cfg, row=row, device_use=device_use)
+        except IntegrityError:
+            if ctx.event_reused or not _claim_taken(ctx.event.event_id):
+                raise
+            ctx = dataclasses.replace(ctx, event_reused=True)
+            device_use = _UNBOUND
+
+
+def _attempt_write(
+    *, ctx: rules.SignupContext, cfg, row: _AttemptRow, device_use: str
+) -> SignupAttempt:
+    event = ctx.event
+    device = None
+    if device_use != _UNBOUND and event.visitor_id:
+        device = _device_for_attempt(event, lock=device_use == _LOCKED)
+        if device_use == _LOCKED:
+            ctx = signup_history_read(ctx=ctx, cfg=cfg, device=device)
+    assessment = rules.evaluate_signup(ctx, cfg)
+    if ctx.event_reused:
+        snapshot = FingerprintEvent.objects.filter(event_id=event.event_id).first()
+    else:
+        snapshot = event_snapshot_store(event=event, device=device)
+    attempt = row.attempt(
+        claimed_event_id=None if ctx.event_reused else event.event_id,
+        device=device,
+        fingerprint_event=snapshot,
+        visitor_id=storable_text(event.visitor_id)[:64],
+        device_new=rules.new_to_everyone(ctx, cfg),
+        facts=signup_facts(ctx, cfg),
+        **_assessment_fields(assessment),
+    )
+    attempt.save()
+    if device is not None:
+        # Last, so that a lock-free refusal holds the row lock of this UPDATE only until the
+        # commit right after it. An allowed or held attempt reserves its account slot: the
+        # device's next signup counts it.
+        reserve = int(assessment.decision in (rules.ALLOW, rules.REVIEW))
+        Device.objects.filter(pk=device.pk).update(
+            attempt_count=F("attempt_count") + 1,
+            account_count=F("account_count") + reserve,
+            last_seen_at=ctx.now,
+        )
+    return attempt
+
+
+def _device_for_attempt(event: Event, *, lock: bool) -> Device:
+    """The event's device, created if new; with `lock`, its row is locked until the
+    transaction ends (SQLite's IMMEDIATE transactions already serialise writers)."""
+    devices = Device.objects.select_for_update() if lock else Device.objects
+    device, _ = devices.get_or_create(
+        visitor_id=event.visitor_id, defaults={"platform": storable_text(event.platform)[:16]}
+    )
+    return device
+
+
+# --- after the decision: the account ----------------------------------------------------------
+
+
+def attempt_account_link(*, attempt: SignupAttempt, account) -> bool:
+    """Link the account the host created for an allowed, held or unverified attempt (its slot
+    on the device is already counted). An account for a held or unverified attempt is made
+    inactive if the host left it active. False when the attempt was denied or already has an
+    account (nothing changed)."""
+    with transaction.atomic():
+        linked = (
+            SignupAttempt.objects.filter(pk=attempt.pk, account__isnull=True)
+            .exclude(decision=rules.DENY)
+            .update(account=account)
+        )
+        if linked and attempt.decision != rules.ALLOW and account.is_active:
+            account.is_active = False
+            account.save(update_fields=["is_active"])
+    if linked:
+        attempt.account = account
+    return bool(linked)
+
+
+def attempt_account_failed(*, attempt: SignupAttempt, reason: str = "account_failed") -> bool:
+    """The host could not create the account (`username_taken`: the name went to a concurrent
+    signup; `account_failed`: a server or database failure): keep the attempt, denied with
+    `reason`, give the device its slot back and release the event's claim, so that the
+    client's retry with the same event is decided again. Once per attempt: False (and nothing
     changed) when it is already denied or has its account."""
     cfg = risk_settings()
     with transaction.atomic():
@@ -472,7 +431,8 @@ def attempt_account_failed(*, attempt: SignupAttempt, reason: str = "username_ta
         locked.reasons = [*locked.reasons, reason]
         locked.decision = rules.decide(locked.reasons, cfg=cfg)
         locked.review_status = ReviewStatus.NONE
-        locked.save(update_fields=["reasons", "decision", "review_status"])
+        locked.claimed_event_id = None
+        locked.save(update_fields=["reasons", "decision", "review_status", "claimed_event_id"])
     attempt.reasons, attempt.decision = locked.reasons, locked.decision
-    attempt.review_status = locked.review_status
+    attempt.review_status, attempt.claimed_event_id = locked.review_status, None
     return True

@@ -22,6 +22,7 @@ from collections import Counter
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
 from risk import rules
 from risk.conf import risk_settings
@@ -34,14 +35,10 @@ from risk.models import (
     SignupAttempt,
 )
 from risk.services.drn import drn_signup_lookup, drn_snapshot_link
-from risk.services.signup import (
-    device_lock_for_attempt,
-    event_fetch,
-    event_snapshot_store,
-    signup_facts,
-    signup_history_read,
-)
+from risk.services.signup import event_fetch, signup_facts, signup_history_read
+from risk.services.snapshots import event_snapshot_store
 from risk.signals import signup_decided
+from risk.storable import storable_text
 
 logger = logging.getLogger(__name__)
 
@@ -95,13 +92,6 @@ def _verified_not_found(*, attempt: SignupAttempt, cfg, error: str) -> str:
 
 
 def _verified_with_event(*, attempt: SignupAttempt, event, cfg, drn) -> str:
-    # An event without identification has no device (`no_identification` denies it), as on
-    # the live path: never one shared Device with an empty visitor id.
-    device = (
-        device_lock_for_attempt(visitor_id=event.visitor_id, platform=event.platform[:16])
-        if event.visitor_id
-        else None
-    )
     reused = (
         SignupAttempt.objects.filter(claimed_event_id=event.event_id)
         .exclude(pk=attempt.pk)
@@ -115,7 +105,13 @@ def _verified_with_event(*, attempt: SignupAttempt, event, cfg, drn) -> str:
         drn=drn,
         event_reused=reused,
     )
-    if device is not None:
+    # As on the live path: an event that failed a binding check counts toward nothing of its
+    # device's, and an event without identification has no device at all.
+    device = None
+    if event.visitor_id and rules.event_bound(rules.evaluate_signup(ctx, cfg)):
+        device, _ = Device.objects.select_for_update().get_or_create(
+            visitor_id=event.visitor_id, defaults={"platform": storable_text(event.platform)[:16]}
+        )
         ctx = signup_history_read(ctx=ctx, cfg=cfg, device=device, exclude_attempt=attempt.pk)
     assessment = rules.evaluate_signup(ctx, cfg)
     if reused:
@@ -128,7 +124,7 @@ def _verified_with_event(*, attempt: SignupAttempt, event, cfg, drn) -> str:
     attempt.checks = assessment.checks
     attempt.facts = signup_facts(ctx, cfg)
     attempt.device = device
-    attempt.visitor_id = event.visitor_id
+    attempt.visitor_id = storable_text(event.visitor_id)[:64]
     attempt.device_new = rules.new_to_everyone(ctx, cfg)
     attempt.fingerprint_event = snapshot
     attempt.fingerprint_error = ""
@@ -139,11 +135,17 @@ def _verified_with_event(*, attempt: SignupAttempt, event, cfg, drn) -> str:
     if reused:
         attempt.claimed_event_id = None  # the claim belongs to the attempt that used it first
     attempt.save()
-    if attempt.account_id and device is not None and decision in (rules.ALLOW, rules.REVIEW):
+    counted = attempt.account_id is not None and decision in (rules.ALLOW, rules.REVIEW)
+    if attempt.account_id and decision in (rules.ALLOW, rules.REVIEW):
         get_user_model().objects.filter(pk=attempt.account_id).update(
-            device=device, is_active=decision == rules.ALLOW
+            is_active=decision == rules.ALLOW
         )
-        Device.objects.filter(pk=device.pk).update(account_count=F("account_count") + 1)
+    if device is not None:
+        Device.objects.filter(pk=device.pk).update(
+            attempt_count=F("attempt_count") + 1,
+            account_count=F("account_count") + int(counted),
+            last_seen_at=timezone.now(),
+        )
     _audit(attempt=attempt, device=device, reason=f"verified_{decision}")
     return decision
 

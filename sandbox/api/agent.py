@@ -6,14 +6,12 @@ import hmac
 import json
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import factory, sealed
 from ..profiles import PROFILES, stable_id
 from ..routing import Request, Response, Router, error, json_response
-
-if TYPE_CHECKING:
-    from ..app import SandboxApp
+from ..state import SandboxState
 
 AGENT_JS = Path(__file__).resolve().parent.parent / "static" / "agent.js"
 # agent traits that make up the visitor id (with the device id kept in localStorage)
@@ -28,7 +26,7 @@ STABLE_TRAITS = (
 )
 
 
-def register(r: Router, app: SandboxApp) -> None:
+def register(r: Router, app: SandboxState) -> None:
     r.add("GET", "/agent.js", agent_js, "agent_js", cors=True)
     r.add("POST", "/_sandbox/identify", partial(identify, app), "identify", cors=True)
 
@@ -42,7 +40,7 @@ def agent_js(req: Request) -> Response:
     )
 
 
-def identify(app: SandboxApp, req: Request) -> Response:
+def identify(app: SandboxState, req: Request) -> Response:
     try:
         body = req.json()
     except ValueError:

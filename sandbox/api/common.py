@@ -6,14 +6,12 @@ import base64
 import binascii
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import factory
 from ..routing import Request, Response, error
+from ..state import SandboxState
 from ..store import SearchFilter
-
-if TYPE_CHECKING:
-    from ..app import SandboxApp
 
 DEFAULT_WINDOW_MS = 7 * 86_400_000
 
@@ -103,7 +101,7 @@ def search_filter(req: Request, cursor_param: str) -> tuple[SearchFilter, int]:
     return flt, limit
 
 
-def search_page(app: SandboxApp, flt: SearchFilter, limit: int) -> tuple[list[str], str | None]:
+def search_page(app: SandboxState, flt: SearchFilter, limit: int) -> tuple[list[str], str | None]:
     """Up to `limit` stored event JSON texts, newest first, and the next page's cursor."""
     rows = app.store.search(flt, limit + 1)
     more = len(rows) > limit

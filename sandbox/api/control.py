@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import factory
 from ..profiles import PROFILES
 from ..routing import Request, Response, Router, json_response
+from ..state import SandboxState
 from ..store import Fault
 from .common import BadRequestError, event_not_found, json_body, parse_time
-
-if TYPE_CHECKING:
-    from ..app import SandboxApp
 
 NUMBER = (int, float)
 # event fields -> accepted JSON types (null means "not given")
@@ -38,7 +36,7 @@ BULK_FIELDS = {
 }
 
 
-def register(r: Router, app: SandboxApp) -> None:
+def register(r: Router, app: SandboxState) -> None:
     for method, path, handler in (
         ("POST", "/_sandbox/events", create),
         ("POST", "/_sandbox/events/bulk", bulk),
@@ -73,12 +71,12 @@ def _body(req: Request, fields: dict[str, type | tuple[type, ...]]) -> dict[str,
     return body
 
 
-def create(app: SandboxApp, req: Request) -> Response:
+def create(app: SandboxState, req: Request) -> Response:
     body = _body(req, CREATE_FIELDS)
     return json_response(201, factory.create_event(app.store, **body))
 
 
-def bulk(app: SandboxApp, req: Request) -> Response:
+def bulk(app: SandboxState, req: Request) -> Response:
     body = _body(req, BULK_FIELDS)
     count = body.pop("count", None)
     if count is None or not 0 <= count <= 1_000_000:
@@ -87,7 +85,7 @@ def bulk(app: SandboxApp, req: Request) -> Response:
     return json_response(201, {"event_ids": ids})
 
 
-def get(app: SandboxApp, req: Request) -> Response:
+def get(app: SandboxState, req: Request) -> Response:
     if req.arg("meta"):
         meta = app.store.event_meta(req.params["event_id"])
         if meta is None:
@@ -99,7 +97,7 @@ def get(app: SandboxApp, req: Request) -> Response:
     return Response(200, text.encode())
 
 
-def faults(app: SandboxApp, req: Request) -> Response:
+def faults(app: SandboxState, req: Request) -> Response:
     return json_response(
         200,
         {
@@ -111,7 +109,7 @@ def faults(app: SandboxApp, req: Request) -> Response:
     )
 
 
-def faults_set(app: SandboxApp, req: Request) -> Response:
+def faults_set(app: SandboxState, req: Request) -> Response:
     body = json_body(req)
     if not isinstance(body, dict):
         raise BadRequestError("body must be a JSON object")
@@ -152,7 +150,7 @@ def faults_set(app: SandboxApp, req: Request) -> Response:
     return faults(app, req)
 
 
-def faults_clear(app: SandboxApp, req: Request) -> Response:
+def faults_clear(app: SandboxState, req: Request) -> Response:
     app.store.clear_faults()
     app.store.set_setting("drn_rps", None)
     app.store.set_setting("drn_burst", None)
@@ -162,7 +160,7 @@ def faults_clear(app: SandboxApp, req: Request) -> Response:
     return faults(app, req)
 
 
-def drn_seed(app: SandboxApp, req: Request) -> Response:
+def drn_seed(app: SandboxState, req: Request) -> Response:
     body = json_body(req)
     allowed = {"regional_activity", "suspect_score", "first_seen_at", "last_seen_at"}
     if not isinstance(body, dict) or set(body) - allowed:
@@ -176,7 +174,7 @@ def drn_seed(app: SandboxApp, req: Request) -> Response:
     return json_response(201, seed)
 
 
-def reset(app: SandboxApp, req: Request) -> Response:
+def reset(app: SandboxState, req: Request) -> Response:
     app.store.reset()
     app.load_rate()
     app.buckets.reset()
@@ -184,5 +182,5 @@ def reset(app: SandboxApp, req: Request) -> Response:
     return json_response(200, {})
 
 
-def stats(app: SandboxApp, req: Request) -> Response:
+def stats(app: SandboxState, req: Request) -> Response:
     return json_response(200, app.stats())

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
 
 from .. import drn, factory
 from ..routing import Request, Response, Router, error, json_response
-
-if TYPE_CHECKING:
-    from ..app import SandboxApp
+from ..state import SandboxState
 
 API_VERSION = "2024-09-01"
 
 
-def register(r: Router, app: SandboxApp) -> None:
+def register(r: Router, app: SandboxState) -> None:
     r.add("GET", "/drn/{visitor_id}", partial(get, app), "drn", target="drn", flavour="drn")
 
 
-def get(app: SandboxApp, req: Request) -> Response:
+def get(app: SandboxState, req: Request) -> Response:
     token = app.bearer(req)
     if token is None or not app.known_secret(token):
         return error(401, "secret_key_not_found", "secret key is missing or unknown")

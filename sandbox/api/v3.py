@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..routing import Request, Response, Router, error, json_response
+from ..state import SandboxState
 from ..v3 import to_v3
 from .common import BadRequestError, event_not_found, search_filter, search_page
 
-if TYPE_CHECKING:
-    from ..app import SandboxApp
 
-
-def register(r: Router, app: SandboxApp) -> None:
+def register(r: Router, app: SandboxState) -> None:
     # search first: "search" would match {request_id}
     r.add("GET", "/events/search", partial(search, app), "v3_search", target="events", flavour="v3")
     r.add(
@@ -27,7 +25,7 @@ def register(r: Router, app: SandboxApp) -> None:
     )
 
 
-def auth(app: SandboxApp, req: Request) -> Response | None:
+def auth(app: SandboxState, req: Request) -> Response | None:
     token = req.header("auth-api-key")
     if not token:
         return error(403, "TokenRequired", "secret API key in header is missing")
@@ -36,7 +34,7 @@ def auth(app: SandboxApp, req: Request) -> Response | None:
     return None
 
 
-def get(app: SandboxApp, req: Request) -> Response:
+def get(app: SandboxState, req: Request) -> Response:
     if (denied := auth(app, req)) is not None:
         return denied
     text = app.store.event_json(req.params["request_id"])
@@ -45,7 +43,7 @@ def get(app: SandboxApp, req: Request) -> Response:
     return json_response(200, to_v3(json.loads(text)))
 
 
-def search(app: SandboxApp, req: Request) -> Response:
+def search(app: SandboxState, req: Request) -> Response:
     if (denied := auth(app, req)) is not None:
         return denied
     if req.arg("limit") is None:

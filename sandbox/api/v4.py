@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import json
 from functools import partial
-from typing import TYPE_CHECKING
 
 from .. import factory
 from ..routing import Request, Response, Router, error, json_response
+from ..state import SandboxState
 from .common import BadRequestError, event_not_found, json_body, search_filter, search_page
-
-if TYPE_CHECKING:
-    from ..app import SandboxApp
 
 PATCH_MAX_AGE_MS = 30 * 86_400_000
 
 
-def register(r: Router, app: SandboxApp) -> None:
+def register(r: Router, app: SandboxState) -> None:
     r.add("GET", "/v4/events", partial(search, app), "v4_search", target="events")
     r.add("GET", "/v4/events/{event_id}", partial(get, app), "v4_get_event", target="events")
     r.add("PATCH", "/v4/events/{event_id}", partial(patch, app), "v4_patch_event", target="events")
@@ -24,7 +21,7 @@ def register(r: Router, app: SandboxApp) -> None:
     r.add("DELETE", "/v4/visitors/{visitor_id}", delete, "v4_delete_visitor", target="events")
 
 
-def auth(app: SandboxApp, req: Request) -> Response | None:
+def auth(app: SandboxState, req: Request) -> Response | None:
     token = app.bearer(req)
     if token is None:
         return error(403, "secret_api_key_required", "secret API key in header is missing")
@@ -33,7 +30,7 @@ def auth(app: SandboxApp, req: Request) -> Response | None:
     return None
 
 
-def get(app: SandboxApp, req: Request) -> Response:
+def get(app: SandboxState, req: Request) -> Response:
     if (denied := auth(app, req)) is not None:
         return denied
     text = app.store.event_json(req.params["event_id"])
@@ -42,7 +39,7 @@ def get(app: SandboxApp, req: Request) -> Response:
     return Response(200, text.encode())
 
 
-def search(app: SandboxApp, req: Request) -> Response:
+def search(app: SandboxState, req: Request) -> Response:
     if (denied := auth(app, req)) is not None:
         return denied
     texts, key = search_page(app, *search_filter(req, "pagination_key"))
@@ -53,7 +50,7 @@ def search(app: SandboxApp, req: Request) -> Response:
     return Response(200, (body + "}").encode())
 
 
-def patch(app: SandboxApp, req: Request) -> Response:
+def patch(app: SandboxState, req: Request) -> Response:
     if (denied := auth(app, req)) is not None:
         return denied
     body = json_body(req)
@@ -82,7 +79,7 @@ def patch(app: SandboxApp, req: Request) -> Response:
     return json_response(200, {})
 
 
-def delete_visitor(app: SandboxApp, req: Request) -> Response:
+def delete_visitor(app: SandboxState, req: Request) -> Response:
     """Erase a visitor's events (an Enterprise feature: `visitor_delete: false` in the faults
     turns it off, as on a workspace without it)."""
     if (denied := auth(app, req)) is not None:

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 from accounts.hashers import TunableArgon2PasswordHasher
 from risk.models import Device, FingerprintEvent, SignupAttempt
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("both_stacks")]
+pytestmark = [pytest.mark.django_db]
 User = get_user_model()
 PASSWORD = "correct-horse-battery-9"
 WELL_FORMED_ID = "1700000000000.abcdef"  # the shape of a Fingerprint id, never created
@@ -58,7 +58,7 @@ def test_human_signs_up_and_everything_is_stored(api, sandbox, hash_calls):
     assert user.is_active
     assert user.password.startswith("argon2$argon2id$")
     assert user.check_password(PASSWORD)
-    assert user.device.visitor_id == event["identification"]["visitor_id"]
+    assert user.signup_attempt.device.visitor_id == event["identification"]["visitor_id"]
     attempt = SignupAttempt.objects.get(reference=body["reference"])
     assert attempt.decision == "allow" and attempt.account == user
     assert attempt.checks["event_found"] == "passed" and attempt.checks["ip"] == "passed"
@@ -380,3 +380,26 @@ def test_event_with_garbage_and_unknown_values_is_stored_not_crashed(api, sandbo
     assert snapshot.ip is None and snapshot.bot == "brand_new_value" and snapshot.vpn is None
     assert snapshot.raw["ip_address"] == "not-an-ip"
     assert "ip_mismatch" in SignupAttempt.objects.get().reasons
+
+
+def test_taken_username_is_400_and_writes_nothing(api, sandbox):
+    assert signup(api, new_event(sandbox)["event_id"], "Alice").status_code == 201
+    second = new_event(sandbox)  # another device that may have an account
+    response = signup(api, second["event_id"], "aLICE")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_input"
+    assert response.json()["errors"]["username"][0]["code"] == "username_taken"
+    # refused before anything: no attempt, no snapshot, no second user
+    assert SignupAttempt.objects.count() == 1 and User.objects.count() == 1
+    assert not FingerprintEvent.objects.filter(event_id=second["event_id"]).exists()
+    # and the same event can still be used with a free username
+    assert signup(api, second["event_id"], "alice-2").status_code == 201
+
+
+def test_refusals_are_not_logged_per_request_but_other_4xx_are(api, sandbox, caplog):
+    caplog.set_level(logging.INFO, logger="django.request")
+    assert signup(api, new_event(sandbox, "bad_bot")["event_id"], "bot1").status_code == 403
+    assert signup(api, "not an id!", "bot2").status_code == 400
+    assert [r for r in caplog.records if r.name == "django.request"] == []
+    assert api.get("/api/no-such-endpoint").status_code == 404
+    assert [r.status_code for r in caplog.records if r.name == "django.request"] == [404]

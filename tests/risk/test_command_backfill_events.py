@@ -23,7 +23,8 @@ from risk.models import (
     SignupAttempt,
     UnknownEvent,
 )
-from risk.services import backfill_missing, jobs
+from risk.services import backfill_missing
+from risk.shared_limits import api_limiter
 from tests.conftest import SANDBOX_KEY
 
 User = get_user_model()
@@ -72,7 +73,7 @@ def db_state():
         "devices": sorted(
             Device.objects.values_list("visitor_id", "account_count", "attempt_count")
         ),
-        "users": sorted(User.objects.values_list("username", "device_id")),
+        "users": sorted(User.objects.values_list("username", "is_active")),
     }
 
 
@@ -93,7 +94,7 @@ def test_outage_then_backfill_verifies_every_attempt_with_the_rules(sandbox, set
         assert attempt.fingerprint_event.raw == event
         assert attempt.device.visitor_id == visitor and attempt.visitor_id == visitor
         assert attempt.claimed_event_id == event["event_id"]  # a reuse is now refused
-        assert attempt.account.device == attempt.device and attempt.account.is_active
+        assert attempt.account.is_active
         assert (attempt.device.account_count, attempt.device.attempt_count) == (1, 1)
     # Decided by the live rules (clean humans: allowed), each with an audit row.
     assert set(attempts.values_list("decision", flat=True)) == {"allow"}
@@ -108,16 +109,19 @@ def test_outage_then_backfill_verifies_every_attempt_with_the_rules(sandbox, set
 
 
 @pytest.mark.django_db
-def test_accounts_without_snapshot_are_backfilled_and_counted_once(sandbox):
+def test_an_account_whose_signup_lacks_its_snapshot_is_linked_and_counted_once(sandbox):
     event = sandbox.create_event()
-    user = User.objects.create_user(username="legacy", signup_event_id=event["event_id"])
+    user = User.objects.create_user(username="legacy")
+    attempt = SignupAttempt.objects.create(
+        username="legacy", event_id=event["event_id"], decision="allow", account=user
+    )
     run(rps=0, workers=3)
-    user.refresh_from_db()
-    assert user.device.visitor_id == event["identification"]["visitor_id"]
-    assert user.device.account_count == 1
+    attempt.refresh_from_db()
+    assert attempt.device.visitor_id == event["identification"]["visitor_id"]
+    assert attempt.device.account_count == 1
     assert FingerprintEvent.objects.filter(event_id=event["event_id"]).count() == 1
     run(rps=0)
-    assert Device.objects.get(pk=user.device_id).account_count == 1
+    assert Device.objects.get(pk=attempt.device_id).account_count == 1
 
 
 @pytest.mark.django_db
@@ -150,14 +154,19 @@ def test_ids_resolved_as_not_found_are_never_fetched_again(sandbox):
     SignupAttempt.objects.create(
         username="b", event_id="1700000000000.forge2", decision="deny", reasons=["event_not_found"]
     )
-    User.objects.create_user(username="c", signup_event_id="1700000000000.forge3")
+    SignupAttempt.objects.create(
+        username="c",
+        event_id="1700000000000.forge3",
+        decision="allow",
+        account=User.objects.create_user(username="c"),
+    )
     gets = lambda: sandbox.stats()["requests"].get("v4_get_event", 0)  # noqa: E731
     before = gets()
     assert summary(run(rps=0))["not_found"] == 2
     assert gets() - before == 2
     assert summary(run(rps=0)) == {}  # the second run asks nothing
     assert gets() - before == 2
-    assert backfill_missing.missing_events_count() == {"attempts": 0, "accounts": 0}
+    assert backfill_missing.missing_events_count() == {"attempts": 0}
 
 
 @pytest.mark.django_db
@@ -186,7 +195,7 @@ def test_rps_budget_is_honoured_across_worker_threads(sandbox):
 
 
 def test_rate_limiter_paces_threads_together():
-    limiter = jobs.rate_limiter_build(rps=20, name="test-backfill-pace")
+    limiter = api_limiter("test-backfill-pace", 20)
     started = time.monotonic()
     from concurrent.futures import ThreadPoolExecutor
 
@@ -274,7 +283,7 @@ def test_killed_run_resumes_without_duplicates(sandbox, sandbox_server):
     n = 60
     ids = sandbox.bulk_events(n)
     for i, event_id in enumerate(ids):
-        user = User.objects.create_user(username=f"u{i}", signup_event_id=event_id)
+        user = User.objects.create_user(username=f"u{i}")
         SignupAttempt.objects.create(
             username=user.username, event_id=event_id, decision="review", account=user,
             reasons=["fingerprint_unavailable"],

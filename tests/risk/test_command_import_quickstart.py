@@ -69,7 +69,8 @@ def test_imports_every_row_hashes_and_queues_duplicate_devices(tmp_path):
         user = User.objects.get(username=username)
         assert user.password.startswith("argon2$argon2id$")
         assert user.check_password(password)
-        assert (user.device.visitor_id if user.device else None) == visitor
+        device = user.signup_attempt.device
+        assert (device.visitor_id if device else None) == visitor
     # visitor B has 3 accounts > RISK_MAX_ACCOUNTS_PER_DEVICE (1): all three go to review.
     cluster = Device.objects.get(visitor_id="visitorBBBBBBBBBBBBB")
     assert (cluster.account_count, cluster.attempt_count) == (3, 3)

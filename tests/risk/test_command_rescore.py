@@ -90,7 +90,7 @@ def test_same_rules_change_nothing(sandbox):
 
 @pytest.mark.parametrize("reason", ["username_taken", "account_failed"])
 def test_an_attempt_whose_account_was_never_created_stays_denied(sandbox, reason):
-    from risk.services import attempt_account_failed
+    from risk.services.signup import attempt_account_failed
 
     (attempt,) = signups(sandbox, ["human"])
     # The state a failed account creation leaves: the attempt allowed, no account linked.

@@ -8,9 +8,9 @@ import pytest
 import requests
 from prometheus_client import REGISTRY
 
-from accounts import services as account_services
 from risk import device_gate as gate_module
 from risk.device_gate import device_gate, devices_in_gate
+from risk.services import signup as signup_service
 from tests.conftest import one_device_events
 
 PASSWORD = "correct-horse-battery-9"
@@ -194,7 +194,7 @@ def test_a_flood_of_one_device_is_decided_one_at_a_time(
     settings.RISK_DEVICE_LIMIT_STRICT = True
     _, events = one_device_events(sandbox, 12)
     deciding, peak, lock, overlapped = 0, 0, threading.Lock(), threading.Event()
-    assess = account_services.risk_services.signup_assess
+    assess = signup_service._attempt_recorded
     waited = waits("turn")
 
     def counted_assess(**kwargs):
@@ -214,7 +214,7 @@ def test_a_flood_of_one_device_is_decided_one_at_a_time(
             with lock:
                 deciding -= 1
 
-    monkeypatch.setattr(account_services.risk_services, "signup_assess", counted_assess)
+    monkeypatch.setattr(signup_service, "_attempt_recorded", counted_assess)
 
     def signup(index):
         response = requests.post(

@@ -41,8 +41,8 @@ def redis_prefix(redis_url):
 @pytest.fixture
 def redis_settings(settings, redis_url, redis_prefix):
     """Settings as with REDIS_URL set: the Redis cache and the Redis-shared limiters."""
-    settings.REDIS_URL = redis_url
-    settings.REDIS_KEY_PREFIX = redis_prefix
+    settings.REDIS_URL = settings.RISK_REDIS_URL = redis_url
+    settings.REDIS_KEY_PREFIX = settings.RISK_REDIS_KEY_PREFIX = redis_prefix
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",

@@ -8,16 +8,16 @@ import time
 
 import pytest
 
-from risk.fingerprint.rate_limit import RateLimiter
-from risk.shared_limits import RedisRateLimiter, limiter
+from risk.fingerprint.rate_limit import ProcessRateLimiter
+from risk.shared_limits import RedisRateLimiter, api_limiter
 from tests.scale.conftest import ROOT, subprocess_env
 
 ACQUIRE = textwrap.dedent(
     """
     import django, sys, time
     django.setup()
-    from risk.shared_limits import limiter
-    lim = limiter("proof", float(sys.argv[1]))
+    from risk.shared_limits import api_limiter
+    lim = api_limiter("proof", float(sys.argv[1]))
     print(type(lim).__name__)
     time.sleep(max(0.0, float(sys.argv[3]) - time.time()))  # both start together
     for _ in range(int(sys.argv[2])):
@@ -28,9 +28,9 @@ ACQUIRE = textwrap.dedent(
 
 
 def test_limiter_is_redis_backed_only_with_redis_url(settings, redis_settings):
-    assert isinstance(limiter("x", 5), RedisRateLimiter)
-    redis_settings.REDIS_URL = ""
-    assert isinstance(limiter("x", 5), RateLimiter)
+    assert isinstance(api_limiter("x", 5), RedisRateLimiter)
+    redis_settings.RISK_REDIS_URL = ""
+    assert isinstance(api_limiter("x", 5), ProcessRateLimiter)
 
 
 def test_rate_holds_across_processes(redis_url, redis_prefix):
@@ -70,8 +70,8 @@ def test_reservations_are_shared_and_timeouts_reserve_nothing(redis_settings):
 
 def test_redis_down_falls_back_to_the_process_limiter(settings, caplog):
     """Redis unreachable: the limit still holds, per process, and the log says so."""
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"
-    lim = limiter("down", 2)
+    settings.RISK_REDIS_URL = "redis://127.0.0.1:1/0"
+    lim = api_limiter("down", 2)
     assert isinstance(lim, RedisRateLimiter)
     with caplog.at_level(logging.WARNING, logger="risk.shared_limits"):
         assert lim.acquire(timeout=0)
@@ -87,6 +87,5 @@ def test_drn_client_uses_the_shared_limiter(redis_settings, sandbox):
 
 
 def test_backfill_budget_is_the_shared_limiter(redis_settings):
-    from risk.services import jobs
 
-    assert isinstance(jobs.rate_limiter_build(rps=2), RedisRateLimiter)
+    assert isinstance(api_limiter("backfill", 2), RedisRateLimiter)

@@ -8,6 +8,7 @@ from tqdm import tqdm
 from risk import selectors
 from risk.management.job_output import job_errors, summary_write
 from risk.services import backfill_drn, jobs
+from risk.shared_limits import api_limiter
 
 
 class Command(BaseCommand):
@@ -45,7 +46,7 @@ class Command(BaseCommand):
         if options["dry_run"]:
             summary_write(self.stdout, "backfill_drn (dry run)", {"devices_due": due})
             return
-        limiter = jobs.rate_limiter_build(rps=options["rps"], name="backfill_drn")
+        limiter = api_limiter("backfill_drn", options["rps"])
         bar_off = True if options["no_progress"] else None
         resume = "finished devices are kept; run the same command again to resume"
         with (

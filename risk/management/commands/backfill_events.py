@@ -12,6 +12,7 @@ from tqdm import tqdm
 from risk.management.job_output import job_errors, summary_write
 from risk.services import backfill_chunks, backfill_missing, backfill_search, jobs
 from risk.services.verification import attempts_verify_due
+from risk.shared_limits import api_limiter
 from risk.tasks import backfill_events_chunk_task
 
 # Chunks per worker: small chunks spread evenly and lose little when a worker dies.
@@ -19,8 +20,7 @@ CHUNKS_PER_WORKER = 4
 
 
 def backfill_chunks_run(*, workers: int, rps: float, batch_size: int, out) -> jobs.Tally:
-    """Enqueue the missing-snapshot backfill as chunks for Celery workers and wait for them,
-    attempts first, then the accounts still missing theirs."""
+    """Enqueue the missing-snapshot backfill as chunks for Celery workers and wait for them."""
     counts: Counter = Counter()
     # Signups accepted while Fingerprint was down are decided by the rules first, here.
     counts.update({f"verified_{k}": n for k, n in attempts_verify_due(limit=10_000).items()})
@@ -50,9 +50,9 @@ def backfill_chunks_run(*, workers: int, rps: float, batch_size: int, out) -> jo
 
 class Command(BaseCommand):
     help = (
-        "Fetch the Fingerprint event snapshots that attempts and accounts are missing (taken "
-        "while Fingerprint was down), or with --since pull every event of a time range from the "
-        "Server API search. Upserts by event_id and links devices, attempts and accounts. "
+        "Fetch the Fingerprint event snapshots that signup attempts are missing (taken while "
+        "Fingerprint was down, or imported), or with --since pull every event of a time range "
+        "from the Server API search. Upserts by event_id and links devices and attempts. "
         "Idempotent and resumable: an interrupted run continues where it stopped when started "
         "again with the same options."
     )
@@ -95,7 +95,7 @@ class Command(BaseCommand):
             raise CommandError("--workers and --batch-size must be at least 1")
         if (options["until"] or options["visitor"]) and not options["since"]:
             raise CommandError("--until and --visitor need --since (search mode)")
-        limiter = jobs.rate_limiter_build(rps=options["rps"])
+        limiter = api_limiter("backfill", options["rps"])
         bar_off = True if options["no_progress"] else None  # None: tqdm hides it off a TTY
         with job_errors():
             if options["since"]:
@@ -120,7 +120,7 @@ class Command(BaseCommand):
                 )
             else:
                 missing = backfill_missing.missing_events_count()
-                total = missing["attempts"] + missing["accounts"]
+                total = sum(missing.values())
                 with tqdm(total=total, desc="rows", unit="row", disable=bar_off) as bar:
                     tally = backfill_missing.events_backfill_missing(
                         limiter=limiter,

@@ -14,7 +14,7 @@ from risk.fingerprint.errors import (
     RequestError,
     UnavailableError,
 )
-from risk.fingerprint.rate_limit import RateLimiter
+from risk.fingerprint.rate_limit import ProcessRateLimiter
 from tests.conftest import SANDBOX_KEY, drn_calls, settle
 
 
@@ -148,7 +148,7 @@ def test_slow_drn_times_out_within_the_budget(sandbox, sandbox_server):
 
 def test_no_slot_from_the_limiter_within_budget_makes_no_request(sandbox, sandbox_server):
     visitor = android_visitor(sandbox)
-    limiter = RateLimiter(1)
+    limiter = ProcessRateLimiter(1)
     assert limiter.acquire(timeout=0)  # the only slot of this second is taken
     client = make_client(sandbox_server.url, limiter=limiter)
     before = drn_calls(sandbox)
@@ -182,7 +182,7 @@ def test_shared_limiter_keeps_many_threads_under_drns_quota(sandbox, sandbox_ser
     threads without the limiter do."""
     visitor = android_visitor(sandbox)
     sandbox.set_faults(drn_rps=20, drn_burst=5)
-    limited = make_client(sandbox_server.url, max_retries=0, limiter=RateLimiter(10))
+    limited = make_client(sandbox_server.url, max_retries=0, limiter=ProcessRateLimiter(10))
     before = sandbox.stats()["statuses"].get("drn", {})
     results, errors = run_threads(limited, visitor, threads=8, each=2)
     after = sandbox.stats()["statuses"]["drn"]

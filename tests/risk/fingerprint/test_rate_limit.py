@@ -5,10 +5,10 @@ import time
 
 import pytest
 
-from risk.fingerprint.rate_limit import RateLimiter, shared_limiter
+from risk.fingerprint.rate_limit import ProcessRateLimiter, process_limiter
 
 
-def hammer(limiter: RateLimiter, *, threads: int, seconds: float) -> list[float]:
+def hammer(limiter: ProcessRateLimiter, *, threads: int, seconds: float) -> list[float]:
     """`threads` threads acquire as fast as they can for `seconds`; the grant times."""
     grants: list[float] = []
     lock = threading.Lock()
@@ -32,7 +32,7 @@ def hammer(limiter: RateLimiter, *, threads: int, seconds: float) -> list[float]
 
 
 def test_many_threads_hold_the_configured_rate():
-    limiter = RateLimiter(25)
+    limiter = ProcessRateLimiter(25)
     grants = hammer(limiter, threads=16, seconds=1.5)
     rate = (len(grants) - 1) / (grants[-1] - grants[0])
     assert 25 * 0.85 <= rate <= 25 * 1.1, rate
@@ -43,7 +43,7 @@ def test_many_threads_hold_the_configured_rate():
 
 
 def test_burst_is_served_at_once_then_the_rate():
-    limiter = RateLimiter(10, burst=5)
+    limiter = ProcessRateLimiter(10, burst=5)
     started = time.monotonic()
     for _ in range(5):
         assert limiter.acquire(timeout=0)
@@ -53,7 +53,7 @@ def test_burst_is_served_at_once_then_the_rate():
 
 
 def test_acquire_gives_up_without_taking_a_slot():
-    limiter = RateLimiter(2)
+    limiter = ProcessRateLimiter(2)
     assert limiter.acquire(timeout=0)
     started = time.monotonic()
     assert limiter.acquire(timeout=0.1) is False  # next slot is 0.5 s away
@@ -65,20 +65,20 @@ def test_acquire_gives_up_without_taking_a_slot():
 
 
 def test_set_rate_applies_to_later_acquisitions():
-    limiter = RateLimiter(1)
+    limiter = ProcessRateLimiter(1)
     assert limiter.acquire(timeout=0)
     limiter.set_rate(50)
     assert limiter.acquire(timeout=0.1)
 
 
 def test_shared_limiter_is_one_per_name_and_rate():
-    a = shared_limiter("test-shared", 7)
-    assert shared_limiter("test-shared", 7) is a
-    assert shared_limiter("test-shared", 8) is not a
-    assert shared_limiter("other", 7) is not a
+    a = process_limiter("test-shared", 7)
+    assert process_limiter("test-shared", 7) is a
+    assert process_limiter("test-shared", 8) is not a
+    assert process_limiter("other", 7) is not a
 
 
 @pytest.mark.parametrize("rps", [0, -1])
 def test_rate_must_be_positive(rps):
     with pytest.raises(ValueError, match="positive"):
-        RateLimiter(rps)
+        ProcessRateLimiter(rps)

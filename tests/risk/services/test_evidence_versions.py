@@ -1,5 +1,5 @@
 """The snapshot a decision used is never overwritten: webhooks and backfills keep later copies
-beside it, and rescore judges the original (issue 11, item 11)."""
+beside it, and rescore judges the original."""
 
 import copy
 import io

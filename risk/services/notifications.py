@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
+from risk.background import enqueue
+from risk.conf import risk_settings
 from risk.models import ReviewDecision, ReviewStatus, SignupAttempt
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ TEMPLATES = {ReviewStatus.APPROVED: "account_approved", ReviewStatus.REJECTED: "
 def notify_review_decided(sender, *, decision: ReviewDecision, effects=(), **kwargs) -> None:
     """Receiver of risk.signals.review_decided (after the commit): one email per held account
     it decided."""
-    if not getattr(settings, "REVIEW_NOTIFY_USERS", True):
+    if not risk_settings().notify_users:
         return
     for row in (decision, *effects):
         attempt = row.attempt
@@ -31,22 +32,9 @@ def notify_review_decided(sender, *, decision: ReviewDecision, effects=(), **kwa
             continue  # only accounts that were held, and only the decision that settled them
         if attempt.review_status not in TEMPLATES or attempt.account_id is None:
             continue
-        if not _enqueue(attempt):
+        # No worker (no broker, or it is down): send it from here instead of losing it.
+        if not enqueue("risk.tasks.review_email_task", attempt.pk, attempt.review_status):
             _send_now(attempt)
-
-
-def _enqueue(attempt: SignupAttempt) -> bool:
-    """Hand the email to a worker; False when there is none (no broker, or it is down)."""
-    from risk.tasks import review_email_task, tasks_run_inline
-
-    if tasks_run_inline():
-        return False
-    try:
-        review_email_task.delay(attempt.pk, attempt.review_status)
-    except Exception:  # the broker is down: send it from here instead of losing it
-        log.warning("could not enqueue the review email of attempt %s; sending it now", attempt.pk)
-        return False
-    return True
 
 
 def _send_now(attempt: SignupAttempt) -> None:
