@@ -5,7 +5,7 @@
 //   endpoints for a proxy integration) and useVisitorData().getData() returns {event_id, ...}.
 // * Without a key: the fpdjango sandbox's stand-in agent, an ES module served at
 //   <sandbox>/agent.js. The SDK cannot load it: its loader always imports
-//   <endpoint>/v4/<apiKey>?ci=... (the sandbox serves /agent.js) and passes the start options
+//   <endpoint>/web/v4/<apiKey>?ci=... (the sandbox serves /agent.js) and passes the start options
 //   to that module without the apiKey the sandbox checks. So the sandbox module is imported here
 //   directly.
 //
