@@ -113,6 +113,9 @@ def spa_dist() -> Path:
     vite = work / "node_modules" / "vite" / "bin" / "vite.js"
     _run([node, str(vite), "build", "--outDir", str(partial), "--emptyOutDir"], work, env, "vite")
     partial.rename(dist)
+    for old in work.glob("dist-*"):  # builds of earlier sources
+        if old != dist:
+            shutil.rmtree(old, ignore_errors=True)
     return dist
 
 
