@@ -50,7 +50,7 @@ def main() -> None:
     from django.core.management import call_command
 
     from risk.models import SignupAttempt
-    from risk.services import privacy
+    from risk.services import privacy, retention
 
     call_command("migrate", verbosity=0)
     print(f"seeding {args.rows:,} attempts into {args.db} ...", flush=True)
@@ -94,7 +94,7 @@ def main() -> None:
 
     tally = timed(
         f"purge_snapshots --days {args.days} --batch-size {args.batch_size}",
-        privacy.snapshots_purge_expired,
+        retention.snapshots_purge_expired,
         days=args.days,
         batch_size=args.batch_size,
         after_batch=lap,

@@ -151,8 +151,14 @@ SETTINGS: tuple[Setting, ...] = (
        "(check `risk.E001`)", "secret_api_key", secret=True,
        doc_default="empty = use the sandbox"),
     _setting("FINGERPRINT_PUBLIC_API_KEY", "str", "",
-       "public key for the JS agent (`{% fingerprint_agent %}`, the signup page)",
+       "public key for the JS agent (`{% fingerprint_agent %}`, the signup page); without it, "
+       "pages load the sandbox's agent in development and none in production",
        "public_api_key", doc_default="empty = sandbox agent"),
+    _setting("FINGERPRINT_AGENT_ENDPOINT", "str", "",
+       "your proxy integration's endpoint (e.g. `https://fp.example.com`): the JS agent's "
+       "script and requests go there instead of Fingerprint's CDN, and ad blockers do not cut "
+       "them ([docs/clients.md](docs/clients.md))", "agent_endpoint", url=True,
+       doc_default="empty = Fingerprint's CDN"),
     _setting("FINGERPRINT_REGION", "str", "us", "`us`, `eu` or `ap`: picks the API root", "region",
        choices=tuple(REGION_API_URLS)),
     _setting("FINGERPRINT_API_URL", "str", "",
@@ -298,10 +304,6 @@ SETTINGS: tuple[Setting, ...] = (
        "staff need a TOTP device (django-otp) and its code to sign in to the console; on by "
        "default in production (`DEBUG` off): set `0` to opt out", "require_otp",
        doc_default="on unless `DEBUG`"),
-    _setting("REVIEW_SITE", "str", "host",
-       "`host`: the console's pages are added to the project's own admin site; `dedicated`: "
-       "the admin site becomes the review console (its dashboard on the index)",
-       "review_site", choices=("host", "dedicated")),
     # --- Review thresholds ----------------------------------------------------------------
     _setting("RISK_SUSPECT_SCORE_REVIEW", "int", 10,
        "suspect score at or above this goes to review", "suspect_score_review", minimum=0),
@@ -325,6 +327,7 @@ class RiskSettings:
     # as given (see SETTINGS)
     secret_api_key: str
     public_api_key: str
+    agent_endpoint: str
     region: str
     explicit_api_url: str
     sandbox_url: str
@@ -367,13 +370,13 @@ class RiskSettings:
     email_retry_s: int
     drn_lookups_per_hour: int
     require_otp: bool
-    review_site: str
     suspect_score_review: int
     drn_new_device_minutes: int
     drn_percentile_review: float
     drn_location_masked_review: bool
     # derived
     uses_sandbox: bool = False  # no secret key: the local sandbox answers
+    sandboxed: bool = False  # the sandbox answers: no key, or the sandbox's well-known one
     api_url: str = ""
     drn_api_url: str = ""
 
@@ -403,13 +406,12 @@ def resolve(source: Any = None) -> RiskSettings:
         api_url = values["explicit_api_url"] or REGION_API_URLS[values["region"]]
     # DRN has one global host. The sandbox serves it next to the Server API, so with no key
     # (or the sandbox's well-known key, which Fingerprint would refuse anyway) use that root.
-    drn_url = values["explicit_drn_api_url"]
-    if not drn_url:
-        sandboxed = uses_sandbox or secret == SANDBOX_SECRET_API_KEY
-        drn_url = api_url if sandboxed else DRN_API_URL
+    sandboxed = uses_sandbox or secret == SANDBOX_SECRET_API_KEY
+    drn_url = values["explicit_drn_api_url"] or (api_url if sandboxed else DRN_API_URL)
     return RiskSettings(
         **values,
         uses_sandbox=uses_sandbox,
+        sandboxed=sandboxed,
         api_url=api_url.rstrip("/"),
         drn_api_url=drn_url.rstrip("/"),
     )

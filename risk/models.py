@@ -195,6 +195,9 @@ class SignupAttempt(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     claimed_until = models.DateTimeField(null=True, blank=True)
+    # When the person behind it was erased (risk.services.privacy): nothing undoes that, and
+    # nothing (an unblock restoring what a block did) brings its account back.
+    erased_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -285,6 +288,32 @@ class ReviewDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} by {self.actor_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ReviewEmailStatus(models.TextChoices):
+    DUE = "due", "Due"
+    SENDING = "sending", "Sending"  # claimed by one sender: never sent by another
+    SENT = "sent", "Sent"
+    REFUSED = "refused", "Refused by the mail server"
+    FAILED = "failed", "Failed after every retry"
+    SKIPPED = "skipped", "Not sent (no address, or decided again since)"
+
+
+class ReviewEmail(models.Model):
+    """The email a reviewer's decision owes the user whose held account it settled, written in
+    the decision's transaction. A sender claims it (due -> sending) before sending, so each
+    decision sends at most one email, however often its task is delivered."""
+
+    decision = models.OneToOneField(ReviewDecision, on_delete=models.CASCADE, related_name="email")
+    attempt = models.ForeignKey(SignupAttempt, on_delete=models.CASCADE, related_name="+")
+    review_status = models.CharField(max_length=16, choices=ReviewStatus.choices)
+    status = models.CharField(
+        max_length=16, choices=ReviewEmailStatus.choices, default=ReviewEmailStatus.DUE
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"email for decision {self.decision_id}: {self.status}"
 
 
 class DrnStatus(models.TextChoices):

@@ -5,6 +5,9 @@ processes) set PROMETHEUS_MULTIPROC_DIR to an empty directory (bin/serve does) s
 prometheus-client writes them to files there and `/metrics` sums every worker's. The gauges
 that describe the whole deployment (review backlog, unverified signups, Celery queue depth)
 are read from PostgreSQL / Redis at scrape time, so every node reports the same values.
+
+prometheus-client is the `prometheus` extra: without it nothing is counted (the metrics are
+no-ops) and the decision log line is still written.
 """
 
 from __future__ import annotations
@@ -17,14 +20,35 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.db import connection
 from django.utils.crypto import salted_hmac
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-    multiprocess,
-)
-from prometheus_client.core import GaugeMetricFamily
+
+try:
+    from prometheus_client import (
+        CollectorRegistry,
+        Counter,
+        Histogram,
+        generate_latest,
+        multiprocess,
+    )
+    from prometheus_client.core import GaugeMetricFamily
+except ImportError:  # the `prometheus` extra is not installed
+    CollectorRegistry = GaugeMetricFamily = generate_latest = multiprocess = None
+
+    class _Uncounted:
+        """A metric nobody collects."""
+
+        def __init__(self, *args, **kwargs) -> None:
+            pass
+
+        def labels(self, *values):
+            return self
+
+        def inc(self, amount: float = 1) -> None:
+            pass
+
+        def observe(self, amount: float) -> None:
+            pass
+
+    Counter = Histogram = _Uncounted
 
 from risk.conf import risk_settings
 from risk.fingerprint.errors import AuthError, NotFoundError, RequestError

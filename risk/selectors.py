@@ -255,9 +255,7 @@ def device_cluster(*, device: Device | None, limit: int = CLUSTER_LIMIT) -> dict
             "decision",
             "reasons",
             "review_status",
-            "account__id",
-            "account__username",
-            "account__is_active",
+            "account",
         )
         .order_by("-created_at")[: limit + 1]
     )
@@ -556,7 +554,8 @@ def attempt_awaiting_drn(*, device: Device) -> SignupAttempt | None:
 
 def usernames_taken(*, usernames: list[str]) -> set[str]:
     """The lower-cased usernames among these that an account already has (case-insensitive)."""
-    lowered = {u.lower() for u in usernames}
+    # No stored username holds a NUL (and PostgreSQL refuses to compare with one).
+    lowered = {u.lower() for u in usernames if "\x00" not in u}
     user_model = get_user_model()
     return set(
         user_model.objects.annotate(lower=Lower(user_model.USERNAME_FIELD))

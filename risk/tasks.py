@@ -14,7 +14,7 @@ from django.core.cache import cache
 from django.db import OperationalError
 
 from risk.conf import risk_settings
-from risk.services import backfill_chunks, drn, notifications, privacy, verification
+from risk.services import backfill_chunks, drn, notifications, retention, verification
 from risk.shared_limits import api_limiter
 
 logger = logging.getLogger(__name__)
@@ -56,13 +56,14 @@ def attempts_verify_due_task(self, limit: int = 100) -> dict[str, int]:
 
 
 @shared_task(bind=True, max_retries=8)
-def review_email_task(self, attempt_id: int, review_status: str) -> str:
-    """Email the user a reviewer's decision on their held account (risk.services.notifications).
-    A mail server that is down, slow or answers 4xx is retried with backoff from
-    REVIEW_EMAIL_RETRY_S; one that refuses the message for good (5xx) is not. At least once: a
-    worker that dies between the send and the acknowledgement sends it again."""
+def review_email_task(self, email_id: int) -> str:
+    """Send the email a reviewer's decision owes (risk.models.ReviewEmail, through
+    risk.services.notifications). A mail server that is down, slow or answers 4xx is retried
+    with backoff from REVIEW_EMAIL_RETRY_S; one that refuses the message for good (5xx) is not.
+    At most once: the email is claimed before it is sent, so a redelivered task (the broker's
+    visibility timeout, a worker killed before its acknowledgement) finds it taken."""
     try:
-        return notifications.review_email_send(attempt_id=attempt_id, review_status=review_status)
+        return notifications.review_email_send(email_id=email_id)
     except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as exc:
         codes = (
             [code for code, _ in exc.recipients.values()]
@@ -70,13 +71,18 @@ def review_email_task(self, attempt_id: int, review_status: str) -> str:
             else [exc.smtp_code]
         )
         if all(code >= 500 for code in codes):
-            logger.error("review email for attempt %s refused for good: %s", attempt_id, exc)
+            logger.error("review email %s refused for good: %s", email_id, exc)
+            notifications.review_email_give_up(email_id=email_id, status="refused")
             return "refused"
         error = exc
     except OSError as exc:  # connection refused, timeout, disconnected (SMTPException too)
         error = exc
+    if self.request.retries >= self.max_retries:
+        logger.error("review email %s failed after every retry: %s", email_id, error)
+        notifications.review_email_give_up(email_id=email_id, status="failed")
+        raise error
     base = float(risk_settings().email_retry_s)
-    logger.warning("review email for attempt %s failed, will retry: %s", attempt_id, error)
+    logger.warning("review email %s failed, will retry: %s", email_id, error)
     raise self.retry(exc=error, countdown=backoff_s(self.request.retries, base=base, cap=3600))
 
 
@@ -110,6 +116,6 @@ def snapshots_purge_task() -> dict[str, int]:
     if not cache.add(PURGE_LOCK_KEY, 1, timeout=6 * 3600):
         return {"skipped_running": 1}
     try:
-        return privacy.snapshots_purge_expired().as_dict()
+        return retention.snapshots_purge_expired().as_dict()
     finally:
         cache.delete(PURGE_LOCK_KEY)

@@ -58,9 +58,17 @@ def event_row(event: dict[str, Any], text: str | None = None) -> tuple[Any, ...]
         1 if event.get("vpn") else 0,
         event.get("ip_address"),
         geo.get("country_code"),
-        event.get("linked_id"),
+        _column_text(event.get("linked_id")),
         text if text is not None else json.dumps(event, separators=(",", ":")),
     )
+
+
+def _column_text(value: Any) -> Any:
+    """A search column's copy of client text: SQLite takes no lone surrogate (the event's JSON,
+    escaped, keeps it exactly as sent)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return value
 
 
 @dataclass

@@ -85,9 +85,19 @@ class SignupAttemptAdmin(exports.CsvExportMixin, EvidenceAdmin):
         wrap = self.admin_site.admin_view
         return [
             path(
+                "dashboard/",
+                wrap(lambda request: views.dashboard_page(self, request)),
+                name="risk_signupattempt_dashboard",
+            ),
+            path(
                 "<path:object_id>/drn/",
                 wrap(lambda request, object_id: views.attempt_drn_again(self, request, object_id)),
                 name="risk_signupattempt_drn",
+            ),
+            path(
+                "<path:object_id>/claim/",
+                wrap(lambda request, object_id: views.attempt_take(self, request, object_id)),
+                name="risk_signupattempt_claim",
             ),
             path(
                 "<path:object_id>/release/",

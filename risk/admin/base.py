@@ -7,11 +7,31 @@ import copy
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters, ShowFacets
 from django.contrib.admin.views.main import ChangeList
-from django.db.models import QuerySet
-from django.http import QueryDict
+from django.core.exceptions import ValidationError
+from django.db.models import Model, QuerySet
+from django.http import Http404, QueryDict
+from django.shortcuts import get_object_or_404
 
 from risk.admin.pagination import CappedCountPaginator
+from risk.admin_site import otp_satisfied
 from risk.services.review import RECORD_PERMISSION
+
+
+def pk_parse(model: type[Model], value: str):
+    """`value` as the model's primary key, or None when it is not one ("abc", "²", "1\x00"):
+    such input is a 404 or no filter, never a 500."""
+    try:
+        return model._meta.pk.to_python(value)
+    except (ValidationError, ValueError, TypeError):
+        return None
+
+
+def object_or_404(queryset: QuerySet | type[Model], object_id: str):
+    model = queryset if isinstance(queryset, type) else queryset.model
+    pk = pk_parse(model, object_id)
+    if pk is None:
+        raise Http404("No such object.")
+    return get_object_or_404(queryset, pk=pk)
 
 
 class EvidenceAdmin(admin.ModelAdmin):
@@ -22,6 +42,12 @@ class EvidenceAdmin(admin.ModelAdmin):
     show_full_result_count = False
     show_facets = ShowFacets.NEVER
     list_max_show_all = 200
+
+    def has_view_permission(self, request, obj=None):
+        return otp_satisfied(request) and super().has_view_permission(request, obj)
+
+    def has_module_permission(self, request):
+        return otp_satisfied(request) and super().has_module_permission(request)
 
     def has_add_permission(self, request):
         return False

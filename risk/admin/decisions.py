@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 
 from risk.admin import exports, filters
-from risk.admin.base import EvidenceAdmin
+from risk.admin.base import EvidenceAdmin, pk_parse
 from risk.models import ReviewDecision
 
 
@@ -20,12 +20,13 @@ class ReviewerFilter(admin.SimpleListFilter):
     parameter_name = "reviewer"
 
     def lookups(self, request, model_admin):
-        staff = get_user_model().objects.filter(is_staff=True).order_by("username")
+        user_model = get_user_model()
+        staff = user_model.objects.filter(is_staff=True).order_by(user_model.USERNAME_FIELD)
         return [(str(user.pk), user.get_username()) for user in staff[:200]]
 
     def queryset(self, request, queryset):
-        value = self.value()
-        return queryset.filter(actor_id=int(value)) if value and value.isdigit() else queryset
+        pk = pk_parse(get_user_model(), self.value()) if self.value() else None
+        return queryset.filter(actor_id=pk) if pk is not None else queryset
 
 
 @admin.register(ReviewDecision)
@@ -42,12 +43,11 @@ class ReviewDecisionAdmin(exports.CsvExportMixin, EvidenceAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        if term.lstrip("#").isdigit():
-            return queryset.filter(attempt_id=int(term.lstrip("#"))), False
-        q = (
-            Q(reason=term)
-            | Q(actor__username=term)
-            | Q(attempt__username=term)
-            | Q(note__icontains=term)
-        )
+        term = term.replace("\x00", "")  # no database stores it; PostgreSQL refuses to compare
+        number = term.lstrip("#")
+        if number.isascii() and number.isdigit():
+            return queryset.filter(attempt_id=int(number)), False
+        username = f"actor__{get_user_model().USERNAME_FIELD}"
+        q = Q(reason=term) | Q(**{username: term}) | Q(attempt__username=term)
+        q |= Q(note__icontains=term)
         return queryset.filter(q), False

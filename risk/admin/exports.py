@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.http import StreamingHttpResponse
 from django.urls import path, reverse
@@ -53,7 +54,7 @@ QUEUE_COLUMNS = {
     "decision": "decision",
     "reasons": "reasons",
     "review_status": "review_status",
-    "claimed_by": "claimed_by__username",
+    "claimed_by": "claimed_by__{username}",
     "country": "fingerprint_event__country_code",
     "network": "fingerprint_event__asn_name",
     "visitor_id": "visitor_id",
@@ -64,6 +65,12 @@ QUEUE_COLUMNS = {
 }
 
 
+def _columns(columns: dict[str, str]) -> list[str]:
+    """The lookups, with a staff member named by the user model's own username field."""
+    username = get_user_model().USERNAME_FIELD
+    return [lookup.format(username=username) for lookup in columns.values()]
+
+
 def queue_csv(model_admin, request):
     """The rows the queue shows for the same query string (filters, search, order)."""
     if not model_admin.has_view_permission(request):
@@ -71,14 +78,14 @@ def queue_csv(model_admin, request):
     query = request.GET.copy()
     query.pop("_changelist_filters", None)
     queryset, _ = model_admin.queue_selection(request, query.urlencode())
-    rows = queryset.values_list(*QUEUE_COLUMNS.values()).iterator(chunk_size=CHUNK)
+    rows = queryset.values_list(*_columns(QUEUE_COLUMNS)).iterator(chunk_size=CHUNK)
     return stream_csv(filename="review-queue", header=list(QUEUE_COLUMNS), rows=rows)
 
 
 AUDIT_COLUMNS = {
     "id": "pk",
     "created_at": "created_at",
-    "reviewer": "actor__username",
+    "reviewer": "actor__{username}",
     "action": "action",
     "reason": "reason",
     "note": "note",
@@ -93,7 +100,7 @@ def audit_csv(model_admin, request):
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
     queryset = model_admin.selection(request)
-    rows = queryset.values_list(*AUDIT_COLUMNS.values()).iterator(chunk_size=CHUNK)
+    rows = queryset.values_list(*_columns(AUDIT_COLUMNS)).iterator(chunk_size=CHUNK)
     return stream_csv(filename="review-audit", header=list(AUDIT_COLUMNS), rows=rows)
 
 

@@ -227,7 +227,8 @@ class InputFilter(admin.SimpleListFilter):
         }
 
     def queryset(self, request, queryset):
-        value = (self.value() or "").strip()
+        # A NUL is in no stored value, and PostgreSQL refuses to compare with one.
+        value = (self.value() or "").replace("\x00", "").strip()
         return self.filter(queryset, value) if value else queryset
 
 

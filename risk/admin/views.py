@@ -10,11 +10,11 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from risk import selectors
+from risk.admin.base import object_or_404
 from risk.admin.forms import DecisionForm
 from risk.models import Device, ReviewAction, ReviewStatus, SignupAttempt
 from risk.services.drn import device_is_android
@@ -73,11 +73,11 @@ def attempt_evidence(
     model_admin, request, object_id, form=None, error: ReviewError | None = None
 ) -> TemplateResponse:
     """Everything a reviewer needs to decide on one attempt, on one page."""
-    attempt = get_object_or_404(
+    attempt = object_or_404(
         SignupAttempt.objects.select_related(
             "fingerprint_event", "device", "account", "drn_snapshot", "claimed_by"
         ),
-        pk=object_id,
+        object_id,
     )
     if not model_admin.has_view_permission(request, attempt):
         raise PermissionDenied
@@ -86,13 +86,8 @@ def attempt_evidence(
     can_decide = request.user.has_perm(RECORD_PERMISSION)
     is_pending = attempt.review_status == ReviewStatus.PENDING
     claim_conflict = ""
-    if can_decide and is_pending and request.method == "GET":
-        try:  # opening a pending item takes it (a soft lock others see)
-            attempt_claim(actor=request.user, attempt=attempt)
-        except ReviewError as exc:
-            claim_conflict = exc.message
     holder = claim_holder(attempt)
-    if holder is not None and holder != request.user.pk and not claim_conflict:
+    if holder is not None and holder != request.user.pk:
         claim_conflict = f"{attempt.claimed_by} is reviewing this attempt."
     device_choices = device_actions(device=attempt.device)
     actions = ATTEMPT_ACTIONS + device_choices
@@ -125,6 +120,7 @@ def attempt_evidence(
         "form": form or DecisionForm(actions=actions),
         "decide_url": reverse("admin:risk_signupattempt_decide", args=[attempt.pk]),
         "release_url": reverse("admin:risk_signupattempt_release", args=[attempt.pk]),
+        "claim_url": reverse("admin:risk_signupattempt_claim", args=[attempt.pk]),
         "device_url": _device_url(attempt.device_id) if attempt.device_id else "",
         "is_pending": is_pending,
         "claim_conflict": claim_conflict,
@@ -147,6 +143,21 @@ def attempt_evidence(
     return TemplateResponse(request, "risk/review/attempt_evidence.html", context)
 
 
+def dashboard_page(model_admin, request) -> TemplateResponse:
+    """The review dashboard on a page of its own: on the project's own admin site, where the
+    index is the project's (the dedicated review site shows it on its index too)."""
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "title": "Signup review",
+        "dashboard": selectors.stats_dashboard(),
+        "queue_url": _queue_url(),
+    }
+    return TemplateResponse(request, "risk/review/dashboard_page.html", context)
+
+
 KEYS = {
     ReviewAction.APPROVE: "a",
     ReviewAction.REJECT: "r",
@@ -156,13 +167,19 @@ KEYS = {
 CONFLICTS = ("not_pending", "claimed_by_other", "changed")  # 409: the item changed under you
 
 
+def _may_decide(model_admin, request) -> None:
+    """Deciding needs the decision permission and the evidence's own view permission: nobody
+    decides on what they may not see."""
+    if not (request.user.has_perm(RECORD_PERMISSION) and model_admin.has_view_permission(request)):
+        raise PermissionDenied
+
+
 def _decide(
-    request, *, attempt=None, device=None, actions
+    model_admin, request, *, attempt=None, device=None, actions
 ) -> tuple[ReviewError | None, DecisionForm | None]:
     """Validate the posted decision (a one-click `quick` action or the form) and call the
     service; returns (service error, invalid form), both None on success."""
-    if not request.user.has_perm(RECORD_PERMISSION):
-        raise PermissionDenied
+    _may_decide(model_admin, request)
     quick = request.POST.get("quick", "")
     if quick:
         if quick not in actions:
@@ -195,9 +212,9 @@ def _decide(
 def attempt_decide(model_admin, request, object_id):
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
-    attempt = get_object_or_404(SignupAttempt.objects.select_related("device"), pk=object_id)
+    attempt = object_or_404(SignupAttempt.objects.select_related("device"), object_id)
     actions = ATTEMPT_ACTIONS + device_actions(device=attempt.device)
-    error, form = _decide(request, attempt=attempt, actions=actions)
+    error, form = _decide(model_admin, request, attempt=attempt, actions=actions)
     if error is not None or form is not None:
         response = attempt_evidence(model_admin, request, object_id, form=form, error=error)
         response.status_code = 409 if error is not None and error.code in CONFLICTS else 400
@@ -212,14 +229,31 @@ def attempt_decide(model_admin, request, object_id):
     return HttpResponseRedirect(_attempt_url(attempt.pk, preserved))
 
 
+def attempt_take(model_admin, request, object_id):
+    """The evidence page's "Claim it": a soft lock other reviewers see, for
+    REVIEW_CLAIM_MINUTES (giving back the reviewer's previous item). A POST: opening a page
+    changes nothing."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    _may_decide(model_admin, request)
+    attempt = object_or_404(SignupAttempt, object_id)
+    preserved = preserved_filters(request)
+    try:
+        attempt_claim(actor=request.user, attempt=attempt)
+    except ReviewError as exc:
+        response = attempt_evidence(model_admin, request, object_id, error=exc)
+        response.status_code = 409
+        return response
+    return HttpResponseRedirect(_attempt_url(attempt.pk, preserved))
+
+
 def attempt_give_back(model_admin, request, object_id):
     """The evidence page's "Give it back": end one's own claim (someone else's stays), so
     another reviewer can take the item now rather than when the claim runs out."""
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
-    if not request.user.has_perm(RECORD_PERMISSION):
-        raise PermissionDenied
-    attempt = get_object_or_404(SignupAttempt, pk=object_id)
+    _may_decide(model_admin, request)
+    attempt = object_or_404(SignupAttempt, object_id)
     attempt_release(actor=request.user, attempt=attempt)
     messages.info(request, f"Attempt #{attempt.pk} given back: another reviewer can take it.")
     return HttpResponseRedirect(_queue_url(preserved_filters(request)))
@@ -229,7 +263,8 @@ def attempt_drn_again(model_admin, request, object_id):
     """The DRN panel's "look up again" button."""
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
-    attempt = get_object_or_404(SignupAttempt.objects.select_related("device"), pk=object_id)
+    _may_decide(model_admin, request)
+    attempt = object_or_404(SignupAttempt.objects.select_related("device"), object_id)
     try:
         snapshot = drn_lookup_again(actor=request.user, attempt=attempt)
     except ReviewError as exc:
@@ -247,7 +282,7 @@ def device_cluster_page(
     model_admin, request, object_id, form=None, error: ReviewError | None = None
 ) -> TemplateResponse:
     """A device, its accounts and attempts on a timeline, and its decisions."""
-    device = get_object_or_404(Device, pk=object_id)
+    device = object_or_404(Device, object_id)
     if not model_admin.has_view_permission(request, device):
         raise PermissionDenied
     cluster = selectors.device_cluster(device=device)
@@ -277,8 +312,10 @@ def device_cluster_page(
 def device_decide(model_admin, request, object_id):
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
-    device = get_object_or_404(Device, pk=object_id)
-    error, form = _decide(request, device=device, actions=device_actions(device=device))
+    device = object_or_404(Device, object_id)
+    error, form = _decide(
+        model_admin, request, device=device, actions=device_actions(device=device)
+    )
     if error is not None or form is not None:
         response = device_cluster_page(model_admin, request, object_id, form=form, error=error)
         response.status_code = 409 if error is not None and error.code in CONFLICTS else 400

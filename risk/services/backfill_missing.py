@@ -20,7 +20,7 @@ from risk.fingerprint.errors import NOT_FOUND, FingerprintError, fetch_failure
 from risk.fingerprint.events import Event
 from risk.fingerprint.rate_limit import Limiter
 from risk.models import UnknownEvent
-from risk.services.event_store import events_store, snapshots_link
+from risk.services.event_store import events_store_each, snapshots_link
 from risk.services.jobs import Batch, Progress, Tally, job_run, permit
 from risk.services.verification import UNAVAILABLE, attempts_verify_due, unverified_count
 
@@ -103,7 +103,7 @@ def missing_batch_store(*, stored: set[str], outcomes: list[FetchOutcome], tally
     UnknownEvent.objects.bulk_create(
         [UnknownEvent(event_id=e) for e in unknown], ignore_conflicts=True
     )
-    events_store(events=[o.event for o in outcomes if o.event], source="backfill", tally=tally)
+    events_store_each(events=[o.event for o in outcomes if o.event], source="backfill", tally=tally)
 
 
 def events_backfill_missing(

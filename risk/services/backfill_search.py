@@ -19,7 +19,7 @@ from risk import selectors
 from risk.clients import fingerprint_client
 from risk.fingerprint.errors import NOT_FOUND, FingerprintError, fetch_failure
 from risk.fingerprint.rate_limit import Limiter
-from risk.services.event_store import events_store
+from risk.services.event_store import events_store_each
 from risk.services.jobs import (
     BackfillError,
     Batch,
@@ -112,7 +112,7 @@ def events_backfill_search(
                 tally.add("would_store_new", len(ids) - stored)
                 tally.add("would_check_stored", stored)
             else:
-                events_store(events=page.events, source="backfill", tally=tally)
+                events_store_each(events=page.events, source="backfill", tally=tally)
             return {
                 **state,
                 "pagination_key": page.pagination_key,

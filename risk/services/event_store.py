@@ -10,10 +10,11 @@ twice.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import F
 
 from risk.fingerprint.events import Event
@@ -25,9 +26,11 @@ from risk.models import (
     SignupAttempt,
 )
 from risk.services.devices import device_ensure
-from risk.services.jobs import Tally
+from risk.services.jobs import Tally, item_guard
 from risk.services.snapshots import event_snapshot_fields
 from risk.storable import storable_json
+
+logger = logging.getLogger(__name__)
 
 
 def snapshots_keep(
@@ -121,6 +124,22 @@ def events_store(*, events: list[Event], source: str, tally: Tally) -> dict[str,
     tally.add("devices_created", created)
     snapshots_keep(events=events, devices=devices, source=source, tally=tally)
     return snapshots_link(event_ids={e.event_id for e in events}, tally=tally)
+
+
+def events_store_each(*, events: list[Event], source: str, tally: Tally) -> None:
+    """`events_store` for a job's batch: all at once, and should that fail, one by one, so that
+    one event that cannot be stored is logged, counted `failed` and skipped."""
+    try:
+        with transaction.atomic():
+            events_store(events=events, source=source, tally=tally)
+        return
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception:
+        logger.warning("a batch of %d events failed; storing them one by one", len(events))
+    for event in events:
+        with item_guard(tally, what="storing event", item=event.event_id):
+            events_store(events=[event], source=source, tally=tally)
 
 
 def snapshots_link(*, event_ids: Iterable[str], tally: Tally) -> dict[str, int]:

@@ -5,18 +5,21 @@ and counts.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
 from risk.fingerprint.rate_limit import Limiter
 from risk.models import BackfillCheckpoint
 
+logger = logging.getLogger(__name__)
 Progress = Callable[[int], None]
 
 
@@ -126,6 +129,24 @@ def moment_parse(value: str, *, now: datetime | None = None) -> datetime:
             "invalid_time", f"{value!r} is not an ISO 8601 time or an age like 24h / 7d"
         ) from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@contextmanager
+def item_guard(tally: Tally | Counter, *, what: str, item: object) -> Iterator[None]:
+    """One item of a batch job: its failure is logged with the item, counted as `failed`, and
+    the job goes on without it (its writes rolled back to a savepoint). The database being
+    unreachable is no item's failure: that stops the job, to resume later."""
+    try:
+        with transaction.atomic():
+            yield
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception:
+        logger.exception("%s %s failed and was skipped", what, item)
+        if isinstance(tally, Tally):
+            tally.add("failed")
+        else:
+            tally["failed"] += 1
 
 
 @dataclass

@@ -1,10 +1,18 @@
-"""Privacy: find everything stored about one person, export it, erase it; purge old evidence.
+"""Privacy: find what is stored about one person, list it, export it, erase it.
+
+Who the person is rests only on links that prove ownership: the account an operator names (by
+its username or its email), and the signup attempts linked to it. Nothing typed into a signup
+(an email, a username) ever leads to an account: signup emails are never verified, and anyone
+can type anybody's. When an identifier names no account, the attempts that were typed with it
+and have no account are the person's (a refused signup is all there is of them). A device is
+the person's only when every attempt on it is; on a shared device its own data (events, DRN
+answers) stays for the others, and only the visitor id goes, everywhere, while the device's
+counts stay, under a keyed hash of the visitor id, so that erasure is no way around the device
+limit. Staff accounts are erased only when the operator says so.
 
 Erasure is table-driven: `PERSONAL_TABLES` lists every table that can hold a person's data,
-how to find the person's rows in it and what erasing them means. A table added later (a new
-snapshot version, review claims...) is one more entry. What is kept, and why, is in
-docs/privacy.md: decisions and reason codes (so statistics still add up), event ids (so an
-event can never be replayed), and the visitor id of a blocked device (the block itself).
+how to find their rows in it and what erasing them means. What is kept, and why:
+docs/privacy.md.
 """
 
 from __future__ import annotations
@@ -12,10 +20,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -24,23 +30,20 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
-from django.db.models import CharField, Exists, OuterRef, Q, QuerySet, Value
-from django.db.models.functions import Cast, Concat, Lower
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from risk.conf import risk_settings
+from risk.clients import fingerprint_client
 from risk.fingerprint.errors import AuthError, FingerprintError, NotFoundError
 from risk.models import (
     Device,
     DeviceStatus,
-    DrnSnapshot,
     Erasure,
     FingerprintEvent,
-    FingerprintEventVersion,
-    ReviewStatus,
     SignupAttempt,
 )
-from risk.services.jobs import BackfillError, Batch, Progress, Tally, job_run
+from risk.services.devices import visitor_erased_form
+from risk.services.jobs import BackfillError
 
 logger = logging.getLogger(__name__)
 
@@ -52,15 +55,20 @@ ERASED = "[erased]"  # what replaces an identifier quoted in free text
 
 @dataclass
 class Subject:
-    """The rows that are the person's, and the strings that identify them."""
+    """The person's rows, and the strings that identify them."""
 
-    account_ids: set[int] = field(default_factory=set)
+    account_ids: set[Any] = field(default_factory=set)
     attempt_ids: set[int] = field(default_factory=set)
+    # Devices whose every attempt is the person's: their own data goes with the person.
     device_ids: set[int] = field(default_factory=set)
+    # Devices the person shares with others: only the visitor id goes.
+    shared_device_ids: set[int] = field(default_factory=set)
     visitor_ids: set[str] = field(default_factory=set)
     usernames: set[str] = field(default_factory=set)
     emails: set[str] = field(default_factory=set)
     ips: set[str] = field(default_factory=set)
+    # Staff accounts the identifiers named, left out (an explicit flag names them).
+    staff_skipped: int = 0
 
     @property
     def identifiers(self) -> set[str]:
@@ -85,87 +93,123 @@ class Subject:
         return not (self.account_ids or self.attempt_ids or self.device_ids or self.visitor_ids)
 
 
-def person_find(*, username: str = "", email: str = "", visitor_id: str = "") -> Subject:
-    """Everything that belongs to the person named by any of the given identifiers.
+def _users():
+    return get_user_model().objects
 
-    Accounts match a username or an email case-insensitively; attempts match them exactly
-    (as typed, and the email lower-cased), or by account. The accounts and attempts found
-    bring in their own usernames and emails, until nothing new turns up. A visitor id also
-    names a device and every attempt and account of it. The devices of the person's attempts
-    and accounts are the person's too: their events and DRN answers go with them.
-    """
+
+def _username_field() -> str:
+    return get_user_model().USERNAME_FIELD
+
+
+def _email_field() -> str:
+    return get_user_model().get_email_field_name()
+
+
+def person_find(
+    *, username: str = "", email: str = "", visitor_id: str = "", include_staff: bool = False
+) -> Subject:
+    """The person named by any of these identifiers (see the module doc). Staff and superuser
+    accounts are left out (and counted in `staff_skipped`) unless `include_staff`."""
     username, email, visitor_id = username.strip(), email.strip(), visitor_id.strip()
     if not (username or email or visitor_id):
         raise BackfillError("no_identifier", "give --username, --email or --visitor-id")
     s = Subject()
-    s.usernames |= {username}
-    s.emails |= {email, email.lower()}
-    for _ in range(MAX_EXPANSIONS):
-        before = (len(s.account_ids), len(s.attempt_ids))
-        s.usernames.discard("")
-        s.emails.discard("")
-        _accounts_add(s, visitor_id)
-        _attempts_add(s, visitor_id)
-        if (len(s.account_ids), len(s.attempt_ids)) == before:
-            break
-    devices = Q(pk__in=s.device_ids) | (Q(visitor_id=visitor_id) if visitor_id else Q(pk__in=[]))
-    for pk, visitor in Device.objects.filter(devices).values_list("pk", "visitor_id"):
-        s.device_ids.add(pk)
-        s.visitor_ids.add(visitor)
-    s.visitor_ids.add(visitor_id)
-    s.visitor_ids = {v for v in s.visitor_ids if v and not v.startswith("erased-")}
-    events = FingerprintEvent.objects.filter(_events_q(s), ip__isnull=False)
-    s.ips |= set(events.values_list("ip", flat=True))
-    for values in (s.usernames, s.emails, s.ips):
-        values.discard("")
+    typed = Q(pk__in=[])
+    for value, field_name, attempt_field in (
+        (username, _username_field(), "username"),
+        (email, _email_field(), "email"),
+    ):
+        if not value:
+            continue
+        accounts = _users().filter(**{f"{field_name}__iexact": value})
+        if not include_staff:
+            staff = accounts.filter(Q(is_staff=True) | Q(is_superuser=True))
+            s.staff_skipped += staff.count()
+            accounts = accounts.exclude(pk__in=staff.values("pk"))
+        found = set(accounts.values_list("pk", flat=True))
+        if found:
+            s.account_ids |= found
+        elif not _users().filter(**{f"{field_name}__iexact": value}).exists():
+            # No account by that name: the signups typed with it that have none are all there
+            # is of the person (never widened through what else they typed).
+            typed |= Q(**{f"{attempt_field}__iexact": value}, account__isnull=True)
+            if attempt_field == "username":
+                s.usernames.add(value)
+            else:
+                s.emails.add(value)
+    if visitor_id:
+        typed |= Q(visitor_id=visitor_id, account__isnull=True)
+    _accounts_collect(s)
+    _attempts_collect(s, typed)
+    _devices_collect(s, visitor_id)
     return s
 
 
-MAX_EXPANSIONS = 5  # username -> account -> its email -> attempts -> their usernames ...
+def person_of_attempts(*, attempt_ids: Iterable[int], include_staff: bool = False) -> Subject:
+    """The person behind signup attempts chosen in the console: the account each created, and
+    the attempts with no account themselves (never anything their typed values would name)."""
+    attempts = SignupAttempt.objects.filter(pk__in=list(attempt_ids))
+    s = Subject()
+    accounts = _users().filter(pk__in=attempts.exclude(account=None).values("account_id"))
+    if not include_staff:
+        staff = accounts.filter(Q(is_staff=True) | Q(is_superuser=True))
+        s.staff_skipped += staff.count()
+        accounts = accounts.exclude(pk__in=staff.values("pk"))
+    s.account_ids |= set(accounts.values_list("pk", flat=True))
+    _accounts_collect(s)
+    _attempts_collect(s, Q(pk__in=attempts.filter(account=None).values("pk")))
+    _devices_collect(s, "")
+    return s
 
 
-def _accounts_add(s: Subject, visitor_id: str) -> None:
-    accounts = Q(pk__in=s.account_ids) | Q(username_lower__in={u.lower() for u in s.usernames})
-    for address in s.emails:
-        accounts |= Q(email__iexact=address)
-    if visitor_id:
-        accounts |= Q(signup_attempt__device__visitor_id=visitor_id)
-    users = get_user_model().objects.annotate(username_lower=Lower("username")).filter(accounts)
-    rows = users.values_list("pk", "username", "email", "signup_attempt__device_id")
-    for pk, name, address, device_id in rows:
-        s.account_ids.add(pk)
-        s.usernames.add(name)
-        s.emails.add(address)
-        if device_id:
-            s.device_ids.add(device_id)
+def _accounts_collect(s: Subject) -> None:
+    """The accounts' own identifiers: what notes and the admin log may quote."""
+    rows = _users().filter(pk__in=s.account_ids).values_list(_username_field(), _email_field())
+    for name, address in rows:
+        s.usernames.add(name or "")
+        s.emails.add(address or "")
 
 
-def _attempts_add(s: Subject, visitor_id: str) -> None:
-    attempts = Q(account_id__in=s.account_ids) | Q(username__in=s.usernames)
-    attempts |= Q(email__in=s.emails - {""})
-    if visitor_id:
-        attempts |= Q(visitor_id=visitor_id)
-    rows = SignupAttempt.objects.filter(attempts).values_list(
-        "pk", "username", "email", "client_ip", "device_id", "visitor_id", "account_id"
-    )
-    for pk, name, address, ip, device_id, visitor, account_id in rows:
+def _attempts_collect(s: Subject, typed: Q) -> None:
+    """The accounts' attempts (the one that created each), and the typed ones."""
+    linked = SignupAttempt.objects.filter(account_id__in=s.account_ids)
+    for pk, name, address, ip in linked.values_list("pk", "username", "email", "client_ip"):
         s.attempt_ids.add(pk)
         s.usernames.add(name)
         s.emails.add(address)
         s.ips.add(ip or "")
-        s.visitor_ids.add(visitor)
-        if device_id:
-            s.device_ids.add(device_id)
-        if account_id:
-            s.account_ids.add(account_id)
+    for pk, ip in SignupAttempt.objects.filter(typed).values_list("pk", "client_ip"):
+        s.attempt_ids.add(pk)
+        s.ips.add(ip or "")
+    for values in (s.usernames, s.emails, s.ips):
+        values.discard("")
 
 
-def _events_q(s: Subject) -> Q:
-    # Ids, not a join through the attempts: each branch can then use its own index.
+def _devices_collect(s: Subject, visitor_id: str) -> None:
+    """The devices of the person's attempts (and the one named by its visitor id): theirs
+    when every attempt on it is theirs, shared otherwise."""
+    theirs = Q(pk__in=SignupAttempt.objects.filter(pk__in=s.attempt_ids).values("device_id"))
+    if visitor_id:
+        theirs |= Q(visitor_id__in=[visitor_id, visitor_erased_form(visitor_id)])
+    devices = Device.objects.filter(theirs)
+    for pk, visitor in devices.values_list("pk", "visitor_id"):
+        others = SignupAttempt.objects.filter(device_id=pk).exclude(pk__in=s.attempt_ids)
+        (s.shared_device_ids if others.exists() else s.device_ids).add(pk)
+        if not visitor.startswith("erased"):
+            s.visitor_ids.add(visitor)
+
+
+def _own_events_q(s: Subject) -> Q:
+    """The person's events: those behind their attempts, and every event of their own devices."""
     backing = SignupAttempt.objects.filter(
         pk__in=s.attempt_ids, fingerprint_event_id__isnull=False
     ).values_list("fingerprint_event_id", flat=True)
-    return Q(visitor_id__in=s.visitor_ids) | Q(device_id__in=s.device_ids) | Q(pk__in=list(backing))
+    return Q(pk__in=list(backing)) | Q(device_id__in=s.device_ids)
+
+
+def _others_events_q(s: Subject) -> Q:
+    """Other people's events that carry one of the person's visitor ids (a shared device)."""
+    return Q(visitor_id__in=s.visitor_ids) & ~_own_events_q(s)
 
 
 def _mentions_q(field_name: str, s: Subject) -> Q:
@@ -212,25 +256,88 @@ def _scrub(*field_names: str) -> Eraser:
     return erase
 
 
+def _scrub_raw_visitors(rows: QuerySet, s: Subject) -> int:
+    """Other people's raw JSON keeps its evidence; only the person's visitor ids go from it."""
+    changed = 0
+    for row in rows.only("pk", "raw"):
+        raw = json.loads(_replace_strings(json.dumps(row.raw), s.visitor_ids))
+        updates: dict[str, Any] = {"raw": raw} if raw != row.raw else {}
+        if hasattr(row, "visitor_id"):
+            updates["visitor_id"] = ""
+        if updates:
+            type(row).objects.filter(pk=row.pk).update(**updates)
+            changed += 1
+    return changed
+
+
+def _replace_strings(text: str, values: set[str]) -> str:
+    for value in values:
+        text = text.replace(json.dumps(value), json.dumps(ERASED))
+    return text
+
+
+def _typed_identifiers_q(s: Subject) -> Q:
+    """Signups that carry one of the person's identifiers: their visitor id (a shared device),
+    or their username or email typed into someone else's signup."""
+    q = Q(visitor_id__in=s.visitor_ids)
+    for name in s.usernames:
+        q |= Q(username__iexact=name)
+    for address in s.emails:
+        q |= Q(email__iexact=address)
+    return q
+
+
+def _strip_typed_identifiers(rows: QuerySet, s: Subject) -> int:
+    """Another person's signup keeps its evidence; only the person's identifiers go from it."""
+    usernames = {u.lower() for u in s.usernames}
+    emails = {e.lower() for e in s.emails}
+    changed = 0
+    for pk, username, email, visitor in rows.values_list("pk", "username", "email", "visitor_id"):
+        updates: dict[str, Any] = {}
+        if visitor in s.visitor_ids:
+            updates["visitor_id"] = ""
+        if username.lower() in usernames:
+            updates["username"] = ""
+        if email.lower() in emails:
+            updates.update(email="", email_domain_rev="")
+        if updates:
+            SignupAttempt.objects.filter(pk=pk).update(**updates)
+            changed += 1
+    return changed
+
+
 def _anonymise_accounts(rows: QuerySet, s: Subject) -> int:
     # The row stays (attempts, device counts and reviewers' audit rows point at it); nothing
     # in it can name the person or let anyone log in as it.
-    return rows.update(
-        username=Concat(Value("erased-"), Cast("pk", CharField())),
-        email="",
-        first_name="",
-        last_name="",
-        password=make_password(None),
-        is_active=False,
-        last_login=None,
-    )
+    changed = 0
+    username_field, email_field = _username_field(), _email_field()
+    for account in rows:
+        if email_field == username_field:  # email as username: still unique, still an address
+            setattr(account, username_field, f"erased-{account.pk}@erased.invalid")
+        else:
+            setattr(account, username_field, f"erased-{account.pk}")
+            setattr(account, email_field, "")
+        for name in ("first_name", "last_name"):
+            if hasattr(account, name):
+                setattr(account, name, "")
+        account.password = make_password(None)
+        account.is_active = False
+        account.last_login = None
+        account.save()
+        changed += 1
+    return changed
 
 
 def _forget_devices(rows: QuerySet, s: Subject) -> int:
-    # A blocked device keeps its visitor id: that identifier is the block.
-    return rows.exclude(status=DeviceStatus.BLOCKED).update(
-        visitor_id=Concat(Value("erased-"), Cast("pk", CharField()))
-    )
+    """The visitor id becomes its keyed hash (risk.services.devices.visitor_erased_form): the
+    device's counts and status go on counting for its next signup, nothing names it. A blocked
+    device keeps its visitor id: that identifier is the block."""
+    changed = 0
+    for pk, visitor in rows.exclude(status=DeviceStatus.BLOCKED).values_list("pk", "visitor_id"):
+        if not visitor.startswith("erased"):
+            Device.objects.filter(pk=pk).update(visitor_id=visitor_erased_form(visitor))
+            changed += 1
+    return changed
 
 
 def _decision_is_theirs(row, s: Subject) -> bool:
@@ -269,21 +376,30 @@ def _admin_log_q(s: Subject) -> Q:
 
 @dataclass(frozen=True)
 class PersonalTable:
-    """One table that can hold personal data."""
+    """One table that can hold personal data, in one role."""
 
-    model: str  # "app_label.ModelName"
-    rows: Callable[[Subject], Q]  # the person's rows
+    model: str  # "app_label.ModelName" (or "user": the project's user model)
+    rows: Callable[[Subject], Q]  # the rows concerned
     erase: Eraser  # what erasure does to them (returns rows changed)
+    # theirs: the person's rows; identifier: other people's rows that only lose one of the
+    # person's identifiers (a shared device's visitor id, an email typed into their signup)
+    role: str = "theirs"
     exclude: tuple[str, ...] = ()  # fields never exported (secrets, not data about the person)
     # When `rows` is a substring prefilter: the exact test, on each row it found.
     keep: Callable[[Any, Subject], bool] | None = None
 
     @property
     def model_class(self) -> type[models.Model]:
+        if self.model == "user":
+            return get_user_model()
         return apps.get_model(self.model)
 
+    @property
+    def label(self) -> str:
+        return self.model_class._meta.label
+
     def queryset(self, s: Subject) -> QuerySet:
-        """The person's rows (after `keep`), in primary-key order."""
+        """The rows concerned (after `keep`), in primary-key order."""
         rows = self.model_class.objects.filter(self.rows(s)).distinct().order_by("pk")
         if self.keep is not None:
             ids = [row.pk for row in rows if self.keep(row, s)]
@@ -295,38 +411,66 @@ class PersonalTable:
 # through identifiers (notes, admin log) are matched on the values collected beforehand.
 PERSONAL_TABLES: list[PersonalTable] = [
     PersonalTable(
-        "accounts.User",
-        lambda s: Q(pk__in=s.account_ids),
-        _anonymise_accounts,
-        exclude=("password",),
+        "user", lambda s: Q(pk__in=s.account_ids), _anonymise_accounts, exclude=("password",)
     ),
     PersonalTable(
         "risk.SignupAttempt",
         lambda s: Q(pk__in=s.attempt_ids),
-        _update(
+        lambda rows, s: rows.update(
             username="",
             email="",
             email_domain_rev="",
             client_ip=None,
             client_network="",
             visitor_id="",
+            erased_at=timezone.now(),
         ),
     ),
     PersonalTable(
+        "risk.SignupAttempt",
+        lambda s: _typed_identifiers_q(s) & ~Q(pk__in=s.attempt_ids),
+        _strip_typed_identifiers,
+        role="identifier",
+    ),
+    PersonalTable(
         "risk.FingerprintEventVersion",  # later copies of the person's events
-        lambda s: Q(event__in=FingerprintEvent.objects.filter(_events_q(s))),
+        lambda s: Q(event__in=FingerprintEvent.objects.filter(_own_events_q(s))),
         _delete,
+    ),
+    PersonalTable(
+        "risk.FingerprintEventVersion",
+        lambda s: Q(event__in=FingerprintEvent.objects.filter(_others_events_q(s))),
+        _scrub_raw_visitors,
+        role="identifier",
     ),
     PersonalTable(
         "risk.FingerprintEvent",
-        _events_q,
+        _own_events_q,
         # The event id stays: it is claimed, so the event can never back another signup.
-        _update(raw={}, ip=None, url="", visitor_id="", country_code=""),
+        _update(raw={}, ip=None, url="", visitor_id="", country_code="", text_replaced=[]),
+    ),
+    PersonalTable(
+        "risk.FingerprintEvent", _others_events_q, _scrub_raw_visitors, role="identifier"
     ),
     PersonalTable(
         "risk.DrnSnapshot",
-        lambda s: Q(device_id__in=s.device_ids) | Q(visitor_id__in=s.visitor_ids),
+        lambda s: (
+            Q(device_id__in=s.device_ids)
+            | Q(pk__in=SignupAttempt.objects.filter(pk__in=s.attempt_ids).values("drn_snapshot_id"))
+        ),
         _delete,
+        # Kept where it is someone else's evidence too.
+        keep=lambda row, s: (
+            not SignupAttempt.objects.filter(drn_snapshot_id=row.pk)
+            .exclude(pk__in=s.attempt_ids)
+            .exists()
+        ),
+    ),
+    PersonalTable(
+        "risk.DrnSnapshot",
+        lambda s: Q(visitor_id__in=s.visitor_ids),
+        _update(visitor_id=""),
+        role="identifier",
     ),
     PersonalTable(
         "risk.ReviewDecision",
@@ -341,7 +485,9 @@ PERSONAL_TABLES: list[PersonalTable] = [
         lambda s: Q(attempt_id__in=s.attempt_ids),
         lambda rows, s: 0,  # decisions and reason codes only: nothing personal to erase
     ),
-    PersonalTable("risk.Device", lambda s: Q(pk__in=s.device_ids), _forget_devices),
+    PersonalTable(
+        "risk.Device", lambda s: Q(pk__in=s.device_ids | s.shared_device_ids), _forget_devices
+    ),
     PersonalTable(
         "admin.LogEntry",
         _admin_log_q,
@@ -349,30 +495,55 @@ PERSONAL_TABLES: list[PersonalTable] = [
         keep=_log_entry_is_theirs,
     ),
     # The staff login lockout's records of the person trying the admin login (username, IP,
-    # user agent, form data). Deleted: an IP lockout they were part of ends early.
+    # user agent, form data). Deleted: a lockout they were part of ends early.
     PersonalTable("axes.AccessAttempt", _typed_login_q, _delete),
     PersonalTable("axes.AccessFailureLog", _typed_login_q, _delete),
     PersonalTable("axes.AccessLog", _typed_login_q, _delete),
 ]
 
 
-def _tables() -> Iterable[PersonalTable]:
+def _tables(*, role: str | None = None) -> Iterable[PersonalTable]:
     """The tables of the installed apps (a deployment may leave out django.contrib.admin)."""
     for table in PERSONAL_TABLES:
-        try:
-            apps.get_app_config(table.model.split(".")[0])
-        except LookupError:
+        if role is not None and table.role != role:
             continue
+        if table.model != "user":
+            try:
+                apps.get_app_config(table.model.split(".")[0])
+            except LookupError:
+                continue
         yield table
+
+
+# --- what would be exported or erased -------------------------------------------------------
+
+
+def person_plan(*, subject: Subject) -> list[dict]:
+    """Every row an erasure would change, table by table, and what it would do to it: the
+    person's rows (`theirs`: exported, erased) and other people's rows that only lose one of
+    the person's identifiers (`identifier`). What `--dry-run` prints and the console confirms."""
+    plan = []
+    for table in _tables():
+        rows = list(table.queryset(subject))
+        if rows:
+            plan.append(
+                {
+                    "table": table.label,
+                    "role": table.role,
+                    "rows": [{"id": row.pk, "row": str(row)} for row in rows],
+                }
+            )
+    return plan
 
 
 # --- access requests: export --------------------------------------------------------------
 
 
 def person_export(*, subject: Subject) -> dict:
-    """Everything stored about the person, table by table, as JSON-ready data."""
+    """Everything stored about the person, table by table, as JSON-ready data (their own rows
+    only: other people's rows that carry one of their identifiers are not theirs to see)."""
     tables = {}
-    for table in _tables():
+    for table in _tables(role="theirs"):
         names = [
             f.attname
             for f in table.model_class._meta.concrete_fields
@@ -380,7 +551,7 @@ def person_export(*, subject: Subject) -> dict:
         ]
         rows = [dict(row) for row in table.queryset(subject).values(*names)]
         # Round-trip: dates, decimals, durations and IP objects become JSON values.
-        tables[table.model] = json.loads(json.dumps(rows, cls=DjangoJSONEncoder))
+        tables[table.label] = json.loads(json.dumps(rows, cls=DjangoJSONEncoder))
     return {"generated_at": timezone.now().isoformat(), "tables": tables}
 
 
@@ -397,28 +568,28 @@ def person_erase(
     fingerprint_delete: Callable[[str], None] | None = None,
 ) -> Erasure:
     """Erase the person in one transaction and record an audit row; then ask Fingerprint to
-    delete each of the person's visitors except blocked devices' (outside the transaction:
-    Fingerprint being down never undoes or fails the erasure; the outcome is recorded on the
-    audit row).
+    delete each of the person's own devices' visitors, except blocked devices' (outside the
+    transaction: Fingerprint being down never undoes or fails the erasure; the outcome is
+    recorded on the audit row). A shared device's visitor is not sent: Fingerprint's copy is
+    the other people's evidence too.
 
     Running it again finds nothing left to erase and only adds another audit row.
     """
     reason = reason.strip()
     if not reason:
         raise BackfillError("reason_required", "say why (the request, the ticket): --reason")
-    blocked = set(
-        Device.objects.filter(pk__in=subject.device_ids, status=DeviceStatus.BLOCKED).values_list(
-            "visitor_id", flat=True
-        )
-    )
-    to_forget = sorted(subject.visitor_ids - blocked)
+    own = Device.objects.filter(pk__in=subject.device_ids)
+    blocked = set(own.filter(status=DeviceStatus.BLOCKED).values_list("visitor_id", flat=True))
+    own_visitors = set(own.values_list("visitor_id", flat=True)) & subject.visitor_ids
+    to_forget = sorted(own_visitors - blocked)
     with transaction.atomic():
         found = [(t, list(t.queryset(subject).values_list("pk", flat=True))) for t in _tables()]
-        summary = {}
+        summary: dict[str, dict] = {}
         for table, ids in found:
             if ids:
                 rows = table.model_class.objects.filter(pk__in=ids)
-                summary[table.model] = {"ids": ids, "changed": table.erase(rows, subject)}
+                key = table.label if table.role == "theirs" else f"{table.label} ({table.role})"
+                summary[key] = {"ids": ids, "changed": table.erase(rows, subject)}
         # The visitor id itself is personal data: the audit row numbers the visitors instead.
         erasure = Erasure.objects.create(
             actor=actor if getattr(actor, "pk", None) else None,
@@ -431,8 +602,6 @@ def person_erase(
         )
     if to_forget:
         if fingerprint_delete is None:
-            from risk.clients import fingerprint_client
-
             fingerprint_delete = fingerprint_client().delete_visitor
         for entry, visitor_id in zip(erasure.fingerprint, to_forget, strict=False):
             entry["outcome"], entry["code"] = _delete_visitor(fingerprint_delete, visitor_id)
@@ -454,116 +623,3 @@ def _delete_visitor(delete: Callable[[str], None], visitor_id: str) -> tuple[str
         logger.warning("Fingerprint visitor deletion failed: %s", exc)
         return "failed", exc.code or "error"
     return "deleted", ""
-
-
-# --- retention ----------------------------------------------------------------------------
-
-PURGE_CHECKPOINT = "privacy:purge_snapshots"
-
-
-def retention_days(days: int | None = None) -> int:
-    """The window in days: `days` when given, else RISK_SNAPSHOT_RETENTION_DAYS (0: keep)."""
-    if days is None:
-        days = risk_settings().snapshot_retention_days
-    if not isinstance(days, int) or days < 0:
-        raise BackfillError("invalid_retention", "the retention must be a number of days >= 0")
-    return days
-
-
-def _held() -> Q:
-    """Attempts whose evidence is still needed: held for a reviewer, or accepted while
-    Fingerprint was down and waiting to be verified by the rules (the IP check needs the IP)."""
-    return Q(review_status=ReviewStatus.PENDING) | Q(decision="unverified")
-
-
-def _purge_phases(cutoff) -> list[tuple[str, QuerySet, dict]]:
-    """(name, rows to strip, values) for each kind of old evidence; held attempts' evidence
-    is left alone (a reviewer still needs it)."""
-    held_event = SignupAttempt.objects.filter(_held(), fingerprint_event=OuterRef("pk"))
-    held_drn = SignupAttempt.objects.filter(_held(), drn_snapshot=OuterRef("pk"))
-    events = (
-        FingerprintEvent.objects.filter(fetched_at__lt=cutoff)
-        .filter(Q(ip__isnull=False) | ~Q(url="") | ~Q(raw={}))
-        .exclude(Exists(held_event))
-    )
-    drn = (
-        DrnSnapshot.objects.filter(fetched_at__lt=cutoff)
-        .filter(~Q(raw={}) | ~Q(countries=[]))
-        .exclude(Exists(held_drn))
-    )
-    attempts = SignupAttempt.objects.filter(created_at__lt=cutoff, client_ip__isnull=False).exclude(
-        _held()
-    )
-    held_version = SignupAttempt.objects.filter(_held(), fingerprint_event=OuterRef("event"))
-    versions = (
-        FingerprintEventVersion.objects.filter(fetched_at__lt=cutoff)
-        .exclude(raw={})
-        .exclude(Exists(held_version))
-    )
-    return [
-        ("events", events, {"raw": {}, "ip": None, "url": ""}),
-        ("event_versions", versions, {"raw": {}}),
-        ("drn_snapshots", drn, {"raw": {}, "countries": []}),
-        ("attempts", attempts, {"client_ip": None, "client_network": ""}),
-    ]
-
-
-def snapshots_purge_due(*, days: int | None = None) -> dict[str, int]:
-    """How many rows the purge would strip now, per kind (it writes nothing)."""
-    days = retention_days(days)
-    if days == 0:
-        return {}
-    cutoff = timezone.now() - timedelta(days=days)
-    return {f"{name}_due": rows.count() for name, rows, _ in _purge_phases(cutoff)}
-
-
-def snapshots_purge_expired(
-    *,
-    days: int | None = None,
-    batch_size: int = 1000,
-    progress: Progress | None = None,
-) -> Tally:
-    """Strip raw snapshots, DRN answers and IP addresses older than the retention window
-    from evidence no reviewer is waiting on. A resumable job (risk.services.jobs.job_run): an
-    interrupted run, run again, continues where it stopped with the same cutoff.
-    days=0: keep forever.
-
-    Every UPDATE re-checks its conditions, so an attempt that became held meanwhile (rescore)
-    keeps its evidence. Kept: the extracted signal columns, decisions and reasons.
-    """
-    days = retention_days(days)
-    if batch_size < 1:
-        raise BackfillError("invalid_batch_size", "the batch size must be at least 1")
-    tally = Tally()
-    if days == 0:
-        return tally
-    cutoff = timezone.now() - timedelta(days=days)
-
-    def next_batch(state: dict) -> Batch | None:
-        tally.counts = Counter(state["counts"])
-        phases = _purge_phases(datetime.fromisoformat(state["cutoff"]))
-        number, after = state["phase"], state["after"]
-        while number < len(phases):
-            name, rows, values = phases[number]
-            ids = list(
-                rows.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:batch_size]
-            )
-            if ids:
-                break
-            number, after = number + 1, 0
-        else:
-            return None
-
-        def write(state: dict) -> dict:
-            tally.add(f"{name}_stripped", rows.filter(pk__in=ids).update(**values))
-            return {**state, "phase": number, "after": ids[-1], "counts": tally.as_dict()}
-
-        return Batch(size=len(ids), write=write)
-
-    job_run(
-        name=PURGE_CHECKPOINT,
-        initial={"cutoff": cutoff.isoformat(), "phase": 0, "after": 0, "counts": {}},
-        next_batch=next_batch,
-        progress=progress,
-    )
-    return tally

@@ -21,7 +21,7 @@ from risk.models import (
     ReviewStatus,
     SignupAttempt,
 )
-from risk.services.jobs import BackfillError, Batch, Progress, Tally, job_run
+from risk.services.jobs import BackfillError, Batch, Progress, Tally, item_guard, job_run
 
 # --- rescore: the current rules over stored attempts --------------------------------------
 
@@ -148,14 +148,15 @@ def attempts_rescore(
         joined = selectors.device_join_dates(device_ids={a.device_id for a in batch if a.device_id})
         verdicts = []
         for attempt in batch:
-            dates = joined.get(attempt.device_id, [])
-            ctx = attempt_context_rebuild(
-                attempt=attempt, accounts_before=bisect_left(dates, attempt.created_at)
-            )
-            if ctx is None:
-                report.tally.add("skipped_no_event")
-                continue
-            verdicts.append((attempt, rules.evaluate_signup(ctx, cfg)))
+            with item_guard(report.tally, what="rescoring attempt", item=attempt.pk):
+                dates = joined.get(attempt.device_id, [])
+                ctx = attempt_context_rebuild(
+                    attempt=attempt, accounts_before=bisect_left(dates, attempt.created_at)
+                )
+                if ctx is None:
+                    report.tally.add("skipped_no_event")
+                    continue
+                verdicts.append((attempt, rules.evaluate_signup(ctx, cfg)))
         changed = _report_add(report, verdicts)
 
         def write(state: dict) -> dict:

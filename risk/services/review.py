@@ -36,6 +36,7 @@ from risk.models import (
     DeviceStatus,
     ReviewAction,
     ReviewDecision,
+    ReviewEmail,
     ReviewStatus,
     SignupAttempt,
 )
@@ -317,6 +318,8 @@ def _unblock_cascade(*, decision: ReviewDecision, device: Device) -> list[Review
     ).select_related("attempt")
     rows = []
     for effect in effects.order_by("pk"):
+        if effect.attempt_id and _changed_since(effect, decision=decision):
+            continue  # decided again since, or erased: the later decision wins
         if effect.action == ReviewAction.BLOCK_REJECT and effect.attempt_id:
             attempt = SignupAttempt.objects.select_for_update().get(pk=effect.attempt_id)
             if attempt.review_status != ReviewStatus.REJECTED:
@@ -345,6 +348,19 @@ def _unblock_cascade(*, decision: ReviewDecision, device: Device) -> list[Review
                     )
                 )
     return rows
+
+
+def _changed_since(effect: ReviewDecision, *, decision: ReviewDecision) -> bool:
+    """Did anything decide the effect's attempt after the block did (a reviewer's reject, a
+    verification), or was its person erased?"""
+    if SignupAttempt.objects.filter(pk=effect.attempt_id, erased_at__isnull=False).exists():
+        return True
+    return (
+        ReviewDecision.objects.filter(attempt_id=effect.attempt_id, pk__gt=effect.pk)
+        .exclude(pk=decision.pk)
+        .exclude(parent__action=ReviewAction.BLOCK_DEVICE)
+        .exists()
+    )
 
 
 def _latest_attempt_decision(attempt: SignupAttempt, *, before: int) -> int | None:
@@ -452,6 +468,7 @@ def review_decide(
             effects = _block_cascade(decision=decision, device=locked_device)
         elif action == ReviewAction.UNBLOCK_DEVICE:
             effects = _unblock_cascade(decision=decision, device=locked_device)
+        _emails_owed(rows=[decision, *effects])
 
         if attempt is not None:
             attempt.review_status = locked_attempt.review_status
@@ -464,6 +481,21 @@ def review_decide(
             )
         )
         return decision
+
+
+def _emails_owed(*, rows: list[ReviewDecision]) -> None:
+    """The emails these rows owe, written with them: one per held account a row settled."""
+    if not risk_settings().notify_users:
+        return
+    emails = []
+    for row in rows:
+        attempt = row.attempt
+        settled = attempt is not None and row.previous.get("review_status") == ReviewStatus.PENDING
+        if settled and attempt.account_id and attempt.review_status in DECIDED:
+            emails.append(
+                ReviewEmail(decision=row, attempt=attempt, review_status=attempt.review_status)
+            )
+    ReviewEmail.objects.bulk_create(emails)
 
 
 def review_decide_bulk(

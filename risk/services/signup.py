@@ -46,6 +46,7 @@ from risk.fingerprint.events import Event
 from risk.fingerprint.sealed import SealedResultError, unseal_event
 from risk.models import Device, DeviceStatus, FingerprintEvent, ReviewStatus, SignupAttempt
 from risk.observability import SignupTiming
+from risk.services.devices import device_for_signup, device_of_visitor
 from risk.services.drn import drn_signup_lookup, drn_snapshot_link
 from risk.services.snapshots import event_snapshot_store
 from risk.storable import storable_text
@@ -191,15 +192,12 @@ def _with_plain_read(ctx: rules.SignupContext) -> rules.SignupContext:
     event = ctx.event
     reused = SignupAttempt.objects.filter(claimed_event_id=event.event_id).exists()
     ctx = dataclasses.replace(ctx, event_reused=reused)
-    device = (
-        Device.objects.filter(visitor_id=event.visitor_id)
-        .values_list("status", "account_count")
-        .first()
-    )
+    device = device_of_visitor(event.visitor_id)
     if device is None:
         return ctx
-    status, accounts = device
-    return dataclasses.replace(ctx, device_status=status, device_accounts=accounts)
+    return dataclasses.replace(
+        ctx, device_status=device.status, device_accounts=device.account_count
+    )
 
 
 def signup_history_read(
@@ -345,7 +343,9 @@ def _attempt_write(
     event = ctx.event
     device = None
     if device_use != _UNBOUND and event.visitor_id:
-        device = _device_for_attempt(event, lock=device_use == _LOCKED)
+        device = device_for_signup(
+            visitor_id=event.visitor_id, platform=event.platform, lock=device_use == _LOCKED
+        )
         if device_use == _LOCKED:
             ctx = signup_history_read(ctx=ctx, cfg=cfg, device=device)
     assessment = rules.evaluate_signup(ctx, cfg)
@@ -374,16 +374,6 @@ def _attempt_write(
             last_seen_at=ctx.now,
         )
     return attempt
-
-
-def _device_for_attempt(event: Event, *, lock: bool) -> Device:
-    """The event's device, created if new; with `lock`, its row is locked until the
-    transaction ends (SQLite's IMMEDIATE transactions already serialise writers)."""
-    devices = Device.objects.select_for_update() if lock else Device.objects
-    device, _ = devices.get_or_create(
-        visitor_id=event.visitor_id, defaults={"platform": storable_text(event.platform)[:16]}
-    )
-    return device
 
 
 # --- after the decision: the account ----------------------------------------------------------

@@ -34,7 +34,9 @@ from risk.models import (
     ReviewStatus,
     SignupAttempt,
 )
+from risk.services.devices import device_for_signup
 from risk.services.drn import drn_signup_lookup, drn_snapshot_link
+from risk.services.jobs import item_guard
 from risk.services.signup import event_fetch, signup_facts, signup_history_read
 from risk.services.snapshots import event_snapshot_store
 from risk.signals import signup_decided
@@ -109,9 +111,7 @@ def _verified_with_event(*, attempt: SignupAttempt, event, cfg, drn) -> str:
     # device's, and an event without identification has no device at all.
     device = None
     if event.visitor_id and rules.event_bound(rules.evaluate_signup(ctx, cfg)):
-        device, _ = Device.objects.select_for_update().get_or_create(
-            visitor_id=event.visitor_id, defaults={"platform": storable_text(event.platform)[:16]}
-        )
+        device = device_for_signup(visitor_id=event.visitor_id, platform=event.platform, lock=True)
         ctx = signup_history_read(ctx=ctx, cfg=cfg, device=device, exclude_attempt=attempt.pk)
     assessment = rules.evaluate_signup(ctx, cfg)
     if reused:
@@ -169,8 +169,10 @@ def attempts_verify_due(*, limit: int = 100) -> dict[str, int]:
     counts: Counter[str] = Counter()
     ids = SignupAttempt.objects.filter(decision=rules.UNVERIFIED).order_by("pk")
     for attempt_id in ids.values_list("pk", flat=True)[:limit]:
-        outcome = attempt_verify(attempt_id=attempt_id)
-        counts[outcome] += 1
+        outcome = SKIPPED
+        with item_guard(counts, what="verifying attempt", item=attempt_id):
+            outcome = attempt_verify(attempt_id=attempt_id)
+            counts[outcome] += 1
         if outcome == UNAVAILABLE:
             logger.info("verification paused: Fingerprint is still unavailable")
             break

@@ -100,6 +100,13 @@ def test_brand_new_devices_rotated_behind_one_ip_are_held_then_denied(sandbox):
     assert SignupAttempt.objects.order_by("pk").last().reasons == ["ip_new_device_burst"]
 
 
+def test_brand_new_devices_rotated_through_one_ipv6_64_count_as_one_network(sandbox):
+    """A fresh address of the same /64 for every device: still one network to the rules."""
+    outcomes = [sign_up(sandbox, f"2001:db8:77:1::{i + 1:x}", f"six{i}")[0] for i in range(7)]
+    assert outcomes == ["created"] * 2 + ["pending_review"] * 3 + ["denied"] * 2
+    assert SignupAttempt.objects.order_by("pk").last().reasons == ["ip_new_device_burst"]
+
+
 @pytest.mark.parametrize(
     ("profile", "overrides", "reason"),
     [

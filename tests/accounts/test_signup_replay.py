@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
 
 from risk.models import Device, FingerprintEvent, SignupAttempt
 from sandbox.sealed import seal
@@ -112,3 +113,38 @@ def test_one_bot_event_from_20_threads_is_claimed_once_on_the_lock_free_path(liv
     assert all("event_reused" in a.reasons for a in attempts.filter(claimed_event_id=None))
     assert FingerprintEvent.objects.filter(event_id=event["event_id"]).count() == 1
     assert Device.objects.get(visitor_id=event["identification"]["visitor_id"]).attempt_count == 1
+
+
+@pytest.mark.django_db
+def test_a_victims_event_ids_replayed_from_elsewhere_count_toward_nothing_of_the_device(
+    sandbox, settings
+):
+    """An attacker holding event ids of someone's device posts them from another address: those
+    signups fail the IP check and are held, but count toward neither the device's throttle nor
+    its account limit nor its history, so the owner's own signup goes through."""
+    settings.SIGNUP_THROTTLE_VISITOR_RATE = "2/hour"
+    settings.RISK_MAX_ACCOUNTS_PER_DEVICE = 1
+    settings.RISK_MAX_ACCOUNTS_PER_DEVICE_HARD = 2
+    home = "203.0.113.50"
+    first = sandbox.create_event(profile="human", ip=home)
+    visitor = first["identification"]["visitor_id"]
+    stolen = [sandbox.create_event(profile="human", ip=home, visitor_id=visitor) for _ in range(3)]
+    mine = sandbox.create_event(profile="human", ip=home, visitor_id=visitor)
+
+    def post(event, username, ip):
+        body = {"event_id": event["event_id"], "username": username, "password": PASSWORD}
+        return APIClient(REMOTE_ADDR=ip).post("/api/signup", body, format="json")
+
+    for n, event in enumerate(stolen):
+        response = post(event, f"mallory{n}", "198.51.100.66")
+        assert response.status_code == 201 and response.json()["status"] == "pending_review"
+    replayed = SignupAttempt.objects.filter(username__startswith="mallory")
+    assert all(a.device_id is None and "ip_mismatch" in a.reasons for a in replayed)
+    assert not Device.objects.filter(visitor_id=visitor).exists()  # nothing counted
+
+    response = post(first, "owner", home)
+    assert response.status_code == 201 and response.json()["status"] == "created"
+    response = post(mine, "owner2", home)  # the household's second: held, as it would be
+    assert response.status_code == 201 and response.json()["status"] == "pending_review"
+    device = Device.objects.get(visitor_id=visitor)
+    assert (device.account_count, device.attempt_count) == (2, 2)

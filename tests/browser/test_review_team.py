@@ -123,6 +123,8 @@ def test_claim_conflict_between_two_reviewers(browser, live_server, sandbox, two
     ann, ben = two_reviewers(browser, live_server)
 
     ann.goto(f"{live_server.url}{evidence_path(attempt)}")
+    with ann.expect_navigation():
+        ann.keyboard.press("c")  # claim it
     assert ann.locator("#claim-mine").is_visible()
 
     ben.goto(f"{live_server.url}{QUEUE}")
@@ -149,6 +151,8 @@ def test_a_reviewer_gives_an_item_back_to_a_colleague(browser, live_server, sand
     ann, ben = two_reviewers(browser, live_server)
 
     ann.goto(f"{live_server.url}{evidence_path(attempt)}")
+    with ann.expect_navigation():
+        ann.click("#rv-claim")
     save_screenshot(ann, "team_claim_give_back")
     with ann.expect_navigation():
         ann.click("#rv-release")
@@ -157,6 +161,8 @@ def test_a_reviewer_gives_an_item_back_to_a_colleague(browser, live_server, sand
     assert "taken by" not in ann.locator("#result_list").inner_text()
 
     ben.goto(f"{live_server.url}{evidence_path(attempt)}")
+    with ben.expect_navigation():
+        ben.click("#rv-claim")
     assert ben.locator("#claim-mine").is_visible()  # ben has it now, without waiting
     assert ben.locator("#claim-conflict").count() == 0
 

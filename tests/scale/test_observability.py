@@ -146,6 +146,24 @@ def test_one_json_line_per_signup_decision_with_the_request_id(json_log, sandbox
     assert PASSWORD not in text and "sandbox-secret-key" not in text
 
 
+@pytest.mark.parametrize("mode", ["hashed", "off"])
+def test_the_decision_line_can_carry_the_visitor_id_hashed_or_not_at_all(
+    json_log, sandbox, settings, mode
+):
+    settings.RISK_LOG_VISITOR_ID = mode
+    event = sandbox.create_event(profile="human", ip="127.0.0.1", visitor_id="vsLogged0000000001")
+    signup(APIClient(REMOTE_ADDR="127.0.0.1"), event["event_id"], f"logged-{mode}")
+    assert "vsLogged0000000001" not in json_log.getvalue()
+    line = json.loads(json_log.getvalue())
+    if mode == "off":
+        assert line["visitor_id"] is None
+        return
+    again = sandbox.create_event(profile="human", ip="127.0.0.1", visitor_id="vsLogged0000000001")
+    signup(APIClient(REMOTE_ADDR="127.0.0.1"), again["event_id"], "logged-again")
+    lines = [json.loads(text) for text in json_log.getvalue().splitlines()]
+    assert len(lines[0]["visitor_id"]) == 20 and lines[0]["visitor_id"] == lines[1]["visitor_id"]
+
+
 def test_request_id_is_made_when_missing_or_unsafe(json_log, sandbox):
     api = APIClient(REMOTE_ADDR="127.0.0.1")
     event = sandbox.create_event(profile="human", ip="127.0.0.1")

@@ -10,6 +10,7 @@ from django.core import mail
 
 from fpdjango.celery import app as celery_app
 from risk import tasks
+from risk.models import ReviewEmail
 from risk.services.review import review_decide
 from tests.risk.review_helpers import make_reviewer, signup
 from tests.scale.conftest import celery_caches_reset, wait_until
@@ -20,6 +21,10 @@ def held(sandbox, email: str):
     _, attempt = signup(sandbox, "tor", email=email)
     assert attempt.review_status == "pending"
     return attempt
+
+
+def email_of(attempt) -> int:
+    return ReviewEmail.objects.get(attempt=attempt).pk
 
 
 def approve(attempt) -> None:
@@ -74,15 +79,16 @@ def test_a_refused_address_is_not_retried_and_a_busy_server_is(sandbox, smtp_set
     smtp = SmtpServer(rcpt_reply=b"550 no such mailbox")
     smtp_settings(smtp)
     try:
-        result = tasks.review_email_task.apply(args=(attempt.pk, "approved"))
+        result = tasks.review_email_task.apply(args=(email_of(attempt),))
         assert result.get() == "refused" and smtp.messages == []
+        ReviewEmail.objects.filter(attempt=attempt).update(status="due")  # as a new email
         smtp.rcpt_reply = b"451 try again later"
         rcpts = []
         original = smtplib.SMTP.rcpt
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(smtplib.SMTP, "rcpt", lambda *a, **k: rcpts.append(1) or original(*a, **k))
             with pytest.raises(smtplib.SMTPRecipientsRefused):
-                tasks.review_email_task.apply(args=(attempt.pk, "approved")).get()
+                tasks.review_email_task.apply(args=(email_of(attempt),)).get()
         assert len(rcpts) == 1 + tasks.review_email_task.max_retries  # eager: retried in place
     finally:
         smtp.close()
@@ -106,4 +112,51 @@ def test_with_the_broker_down_it_is_sent_from_the_request(
     finally:
         celery_app.conf.update(saved)
         celery_caches_reset()
+        smtp.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_decision_sends_at_most_one_email_however_often_its_task_runs(
+    sandbox, smtp_settings, monkeypatch
+):
+    """A task delivered twice (the broker's visibility timeout is shorter than a retry's
+    countdown, or a worker died before acknowledging) and two deliveries racing each other:
+    one email, because the decision's marker is claimed before the send."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from risk.services import notifications
+
+    monkeypatch.setattr(notifications, "enqueue", lambda *args: True)  # a worker will send it
+    attempt = held(sandbox, "cleo@example.com")
+    approve(attempt)
+    email = ReviewEmail.objects.get(attempt=attempt)
+    assert email.status == "due" and email.decision.action == "approve"
+    smtp = SmtpServer()
+    smtp_settings(smtp)
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            outcomes = list(
+                pool.map(lambda _: tasks.review_email_task.apply(args=(email.pk,)).get(), range(4))
+            )
+        assert sorted(outcomes) == ["already", "already", "already", "sent"]
+        assert tasks.review_email_task.apply(args=(email.pk,)).get() == "already"
+        assert [m["To"] for m in smtp.messages] == ["cleo@example.com"]
+        email.refresh_from_db()
+        assert email.status == "sent"
+    finally:
+        smtp.close()
+
+
+@pytest.mark.django_db
+def test_an_email_claimed_by_a_sender_that_died_is_not_sent_again(sandbox, smtp_settings):
+    attempt = held(sandbox, "dora@example.com")
+    approve(attempt)
+    email = ReviewEmail.objects.get(attempt=attempt)
+    ReviewEmail.objects.filter(pk=email.pk).update(status="sending")  # claimed, then killed
+    smtp = SmtpServer()
+    smtp_settings(smtp)
+    try:
+        assert tasks.review_email_task.apply(args=(email.pk,)).get() == "already"
+        assert smtp.messages == []
+    finally:
         smtp.close()

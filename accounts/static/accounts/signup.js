@@ -11,11 +11,8 @@ const FIELDS = ["username", "email", "password"];
 let agentPromise = null;
 function agent() {
   if (!agentPromise) {
-    agentPromise = import(config.url).then((module) =>
-      config.kind === "fingerprint"
-        ? module.start({ apiKey: config.apiKey, region: config.region })
-        : module.start({ apiKey: config.apiKey }),
-    );
+    if (!config) return Promise.reject(new Error("no Fingerprint agent is configured"));
+    agentPromise = import(config.url).then((module) => module.start(config.options));
     agentPromise.catch(() => {
       agentPromise = null; // let the next submit try again
     });

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
 from risk.management.job_output import job_errors, summary_write
-from risk.services import privacy
+from risk.services import retention
 
 
 class Command(BaseCommand):
@@ -29,12 +29,12 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         if options["dry_run"]:
             with job_errors():
-                due = privacy.snapshots_purge_due(days=options["days"])
+                due = retention.snapshots_purge_due(days=options["days"])
             summary_write(self.stdout, "purge_snapshots (dry run)", due)
             return
         bar_off = True if options["no_progress"] else None
         with job_errors(), tqdm(desc="rows", unit="row", disable=bar_off) as bar:
-            tally = privacy.snapshots_purge_expired(
+            tally = retention.snapshots_purge_expired(
                 days=options["days"], batch_size=options["batch_size"], progress=bar.update
             )
         summary_write(self.stdout, "purge_snapshots", tally.as_dict())

@@ -42,7 +42,7 @@
         if (link) { link.click(); handled = true; }
       }
     } else {
-      var keys = { j: "#rv-next", k: "#rv-previous", u: "#rv-queue",
+      var keys = { j: "#rv-next", k: "#rv-previous", u: "#rv-queue", c: "#rv-claim",
                    a: "#rv-quick-approve", r: "#rv-quick-reject",
                    b: "#rv-quick-block_device", t: "#rv-quick-trust_device" };
       if (keys[event.key]) handled = click(keys[event.key]);

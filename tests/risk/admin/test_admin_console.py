@@ -161,7 +161,9 @@ def test_giving_an_item_back_ends_only_ones_own_claim(reviewer_client, client, s
 
     _, held = signup(sandbox, "tor")
     release = reverse("admin:risk_signupattempt_release", args=[held.pk])
-    assert b'id="rv-release"' in reviewer_client.get(attempt_url(held)).content  # takes it
+    claim = reverse("admin:risk_signupattempt_claim", args=[held.pk])
+    assert reviewer_client.post(claim).status_code == 302
+    assert b'id="rv-release"' in reviewer_client.get(attempt_url(held)).content
     held.refresh_from_db()
     assert held.claimed_by.username == "reviewer"
     # Another reviewer's "give it back" leaves the claim where it is; GET does nothing.
@@ -176,7 +178,8 @@ def test_giving_an_item_back_ends_only_ones_own_claim(reviewer_client, client, s
     assert (response.status_code, response["Location"]) == (302, f"{QUEUE}?o=2")
     held.refresh_from_db()
     assert held.claimed_by is None and held.claimed_until is None
-    page = other.get(attempt_url(held))  # so the other reviewer takes it at once
+    assert other.post(claim).status_code == 302  # so the other reviewer takes it at once
+    page = other.get(attempt_url(held))
     assert b'id="claim-mine"' in page.content and b'id="claim-conflict"' not in page.content
 
 
@@ -194,6 +197,52 @@ def test_view_only_staff_cannot_record_decisions(client, sandbox):
     assert ReviewDecision.objects.count() == 0
     release = reverse("admin:risk_signupattempt_release", args=[held.pk])
     assert client.post(release).status_code == 403
+
+
+def test_the_decide_permission_without_view_permission_decides_nothing(client, sandbox):
+    """Staff with the decision permission but not the evidence's view permission: every
+    decision, claim and lookup endpoint refuses, and nothing changes."""
+    from django.contrib.auth.models import Permission
+
+    _, held = signup(sandbox, "tor")
+    staff = User.objects.create_user(username="decider", password="x", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="record_decision"))
+    client.force_login(staff)
+    posts = {
+        "admin:risk_signupattempt_decide": {"quick": "approve"},
+        "admin:risk_signupattempt_claim": {},
+        "admin:risk_signupattempt_release": {},
+        "admin:risk_signupattempt_drn": {},
+    }
+    for name, body in posts.items():
+        assert client.post(reverse(name, args=[held.pk]), body).status_code == 403, name
+    device_url = reverse("admin:risk_device_decide", args=[held.device_id])
+    assert client.post(device_url, {"reason": "block_device:repeat_abuse"}).status_code == 403
+    held.refresh_from_db()
+    assert held.review_status == "pending" and held.claimed_by is None
+    assert held.device.status == "normal" and ReviewDecision.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/risk/signupattempt/abc/change/",
+        "/admin/risk/signupattempt/%C2%B2/change/",  # a superscript two: isdigit() says yes
+        "/admin/risk/device/1x/change/",
+        "/admin/risk/reviewdecision/?reviewer=%D9%A1%D9%A2",  # Arabic-Indic digits
+        "/admin/risk/reviewdecision/?reviewer=%C2%B2",
+        "/admin/risk/reviewdecision/?q=%C2%B2",
+        "/admin/risk/reviewdecision/?q=%23%C2%B3",
+        "/admin/risk/reviewdecision/?q=a%00b",
+        "/admin/risk/signupattempt/?country=D%00E&status=all",
+        "/admin/risk/signupattempt/?q=x%00y&status=all",
+        "/admin/risk/signupattempt/?asn=%00",
+        "/admin/risk/signupattempt/?domain=ex%00ample.com",
+    ],
+)
+def test_odd_input_in_console_urls_is_never_a_500(reviewer_client, path):
+    response = reviewer_client.get(path)
+    assert response.status_code < 500, (path, response.status_code)
 
 
 def test_device_page_blocks_the_device(reviewer_client, sandbox):

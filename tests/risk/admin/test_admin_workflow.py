@@ -96,10 +96,24 @@ def test_a_decision_on_a_decided_attempt_is_a_409_and_changes_nothing(alice_clie
     assert ReviewDecision.objects.filter(attempt=attempt).count() == 1
 
 
-def test_opening_an_item_claims_it_and_others_see_it(alice_client, sandbox):
+def claim(client, attempt):
+    return client.post(reverse("admin:risk_signupattempt_claim", args=[attempt.pk]))
+
+
+def test_opening_an_item_changes_nothing_and_claiming_is_a_post(alice_client, sandbox):
+    attempt = held(sandbox)
+    page = alice_client.get(evidence(attempt))
+    assert b'id="rv-claim"' in page.content
+    attempt.refresh_from_db()
+    assert attempt.claimed_by is None  # a GET (a prefetch, a link preview) takes nothing
+    claim_url = reverse("admin:risk_signupattempt_claim", args=[attempt.pk])
+    assert alice_client.get(claim_url).status_code == 405
+
+
+def test_a_claimed_item_is_seen_as_taken_by_others(alice_client, sandbox):
     attempt = held(sandbox)
     other = held(sandbox)
-    alice_client.get(evidence(attempt))
+    assert claim(alice_client, attempt).status_code == 302
     attempt.refresh_from_db()
     assert attempt.claimed_by.username == "alice"
 
@@ -113,10 +127,12 @@ def test_opening_an_item_claims_it_and_others_see_it(alice_client, sandbox):
     assert response.status_code == 409 and response.context["error"].code == "claimed_by_other"
     # bob's "previous" skips what alice holds
     assert client.get(evidence(other)).context["nav"]["previous"] == ""
+    assert claim(client, other).status_code == 302
+    assert claim(client, attempt).status_code == 409  # alice holds it
     client.logout()  # bob's claim on `other` stays until it expires
 
     third = held(sandbox)
-    alice_client.get(evidence(third))  # alice moves on: her first claim is given back
+    claim(alice_client, third)  # alice moves on: her first claim is given back
     attempt.refresh_from_db()
     assert attempt.claimed_by is None
 

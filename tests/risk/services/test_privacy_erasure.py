@@ -42,6 +42,7 @@ ALICE_EMAIL = "Alice.Liddell@example.test"
 ALICE_VISITOR = "vsPersonA00000000001"
 BOB_IP = "198.51.100.5"
 BOB_VISITOR = "vsPersonB00000000001"
+MALLORY_IP = "192.0.2.66"
 
 
 def signup(sandbox, *, username, email, ip, visitor_id):
@@ -57,10 +58,10 @@ def signup(sandbox, *, username, email, ip, visitor_id):
 
 @pytest.fixture
 def world(sandbox, settings):
-    """Alice: an account, a second (denied) attempt from the same device, a webhook event, a
-    DRN answer, reviewers' notes, an admin log entry about her, and the staff login lockout's
-    records of her trying the admin login. Bob: an unrelated person, who tried it too."""
-    settings.RISK_DEVICE_LIMIT_STRICT = True  # the second attempt is denied, as the seed would
+    """Alice: two accounts with her email on one device (the second held for review), a webhook
+    event, a DRN answer, reviewers' notes, an admin log entry about her, and the staff login
+    lockout's records of her trying the admin login. Bob: an unrelated person, who tried it too.
+    Mallory: a refused signup with a made-up event id, typed with Alice's email."""
     reviewer = make_reviewer()
     first, first_event = signup(
         sandbox, username="alice", email=ALICE_EMAIL, ip=ALICE_IP, visitor_id=ALICE_VISITOR
@@ -72,7 +73,18 @@ def world(sandbox, settings):
         sandbox, username="bob", email="bob@example.test", ip=BOB_IP, visitor_id=BOB_VISITOR
     )
     assert first.decision == "allow" and bob.decision == "allow"
-    assert second.decision == "deny" and second.reasons == ["device_limit"]
+    assert second.decision == "review" and second.reasons == ["device_shared"]
+    mallory = APIClient(REMOTE_ADDR=MALLORY_IP).post(
+        "/api/signup",
+        {
+            "event_id": "1700000000000.madeUp",
+            "username": "mal1",
+            "email": ALICE_EMAIL.upper(),
+            "password": PASSWORD,
+        },
+        format="json",
+    )
+    assert mallory.status_code == 403
     # An event Fingerprint pushed to our webhook (never used for a signup).
     pushed = sandbox.create_event(profile="human", ip=ALICE_IP, visitor_id=ALICE_VISITOR)
     event_webhook_store(body=json.dumps(pushed).encode())
@@ -156,42 +168,47 @@ def test_erasure_leaves_nothing_of_the_person_and_keeps_the_figures(world, sandb
     for needle in (ALICE_EMAIL, ALICE_IP, "alice", "alice_two", ALICE_VISITOR):
         assert holders(needle), needle  # the search can see them before
 
-    output = erase(username="alice", reason="GDPR request, ticket 4711", operator="dpo")
+    # Her email names both her accounts (never anything typed into someone's signup).
+    output = erase(email=ALICE_EMAIL, reason="GDPR request, ticket 4711", operator="dpo")
 
     for needle in (ALICE_EMAIL, ALICE_IP, "alice", "alice_two", ALICE_VISITOR):
         assert holders(needle) == set(), needle
     # Raw snapshots: gone from every event of her device (signups and webhook alike).
-    events = FingerprintEvent.objects.filter(device=world["alice"][0].device)
+    device = world["alice"][0].device
+    events = FingerprintEvent.objects.filter(device=device)
     assert events.count() == 3 and all(e.raw == {} and e.ip is None for e in events)
-    assert not DrnSnapshot.objects.filter(device=world["alice"][0].device).exists()
-    # Fingerprint was asked to delete the visitor, and did.
+    assert not DrnSnapshot.objects.filter(device=device).exists()
+    # The device was only hers: Fingerprint was asked to delete the visitor, and did.
     stats = sandbox.stats()
     assert stats["requests"]["v4_delete_visitor"] == deletes_before + 1
     with pytest.raises(SandboxControlError):
         sandbox.get_event(world["alice_event"]["event_id"])
     # A late webhook delivery of one of her events does not bring it back.
     pushed = FingerprintEvent.objects.exclude(event_id__in=[a.event_id for a in world["alice"]])
-    pushed = pushed.get(device=world["alice"][0].device)
+    pushed = pushed.get(device=device)
     event_webhook_store(body=json.dumps(world["pushed"]).encode())
     assert FingerprintEvent.objects.get(pk=pushed.pk).raw == {}
     assert holders(ALICE_VISITOR) == set()
     # Figures: decisions, reason codes and review states all unchanged.
     assert decision_figures() == before
-    assert SignupAttempt.objects.count() == 3
+    assert SignupAttempt.objects.count() == 4
     # Bob is untouched: his row, his snapshot, his note.
     bob = SignupAttempt.objects.get(pk=world["bob"].pk)
     assert (bob.username, bob.email, bob.client_ip) == ("bob", "bob@example.test", BOB_IP)
     assert bob.fingerprint_event.raw["event_id"] == world["bob_event"]["event_id"]
     assert ReviewDecision.objects.get(attempt=bob).note == "bob: approval ok"
     assert AccessAttempt.objects.get().username == "bob"  # only her admin login records went
+    # Mallory's refused signup is not hers: it keeps its evidence, only her email goes from it.
+    mallory = SignupAttempt.objects.get(username="mal1")
+    assert (mallory.email, mallory.client_ip) == ("", MALLORY_IP)
     # The reviewer's note about her keeps its sense, not her identifiers.
     note = ReviewDecision.objects.get(attempt=world["alice"][1]).note
     assert note == "Same person as [erased] ([erased]), from [erased]."
     # Accounts: anonymised, inactive, no usable password; event ids stay claimed.
-    account = User.objects.get(pk=world["alice"][0].account_id)
-    assert account.username == f"erased-{account.pk}" and not account.is_active
-    assert not account.has_usable_password() and account.email == ""
     for attempt in world["alice"]:
+        account = User.objects.get(pk=attempt.account_id)
+        assert account.username == f"erased-{account.pk}" and not account.is_active
+        assert not account.has_usable_password() and account.email == ""
         erased = SignupAttempt.objects.get(pk=attempt.pk)
         assert erased.claimed_event_id == attempt.event_id
         assert (erased.email, erased.email_domain_rev) == ("", "")  # the domain search too
@@ -203,11 +220,65 @@ def test_erasure_leaves_nothing_of_the_person_and_keeps_the_figures(world, sandb
     assert (erasure.operator, erasure.reason, erasure.matched_by) == (
         "dpo",
         "GDPR request, ticket 4711",
-        "username",
+        "email",
     )
     assert sorted(erasure.tables["risk.SignupAttempt"]["ids"]) == [a.pk for a in world["alice"]]
     assert erasure.fingerprint == [{"visitor": 1, "outcome": "deleted", "code": ""}]
     assert f"audit row #{erasure.pk}" in output and "deleted" in output
+
+
+def test_an_email_typed_into_a_refused_signup_leads_to_nobody(world):
+    """Mallory's refused signup, typed with Alice's email: exporting or erasing "mal1" reaches
+    Mallory's signup only, never Alice's account, attempts, IP, visitor id or events."""
+    out = io.StringIO()
+    call_command("erase_person", username="mal1", export=True, stdout=out)
+    export = json.loads(out.getvalue())["tables"]
+    assert [r["username"] for r in export["risk.SignupAttempt"]] == ["mal1"]
+    assert export["accounts.User"] == [] and export["risk.FingerprintEvent"] == []
+    text = out.getvalue().lower()
+    for needle in (ALICE_IP, ALICE_VISITOR.lower(), '"alice"', "alice_two"):
+        assert needle not in text, needle
+
+    erase(username="mal1", reason="ticket 12")
+    alice = User.objects.get(username="alice")
+    assert alice.is_active and alice.email == ALICE_EMAIL
+    assert SignupAttempt.objects.get(account=alice).client_ip == ALICE_IP
+    assert holders(ALICE_VISITOR)  # her device and events are untouched
+    assert not SignupAttempt.objects.filter(username="mal1").exists()
+
+
+def test_a_superusers_email_typed_into_a_signup_does_not_erase_the_superuser(world):
+    root = User.objects.create_superuser("root", "root@example.test", PASSWORD)
+    APIClient(REMOTE_ADDR=MALLORY_IP).post(
+        "/api/signup",
+        {"event_id": "1700000000000.madeUq", "username": "mal2", "email": "ROOT@example.test",
+         "password": PASSWORD},
+        format="json",
+    )  # fmt: skip
+    erase(username="mal2", reason="ticket 13")
+    root.refresh_from_db()
+    assert root.is_active and root.username == "root" and root.has_usable_password()
+    # Named directly, a staff account is left out unless the operator says so.
+    out = io.StringIO()
+    call_command("erase_person", email="root@example.test", reason="x", stdout=out, stderr=out)
+    root.refresh_from_db()
+    assert root.is_active and "--include-staff" in out.getvalue()
+    erase(email="root@example.test", reason="the admin's own request", include_staff=True)
+    root.refresh_from_db()
+    assert not root.is_active and root.username == f"erased-{root.pk}"
+
+
+def test_dry_run_lists_every_row_and_changes_nothing(world):
+    before = every_row()
+    output = erase(email=ALICE_EMAIL, dry_run=True)
+    assert every_row() == before and not Erasure.objects.exists()
+    subject = privacy.person_find(email=ALICE_EMAIL)
+    for table in privacy.person_plan(subject=subject):
+        for row in table["rows"]:
+            assert f"#{row['id']}  " in output, (table["table"], row)
+    assert "risk.SignupAttempt (other people's rows: only the person's identifiers go)" in output
+    erased = erase(email=ALICE_EMAIL, reason="ticket 14")
+    assert "erase_person (audit row" in erased
 
 
 def test_running_twice_is_harmless(world, sandbox):
@@ -228,7 +299,7 @@ def test_by_visitor_id_and_a_blocked_device_keeps_its_visitor_id(world, sandbox)
     device = world["alice"][0].device
     Device.objects.filter(pk=device.pk).update(status=DeviceStatus.BLOCKED)
     deletes_before = sandbox.stats()["requests"].get("v4_delete_visitor", 0)
-    erase(visitor_id=ALICE_VISITOR, reason="ticket 9")
+    erase(email=ALICE_EMAIL, visitor_id=ALICE_VISITOR, reason="ticket 9")
     device.refresh_from_db()
     assert device.visitor_id == ALICE_VISITOR and device.status == DeviceStatus.BLOCKED
     # Still erased: her names, email, IP, snapshots; the block works on.
@@ -252,14 +323,14 @@ def test_by_visitor_id_and_a_blocked_device_keeps_its_visitor_id(world, sandbox)
 )
 def test_fingerprint_trouble_never_fails_the_erasure(world, sandbox, faults, outcome, code):
     sandbox.set_faults(**faults)
-    erase(username="alice", reason="ticket 5")
+    erase(email=ALICE_EMAIL, reason="ticket 5")
     assert holders(ALICE_EMAIL) == set()
     assert Erasure.objects.get().fingerprint == [{"visitor": 1, "outcome": outcome, "code": code}]
 
 
 def test_visitor_unknown_to_fingerprint_is_recorded(world, sandbox):
     fingerprint_client().delete_visitor(ALICE_VISITOR)  # Fingerprint has nothing on her now
-    erase(username="alice", reason="ticket 6")
+    erase(email=ALICE_EMAIL, reason="ticket 6")
     assert Erasure.objects.get().fingerprint == [
         {"visitor": 1, "outcome": "not_found", "code": "visitor_not_found"}
     ]
@@ -280,15 +351,22 @@ def test_export_holds_everything_stored_about_the_person(world):
     export = json.loads(out.getvalue())
     tables = export["tables"]
     exported = {(label, row["id"]) for label, rows in tables.items() for row in rows}
-    # Every row anywhere that mentions her (by any of her identifiers) is in the export.
+    # Every row anywhere that mentions her (by any of her identifiers) is in the export, but
+    # for Mallory's signup, typed with her email: not hers to see.
     needles = [ALICE_EMAIL.lower(), ALICE_IP, "alice", ALICE_VISITOR.lower()]
+    mallory = SignupAttempt.objects.get(username="mal1")
     for model in apps.get_models():
         for row in model.objects.values():
             text = repr(row).lower()
             if any(n.lower() in text for n in needles):
+                if (model, row["id"]) == (SignupAttempt, mallory.pk):
+                    assert (model._meta.label, row["id"]) not in exported
+                    continue
                 assert (model._meta.label, row["id"]) in exported, (model._meta.label, row)
     # ... and in full: every stored field except the password hash.
-    assert [r["id"] for r in tables["accounts.User"]] == [world["alice"][0].account_id]
+    assert sorted(r["id"] for r in tables["accounts.User"]) == [
+        a.account_id for a in world["alice"]
+    ]
     assert all("password" not in r for r in tables["accounts.User"])
     events = {r["event_id"]: r for r in tables["risk.FingerprintEvent"]}
     assert len(events) == 3
@@ -304,7 +382,7 @@ def test_export_holds_everything_stored_about_the_person(world):
     assert [(r["username"], r["ip_address"]) for r in tables["axes.AccessAttempt"]] == [
         ("alice", ALICE_IP)
     ]
-    assert "bob" not in out.getvalue()  # nobody else's data
+    assert "bob" not in out.getvalue() and MALLORY_IP not in out.getvalue()  # nobody else's
     assert not Erasure.objects.exists()  # an export changes nothing
 
 
@@ -315,26 +393,72 @@ def test_identifiers_match_whole_words_only():
     assert subject.pattern.sub("[erased]", "al: al@example.test") == "[erased]: [erased]"
 
 
-def test_admin_action_is_for_superusers_only(world, client, sandbox):
+def test_admin_action_is_for_superusers_and_confirms_every_row_first(world, client, sandbox):
     url = "/admin/risk/signupattempt/?status=all"
     client.force_login(User.objects.get(username="reviewer"))
     assert "erase_people" not in client.get(url).content.decode()
     admin = User.objects.create_superuser("root", "root@example.test", PASSWORD)
     client.force_login(admin)
     assert "erase_people" in client.get(url).content.decode()
-    # Both of Alice's attempts selected: one person, one erasure.
+    # Both of Alice's attempts selected: the first POST lists every row and changes nothing.
     selected = [a.pk for a in world["alice"]]
-    data = {"action": "erase_people", "_selected_action": selected, "note": ""}
-    client.post(url, data)
-    assert not Erasure.objects.exists()  # no reason, no erasure
-    data["note"] = "GDPR request 77"
-    response = client.post(url, data, follow=True)
-    assert "1 person(s) erased." in response.content.decode()
-    assert "1 attempt(s) skipped [already_erased]." in response.content.decode()
-    erasure = Erasure.objects.get()
-    assert erasure.actor == admin and erasure.reason == "GDPR request 77"
+    data = {"action": "erase_people", "_selected_action": selected}
+    before = every_row()
+    page = client.post(url, data)
+    assert page.status_code == 200 and every_row() == before
+    text = page.content.decode()
+    subject = privacy.person_of_attempts(attempt_ids=selected)
+    for table in privacy.person_plan(subject=subject):
+        for row in table["rows"]:
+            assert f"#{row['id']} " in text, (table["table"], row)
+    assert "do not write the person" in text  # the reason is kept: say what not to put in it
+    # Confirmed without a reason: the page again, nothing erased.
+    assert client.post(url, {**data, "confirm": "yes", "erasure_reason": ""}).status_code == 200
+    assert not Erasure.objects.exists()
+    response = client.post(
+        url, {**data, "confirm": "yes", "erasure_reason": "GDPR request 77"}, follow=True
+    )
+    assert "Erased 1 person(s)." in response.content.decode()  # two accounts, one device
+    assert {(e.actor, e.reason) for e in Erasure.objects.all()} == {(admin, "GDPR request 77")}
     assert client.get("/admin/risk/erasure/").status_code == 200
     client.force_login(User.objects.get(username="reviewer"))
     assert client.get("/admin/risk/erasure/").status_code == 403
     for needle in (ALICE_EMAIL, ALICE_IP, "alice_two"):
         assert holders(needle) == set(), needle
+
+
+def test_erasure_on_a_shared_device_leaves_other_peoples_evidence_and_the_limit(sandbox):
+    """Carol and Dave sign up from one family PC; Dave's account waits for a reviewer. Erasing
+    Carol removes the visitor id everywhere, leaves Dave's evidence as it was, and the device's
+    next signup still counts the two accounts it already has."""
+    visitor = "vsSharedPC0000000001"
+    carol, _ = signup(
+        sandbox, username="carol", email="carol@example.test", ip=ALICE_IP, visitor_id=visitor
+    )
+    dave, dave_event = signup(
+        sandbox, username="dave", email="dave@example.test", ip=ALICE_IP, visitor_id=visitor
+    )
+    assert carol.decision == "allow" and dave.review_status == "pending"
+    drn = DrnSnapshot.objects.create(device=dave.device, visitor_id=visitor, status="ok")
+    SignupAttempt.objects.filter(pk=dave.pk).update(drn_snapshot=drn)
+    deletes_before = sandbox.stats()["requests"].get("v4_delete_visitor", 0)
+
+    erase(username="carol", reason="ticket 21")
+
+    assert holders(visitor) == set()
+    assert holders("carol@example.test") == set()
+    dave = SignupAttempt.objects.get(pk=dave.pk)
+    assert (dave.username, dave.email, dave.client_ip) == ("dave", "dave@example.test", ALICE_IP)
+    assert dave.review_status == "pending" and dave.drn_snapshot_id == drn.pk
+    raw = dave.fingerprint_event.raw
+    assert raw["event_id"] == dave_event["event_id"] and raw["ip_address"] == ALICE_IP
+    assert raw["identification"]["visitor_id"] == "[erased]"  # only the identifier went
+    assert SignupAttempt.objects.get(pk=carol.pk).fingerprint_event.raw == {}
+    # The device is not only hers: Fingerprint's copy is Dave's evidence too.
+    assert sandbox.stats()["requests"].get("v4_delete_visitor", 0) == deletes_before
+    # The device still counts its two accounts: erasure is no way around the limit.
+    device = Device.objects.get(pk=dave.device_id)
+    assert device.account_count == 2 and not device.visitor_id.startswith(visitor)
+    again, _ = signup(sandbox, username="erin", email="", ip=ALICE_IP, visitor_id=visitor)
+    assert again.device_id == device.pk and again.facts["device_accounts"] == 2
+    assert again.decision != "allow"

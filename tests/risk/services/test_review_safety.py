@@ -231,6 +231,34 @@ def test_block_cascades_and_unblock_reverses_exactly(sandbox, alice, settings):
 
 
 @pytest.mark.django_db
+def test_unblocking_never_reactivates_what_was_decided_or_erased_after_the_block(
+    sandbox, alice, settings
+):
+    """After the block: a reviewer rejects one of the device's accounts, and another person on
+    it is erased. The unblock restores neither: the later decision wins."""
+    from django.core.management import call_command
+
+    settings.RISK_MAX_ACCOUNTS_PER_DEVICE = 10
+    _, kept = signup(sandbox, "human", email="kept@example.com")
+    visitor = kept.visitor_id
+    _, rejected = signup(sandbox, "human", visitor_id=visitor, email="rej@example.com")
+    _, erased = signup(sandbox, "human", visitor_id=visitor, email="gone@example.com")
+    assert {a.decision for a in (kept, rejected, erased)} == {"allow"}
+    device = Device.objects.get(visitor_id=visitor)
+    review_decide(actor=alice, action="block_device", reason="account_farm", device=device)
+    rejected.refresh_from_db()
+    review_decide(actor=alice, action="reject", reason="fraud_ring", attempt=rejected)
+    call_command("erase_person", email="gone@example.com", reason="ticket 3")
+
+    review_decide(actor=alice, action="unblock_device", reason="appeal_upheld", device=device)
+    assert User.objects.get(pk=kept.account_id).is_active  # what the block alone did: undone
+    assert not User.objects.get(pk=rejected.account_id).is_active
+    assert not User.objects.get(pk=erased.account_id).is_active
+    rejected.refresh_from_db()
+    assert rejected.review_status == "rejected"
+
+
+@pytest.mark.django_db
 def test_block_unblock_cycles_and_refusals(sandbox, alice, settings):
     settings.RISK_MAX_ACCOUNTS_PER_DEVICE = 10
     _, active = signup(sandbox, "human")

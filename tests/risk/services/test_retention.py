@@ -18,7 +18,7 @@ from risk.models import (
     FingerprintEventVersion,
     SignupAttempt,
 )
-from risk.services import privacy, rescore
+from risk.services import rescore, retention
 from tests.risk.review_helpers import empty_cache, signup  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -72,7 +72,7 @@ def test_purge_strips_old_evidence_and_leaves_held_and_recent_alone(attempts):
     out = io.StringIO()
     call_command("purge_snapshots", dry_run=True, stdout=out)
     assert "events_due" in out.getvalue()
-    assert privacy.snapshots_purge_due() == {
+    assert retention.snapshots_purge_due() == {
         "events_due": 4,
         "event_versions_due": 0,
         "drn_snapshots_due": 4,
@@ -118,9 +118,9 @@ def test_purge_is_resumable(attempts, crash_after_batches):
 
     batches = crash_after_batches(2)  # Ctrl-C right after the second batch commits
     with pytest.raises(KeyboardInterrupt):
-        privacy.snapshots_purge_expired(batch_size=1)
+        retention.snapshots_purge_expired(batch_size=1)
     batch_committed.disconnect(dispatch_uid="crash_after_batches")
-    saved = BackfillCheckpoint.objects.get(name=privacy.PURGE_CHECKPOINT).state
+    saved = BackfillCheckpoint.objects.get(name=retention.PURGE_CHECKPOINT).state
     assert saved["phase"] == 0 and saved["counts"] == {"events_stripped": 2}
     stripped = FingerprintEvent.objects.filter(raw={}).count()
     assert stripped == 2
@@ -130,7 +130,7 @@ def test_purge_is_resumable(attempts, crash_after_batches):
         lambda sender, state, **kw: batches.append(state), weak=False, dispatch_uid="count"
     )
     try:
-        tally = privacy.snapshots_purge_expired(batch_size=1)
+        tally = retention.snapshots_purge_expired(batch_size=1)
     finally:
         batch_committed.disconnect(dispatch_uid="count")
     assert tally.as_dict() == {
@@ -144,14 +144,14 @@ def test_purge_is_resumable(attempts, crash_after_batches):
     assert evidence(attempts["held"]) == (held_ip, held_ip, True, True, True)
     assert not BackfillCheckpoint.objects.exists()
     # Nothing left to do: a third run changes nothing.
-    assert privacy.snapshots_purge_expired().as_dict() == {}
+    assert retention.snapshots_purge_expired().as_dict() == {}
 
 
 def test_retention_setting_and_bad_values(attempts, settings):
     settings.RISK_SNAPSHOT_RETENTION_DAYS = 365
-    assert privacy.snapshots_purge_expired().as_dict() == {}
+    assert retention.snapshots_purge_expired().as_dict() == {}
     settings.RISK_SNAPSHOT_RETENTION_DAYS = 0  # keep forever
-    assert privacy.snapshots_purge_expired().as_dict() == {}
+    assert retention.snapshots_purge_expired().as_dict() == {}
     assert FingerprintEvent.objects.filter(raw={}).count() == 0
     with pytest.raises(CommandError, match="invalid_retention"):
         call_command("purge_snapshots", days=-1, no_progress=True, stdout=io.StringIO())
