@@ -21,6 +21,25 @@ from risk.templatetags.review import duration
 EMPTY = "\u2013"  # en dash: "no value"
 
 
+def compact_time(moment) -> str:
+    """One short line for a queue row: the time today, the day and time this year, the date
+    before; the full timestamp is the title."""
+    local = timezone.localtime(moment)
+    now = timezone.localtime()
+    if local.date() == now.date():
+        text = local.strftime("%H:%M")
+    elif local.year == now.year:
+        text = f"{local.day} {local:%b %H:%M}"
+    else:
+        text = local.strftime("%Y-%m-%d")
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>',
+        local.isoformat(),
+        local.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        text,
+    )
+
+
 @admin.register(SignupAttempt)
 class SignupAttemptAdmin(exports.CsvExportMixin, EvidenceAdmin):
     export_view = staticmethod(exports.queue_csv)
@@ -117,9 +136,9 @@ class SignupAttemptAdmin(exports.CsvExportMixin, EvidenceAdmin):
 
     @admin.display(description="Time", ordering="created_at")
     def when(self, obj):
-        return obj.created_at.strftime("%Y-%m-%d %H:%M:%S")
+        return compact_time(obj.created_at)
 
-    @admin.display(description="Waiting for")
+    @admin.display(description="Waiting")
     def waiting(self, obj):
         if obj.review_status != ReviewStatus.PENDING:
             return EMPTY
@@ -139,22 +158,23 @@ class SignupAttemptAdmin(exports.CsvExportMixin, EvidenceAdmin):
         name = obj.fingerprint_event.asn_name if obj.fingerprint_event else ""
         if not name:
             return EMPTY
-        return format_html(
-            '<a href="?{}" title="{}">{}</a>', urlencode({"asn": name}), name, name[:24]
-        )
+        # Cut to the column's width by CSS; the whole name is the title.
+        return format_html('<a href="?{}" title="{}">{}</a>', urlencode({"asn": name}), name, name)
 
     @admin.display(description="Identifier")
     def identifier(self, obj):
-        if obj.email:
-            local, _, domain = obj.email.rpartition("@")
-            return format_html(
-                '{}<br><small>{}@<a href="?{}" title="This email domain">{}</a></small>',
-                obj.username,
-                local,
-                urlencode({"domain": domain}),
-                domain,
-            )
-        return obj.username
+        if not obj.email:
+            return obj.username
+        local, _, domain = obj.email.rpartition("@")
+        email = format_html(
+            '{}@<a href="?{}" title="This email domain">{}</a>',
+            local,
+            urlencode({"domain": domain}),
+            domain,
+        )
+        if obj.username == obj.email:  # sites that sign people up by email alone
+            return email
+        return format_html("{}<br><small>{}</small>", obj.username, email)
 
     @admin.display(description="Decision / reasons")
     def decision_and_reasons(self, obj):
@@ -170,13 +190,13 @@ class SignupAttemptAdmin(exports.CsvExportMixin, EvidenceAdmin):
         event = obj.fingerprint_event
         if event is None or not event.bot:
             return EMPTY
-        label = event.bot.replace("_", " ")
-        if event.bot_type:
-            label = f"{label}: {event.bot_type.replace('_', ' ')}"
+        # One word in the row ("bad", "good", "no"); the bot's type is the title.
+        word = {"not_detected": "no", "notDetected": "no"}.get(event.bot, event.bot)
+        kind = event.bot_type.replace("_", " ") if event.bot_type else ""
         tone = {"bad": "deny", "good": "review"}.get(event.bot, "muted")
-        return format_html('<span class="rv-text-{}">{}</span>', tone, label)
+        return format_html('<span class="rv-text-{}" title="{}">{}</span>', tone, kind, word)
 
-    @admin.display(description="Suspect score")
+    @admin.display(description="Score")
     def suspect_score(self, obj):
         event = obj.fingerprint_event
         if event is None or event.suspect_score is None:
@@ -188,7 +208,7 @@ class SignupAttemptAdmin(exports.CsvExportMixin, EvidenceAdmin):
             '<span class="rv-score rv-score-{}">{}</span>', tone, event.suspect_score
         )
 
-    @admin.display(description="Accounts on device")
+    @admin.display(description="Accounts")
     def device_accounts(self, obj):
         if obj.device is None:
             return EMPTY
@@ -196,7 +216,7 @@ class SignupAttemptAdmin(exports.CsvExportMixin, EvidenceAdmin):
         status = "" if obj.device.status == "normal" else f" ({obj.device.status})"
         return format_html('<a href="{}">{}{}</a>', url, obj.device.account_count, status)
 
-    @admin.display(description="DRN max pct")
+    @admin.display(description="DRN pct")
     def drn_percentile(self, obj):
         drn = obj.drn_snapshot
         if drn is None or drn.max_percentile is None:

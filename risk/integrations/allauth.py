@@ -73,6 +73,13 @@ class SignupForm(AllauthSignupForm):
         self.fingerprint_verdict = verdict
         return cleaned
 
+    def try_save(self, request):
+        # The email has an account already and allauth, preventing enumeration, answers as if
+        # it had created one: it creates none, so the device keeps its slot.
+        if self.account_already_exists and self.fingerprint_verdict is not None:
+            self._account_failed(reason="username_taken")
+        return super().try_save(request)
+
     def save(self, request):
         verdict = self.fingerprint_verdict
         try:
@@ -83,9 +90,13 @@ class SignupForm(AllauthSignupForm):
                     user.save(update_fields=["is_active"])
                 signup_account_record(verdict, account=user)
         except Exception:
-            try:
-                signup_account_failed(verdict, reason="account_failed")
-            except DatabaseError:
-                logger.exception("signup %s: account not created", verdict.reference)
+            self._account_failed(reason="account_failed")
             raise
         return user
+
+    def _account_failed(self, *, reason: str) -> None:
+        verdict = self.fingerprint_verdict
+        try:
+            signup_account_failed(verdict, reason=reason)
+        except DatabaseError:
+            logger.exception("signup %s: account not created", verdict.reference)

@@ -114,7 +114,9 @@ class FingerprintSignupMixin(serializers.Serializer):
     """Put it first among a registration serializer's bases (see the module doc). After
     `save()`, `fingerprint_verdict` holds the verdict."""
 
-    event_id = EventIdField(help_text="The event id the Fingerprint agent returned for it")
+    event_id = EventIdField(
+        help_text="The event id the Fingerprint agent returned for it", write_only=True
+    )
     sealed_result = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=65536, write_only=True
     )
@@ -146,13 +148,14 @@ class FingerprintSignupMixin(serializers.Serializer):
         self.fingerprint_verdict = verdict
         return attrs
 
-    def save(self, **kwargs):
+    def save(self, *args, **kwargs):
+        # *args: dj-rest-auth's RegisterSerializer.save(request) takes the request.
         verdict = self.fingerprint_verdict
         if verdict is None:
             raise AssertionError("call is_valid() before save()")
         try:
             with transaction.atomic():  # the account and its link: never one without the other
-                account = super().save(**kwargs)
+                account = super().save(*args, **kwargs)
                 signup_account_record(verdict, account=account)
         except Exception as exc:
             reason = "username_taken" if isinstance(exc, UsernameTaken) else "account_failed"

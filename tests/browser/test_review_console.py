@@ -108,7 +108,7 @@ def test_review_console_pages(browser, live_server, sandbox, settings):
     farm = Device.objects.get(visitor_id=attempts["farm_0001"].visitor_id)
     assert farm.attempt_count == 5
 
-    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
     login(page, live_server, "rita")
 
     # dashboard on the admin index
@@ -127,6 +127,22 @@ def test_review_console_pages(browser, live_server, sandbox, settings):
     page.goto(f"{live_server.url}/admin/risk/signupattempt/?status=all")
     assert page.locator("#result_list tbody tr").count() == len(DEMO) + 1
     save_screenshot(page, "review_queue_all")
+    # At 1400 px every column shows (nothing scrolled out of the table's box), and a row's
+    # time is one line.
+    fits = page.evaluate(
+        "() => { const box = document.querySelector('.results');"
+        " return box.scrollWidth <= box.clientWidth; }"
+    )
+    widths = page.evaluate(
+        "() => [...document.querySelectorAll('#result_list thead th')].map("
+        "th => th.className + ':' + th.getBoundingClientRect().width)"
+        " .concat([document.querySelector('.results').scrollWidth,"
+        " document.querySelector('.results').clientWidth])"
+    )
+    assert fits, f"the queue's columns overflow at 1400 px: {widths}"
+    time_cell = page.locator("#result_list tbody .field-when").first
+    line = page.evaluate("() => parseFloat(getComputedStyle(document.body).lineHeight) || 20")
+    assert time_cell.locator("time").bounding_box()["height"] <= line * 1.5
 
     # the evidence page of a held signup, then "save and next" with a reason code
     page.goto(f"{live_server.url}/admin/risk/signupattempt/{attempts['kiosk_user'].pk}/change/")

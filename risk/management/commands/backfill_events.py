@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 
-from celery import group
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from risk.background import tasks_run_inline
 from risk.management.job_output import job_errors, summary_write
 from risk.services import backfill_chunks, backfill_missing, backfill_search, jobs
 from risk.services.verification import attempts_verify_due
 from risk.shared_limits import api_limiter
-from risk.tasks import backfill_events_chunk_task
 
 # Chunks per worker: small chunks spread evenly and lose little when a worker dies.
 CHUNKS_PER_WORKER = 4
@@ -21,6 +19,11 @@ CHUNKS_PER_WORKER = 4
 
 def backfill_chunks_run(*, workers: int, rps: float, batch_size: int, out) -> jobs.Tally:
     """Enqueue the missing-snapshot backfill as chunks for Celery workers and wait for them."""
+    # Celery is an extra: only this path needs it.
+    from celery import group
+
+    from risk.tasks import backfill_events_chunk_task
+
     counts: Counter = Counter()
     # Signups accepted while Fingerprint was down are decided by the rules first, here.
     counts.update({f"verified_{k}": n for k, n in attempts_verify_due(limit=10_000).items()})
@@ -111,7 +114,7 @@ class Command(BaseCommand):
                     )
             elif options["dry_run"]:
                 tally = backfill_missing.events_missing_preview()
-            elif options["workers"] > 1 and not settings.CELERY_TASK_ALWAYS_EAGER:
+            elif options["workers"] > 1 and not tasks_run_inline():
                 tally = backfill_chunks_run(
                     workers=options["workers"],
                     rps=options["rps"],
