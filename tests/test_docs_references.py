@@ -4,7 +4,9 @@ The rules (run `pytest tests/test_docs_references.py` after merging anyone's doc
 1. A dotted Python name in single backticks that starts with one of the project's packages
    (`risk.services.jobs`, `risk.rules.evaluate_signup`, `risk.rules.evaluate_signup()`) must
    import: the longest importable module prefix, then attributes for the rest. Two-part
-   names that are Django labels resolve as such instead: a model (`risk.Device`), a
+   names that are Django labels resolve as such instead (a module that cannot load here, an
+   integration with a package this project does not install, must define the name in its
+   source): a model (`risk.Device`), a
    permission (`risk.record_decision`) or a system check id (`risk.E001`, found in the app's
    source; `risk.E00x` stands for a family and is not checked).
 2. A relative Markdown link `[text](path)` or `[text](path#anchor)` must name a file or
@@ -17,6 +19,7 @@ The rules (run `pytest tests/test_docs_references.py` after merging anyone's doc
 Fenced code blocks (```) are skipped: they hold commands and output, not references.
 """
 
+import ast
 import importlib
 import re
 from pathlib import Path
@@ -80,12 +83,33 @@ def _resolves(dotted: str) -> bool:
             obj = importlib.import_module(".".join(parts[:i]))
         except ImportError:
             continue
+        except RuntimeError:
+            # An integration whose package is not installed in this project (allauth's models
+            # refuse to load): its source must define the name.
+            return _defined_in_source(parts)
         for name in parts[i:]:
             if not hasattr(obj, name):
                 return False
             obj = getattr(obj, name)
         return True
     return False
+
+
+def _defined_in_source(parts: list[str]) -> bool:
+    for i in range(len(parts), 0, -1):
+        path = ROOT.joinpath(*parts[:i]).with_suffix(".py")
+        if path.is_file():
+            module, names = path, parts[i:]
+            break
+    else:
+        return False
+    tree = ast.parse(module.read_text())
+    defined = {
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+    return len(names) <= 1 and (not names or names[0] in defined)
 
 
 def _references(kind: str) -> list[tuple[str, str]]:
