@@ -31,7 +31,7 @@ def test_links_move_into_attempts_and_back(at_latest_afterwards):
     apps = _migrate(BEFORE)
     User = apps.get_model("accounts", "User")
     Device = apps.get_model("risk", "Device")
-    Attempt = apps.get_model("risk", "SignupAttempt")
+    Attempt = apps.get_model("risk", "SignupAttempt")  # noqa: N806
     device = Device.objects.create(visitor_id="v-household")
     # Signed up through the API: the attempt links the account but not (yet) the device.
     ann = User.objects.create(username="ann", email="ann@example.com", device=device,
@@ -44,7 +44,7 @@ def test_links_move_into_attempts_and_back(at_latest_afterwards):
     carol = User.objects.create(username="carol")  # staff made by hand: no link at all
 
     apps = _migrate(AFTER)
-    Attempt = apps.get_model("risk", "SignupAttempt")
+    Attempt = apps.get_model("risk", "SignupAttempt")  # noqa: N806
     User = apps.get_model("accounts", "User")
     assert not hasattr(User(), "signup_event_id")
     ann_attempt = Attempt.objects.get(account_id=ann.pk)
@@ -58,7 +58,7 @@ def test_links_move_into_attempts_and_back(at_latest_afterwards):
 
     apps = _migrate(BEFORE)
     User = apps.get_model("accounts", "User")
-    Attempt = apps.get_model("risk", "SignupAttempt")
+    Attempt = apps.get_model("risk", "SignupAttempt")  # noqa: N806
     restored = {u.username: (u.device_id, u.signup_event_id) for u in User.objects.all()}
     assert restored == {
         "ann": (device.pk, "1708102555327.NLOjmg"),

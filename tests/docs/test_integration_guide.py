@@ -43,7 +43,7 @@ DENIED = "We could not create your account"
 
 # The site as it was before the guide: a user model of its own, allauth for signups and
 # dj-rest-auth for its API.
-PEOPLE_MODELS = '''
+PEOPLE_MODELS = """
 import uuid
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -78,8 +78,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
     REQUIRED_FIELDS = []
-'''
-EXISTING_SETTINGS = '''
+"""
+EXISTING_SETTINGS = """
 INSTALLED_APPS += [
     "people",
     "allauth",
@@ -101,15 +101,15 @@ ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-'''
-EXISTING_URLS = '''
+"""
+EXISTING_URLS = """
 from django.urls import include
 
 urlpatterns += [
     path("accounts/", include("allauth.urls")),
     path("api/auth/registration/", include("dj_rest_auth.registration.urls")),
 ]
-'''
+"""
 
 
 def guide_blocks() -> list[tuple[str, str]]:
@@ -367,7 +367,7 @@ def test_dj_rest_auth_registration_with_the_mixin(site):
     assert created.status_code == 201, created.text
     # Allowed: active. The browsers above were brand-new devices on this address too, so the
     # verdict may be a hold (`ip_new_devices`): created, inactive.
-    decision, reasons, endpoint = site.attempt("api.person@example.com")
+    decision, _, endpoint = site.attempt("api.person@example.com")
     assert (decision, site.user("api.person@example.com")) in (("allow", (1,)), ("review", (0,)))
     assert endpoint == "signup"
 
