@@ -87,6 +87,9 @@ class Setting:
     aliases: tuple[str, ...] = ()  # older names, still accepted
     secret: bool = False  # never printed
     doc_default: str = ""  # how the README shows a computed default
+    # A rule threshold: the backtest page can change it at runtime (risk.thresholds); this
+    # setting stays its default.
+    threshold: bool = False
 
     def given(self, source: Any) -> Any:
         """The value `source` (Django's settings) gives, under the name or an alias; None when
@@ -193,6 +196,10 @@ SETTINGS: tuple[Setting, ...] = (
     _setting("FINGERPRINT_WEBHOOK_MAX_BYTES", "int", 512 * 1024,
        "largest webhook body accepted; a larger one is refused with 413 before it is read",
        "webhook_max_bytes", minimum=1024),
+    _setting("FINGERPRINT_SUSPECT_FEEDBACK", "bool", True,
+       "tell Fingerprint what reviewers found: a rejection or a device block marks the events "
+       "involved as suspect (`PATCH /v4/events/{id}`), an approval or unblock takes it back, "
+       "from a Celery worker within the Server API budget; `0` = off", "suspect_feedback"),
     _setting("FINGERPRINT_SANDBOX_IN_PRODUCTION", "bool", False,
        "`1` lets production settings talk to a sandbox on a loopback address (benchmarks "
        "only; checks `risk.E011`, `risk.E012`)", "sandbox_in_production"),
@@ -213,10 +220,10 @@ SETTINGS: tuple[Setting, ...] = (
        "drn_signup_budget_s", minimum=0, maximum=10),
     # --- Checks ---------------------------------------------------------------------------
     _setting("RISK_MAX_EVENT_AGE_S", "int", 60, "older events are refused (`event_stale`)",
-       "max_event_age_s", minimum=1),
+       "max_event_age_s", minimum=1, threshold=True),
     _setting("RISK_MIN_CONFIDENCE", "float", 0.5,
        "identification confidence below this goes to review", "min_confidence",
-       minimum=0, maximum=1),
+       minimum=0, maximum=1, threshold=True),
     _setting("RISK_ALLOWED_ORIGINS", "list", (),
        "comma-separated origins the event's page must be on", "allowed_origins",
        doc_default="empty = check off"),
@@ -230,33 +237,45 @@ SETTINGS: tuple[Setting, ...] = (
     _setting("RISK_MAX_ACCOUNTS_PER_DEVICE", "int", 1,
        "soft limit: past it a clean, established device is held for review (a household or "
        "shared PC) and a device with any farm signal is denied", "max_accounts_per_device",
-       minimum=1),
+       minimum=1, threshold=True),
     _setting("RISK_MAX_ACCOUNTS_PER_DEVICE_HARD", "int", 10,
        "hard limit: past it every signup from the device is denied (reviewers can trust a "
-       "device to lift both limits)", "max_accounts_per_device_hard", minimum=1),
+       "device to lift both limits)", "max_accounts_per_device_hard", minimum=1, threshold=True),
     _setting("RISK_DEVICE_LIMIT_STRICT", "bool", False,
        "`1` makes the soft limit deny, as the seed quickstart does (for sites that sell "
-       "trials)", "device_limit_strict"),
+       "trials)", "device_limit_strict", threshold=True),
     _setting("RISK_ESTABLISHED_DEVICE_HOURS", "float", 24,
        "a phone the Device Reputation Network has known this long is a new install, not a "
        "new device; a factory reset more recent than this is a farm signal",
-       "established_device_hours", minimum=0),
+       "established_device_hours", minimum=0, threshold=True),
     _setting("RISK_NEW_DEVICE_MINUTES", "float", 60,
        "a device Fingerprint first saw less than this long before the event is brand-new",
-       "new_device_minutes", minimum=0),
+       "new_device_minutes", minimum=0, threshold=True),
     _setting("RISK_PERSON_MAX_IPS_1H", "int", 3,
        "distinct IPs in an hour a person's device may show; more is a farm signal on a device "
-       "past the soft limit", "person_max_ips_1h", minimum=1),
+       "past the soft limit", "person_max_ips_1h", minimum=1, threshold=True),
     _setting("RISK_VELOCITY_MAX_IPS_1H", "int", 10,
        "distinct IPs in an hour at or above which a device is denied (`velocity_ips`)",
-       "velocity_max_ips_1h", minimum=2),
+       "velocity_max_ips_1h", minimum=2, threshold=True),
     _setting("RISK_IP_NEW_DEVICES_REVIEW_1H", "int", 2,
        "other brand-new devices that signed up from the same network (an IPv4 address, an "
        "IPv6 /64) within the hour at or above which a brand-new device is held "
-       "(`ip_new_devices`; 0 = off)", "ip_new_devices_review_1h", minimum=0),
+       "(`ip_new_devices`; 0 = off)", "ip_new_devices_review_1h", minimum=0, threshold=True),
+    _setting("RISK_IP_NEW_DEVICE_SHARE", "float", 0.5,
+       "share of brand-new devices among the devices that signed up from the network within the "
+       "hour at or above which the two counts above apply; below it the address is a shared "
+       "network (a campus, carrier NAT or office: mostly established devices) and holds no one",
+       "ip_new_device_share", minimum=0, maximum=1, threshold=True),
     _setting("RISK_IP_NEW_DEVICES_DENY_1H", "int", 5,
        "... at or above which it is denied: a farm rotating devices behind one address "
-       "(`ip_new_device_burst`; 0 = off)", "ip_new_devices_deny_1h", minimum=0),
+       "(`ip_new_device_burst`; 0 = off)", "ip_new_devices_deny_1h", minimum=0, threshold=True),
+    _setting("RISK_DISPOSABLE_EMAIL_DOMAINS", "list", (),
+       "more throwaway-mailbox domains, beside the `disposable-email-domains` package's list "
+       "(a signup from one is held; with a farm signal, denied)", "disposable_email_domains",
+       doc_default="empty = the package's list"),
+    _setting("RISK_DISPOSABLE_EMAIL_EXEMPT", "list", (),
+       "domains never treated as throwaway, even if the package lists them (your own, a "
+       "partner's)", "disposable_email_exempt", doc_default="empty"),
     # --- Privacy (docs/privacy.md) --------------------------------------------------------
     _setting("RISK_SNAPSHOT_RETENTION_DAYS", "int", 90,
        "`purge_snapshots` strips raw snapshots, DRN answers and IPs older than this from "
@@ -306,16 +325,17 @@ SETTINGS: tuple[Setting, ...] = (
        doc_default="on unless `DEBUG`"),
     # --- Review thresholds ----------------------------------------------------------------
     _setting("RISK_SUSPECT_SCORE_REVIEW", "int", 10,
-       "suspect score at or above this goes to review", "suspect_score_review", minimum=0),
+       "suspect score at or above this goes to review", "suspect_score_review", minimum=0,
+       threshold=True),
     _setting("RISK_DRN_NEW_DEVICE_MINUTES", "int", 60,
        "DRN first saw the device less than this long before the signup: review "
-       "(`drn_new_device`; 0 = off)", "drn_new_device_minutes", minimum=0),
+       "(`drn_new_device`; 0 = off)", "drn_new_device_minutes", minimum=0, threshold=True),
     _setting("RISK_DRN_PERCENTILE_REVIEW", "float", 0.95,
        "DRN max suspect percentile at or above this: review (`drn_high_percentile`)",
-       "drn_percentile_review", minimum=0.01, maximum=1),
+       "drn_percentile_review", minimum=0.01, maximum=1, threshold=True),
     _setting("RISK_DRN_LOCATION_MASKED_REVIEW", "bool", True,
        "the device's real country never shows in its IPs: review (`drn_location_masked`)",
-       "drn_location_masked_review"),
+       "drn_location_masked_review", threshold=True),
 )  # fmt: skip
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 
@@ -339,6 +359,7 @@ class RiskSettings:
     sealed_keys: tuple[str, ...]
     webhook_secret: str
     webhook_max_bytes: int
+    suspect_feedback: bool
     sandbox_in_production: bool
     explicit_drn_api_url: str
     drn_cache_s: int
@@ -358,6 +379,9 @@ class RiskSettings:
     velocity_max_ips_1h: int
     ip_new_devices_review_1h: int
     ip_new_devices_deny_1h: int
+    ip_new_device_share: float
+    disposable_email_domains: tuple[str, ...]
+    disposable_email_exempt: tuple[str, ...]
     snapshot_retention_days: int
     log_visitor_id: str
     redis_url: str

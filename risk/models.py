@@ -409,3 +409,100 @@ class Erasure(models.Model):
 
     def __str__(self) -> str:
         return f"erasure #{self.pk} by {self.matched_by} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class AllowlistKind(models.TextChoices):
+    NETWORK = "network", "IP range (CIDR)"
+    ASN = "asn", "Network (ASN)"
+    EMAIL_DOMAIN = "email_domain", "Email domain"
+    DEVICE = "device", "Device (visitor id)"
+
+
+class AllowlistEntry(models.Model):
+    """A QA lab, a partner's office or a kiosk fleet: signups that match skip the volume and
+    device-limit rules only (never bots, tampering, emulators, replays or the server-side
+    checks; risk/rules.py says which rules an entry lifts)."""
+
+    kind = models.CharField(max_length=16, choices=AllowlistKind.choices)
+    # "203.0.113.0/24", "AS64500" or "64500", "example.com", a visitor id: normalised on save.
+    value = models.CharField(max_length=255)
+    note = models.CharField(max_length=255, help_text="Who this is for, and why")
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Empty: until someone removes it"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+
+    class Meta:
+        verbose_name_plural = "allowlist entries"
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "value"], name="allowlist_kind_value_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.value}"
+
+
+class AllowlistChange(models.Model):
+    """Audit of the allowlist: every entry added, changed or removed, by whom."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    action = models.CharField(max_length=16)  # added | changed | removed
+    entry_id = models.BigIntegerField()  # kept after the entry is removed
+    kind = models.CharField(max_length=16, choices=AllowlistKind.choices)
+    value = models.CharField(max_length=255)
+    note = models.CharField(max_length=255, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["-created_at"], name="allowlist_change_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.kind} {self.value}"
+
+
+class ThresholdSetting(models.Model):
+    """A rule threshold changed without a restart (the backtest page, or the admin): it
+    overrides the Django setting of the same name, which stays the default. Validated like the
+    settings table (risk.conf)."""
+
+    name = models.CharField(max_length=64, unique=True)  # e.g. RISK_SUSPECT_SCORE_REVIEW
+    value = models.JSONField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} = {self.value}"
+
+
+class ThresholdChange(models.Model):
+    """Audit of threshold changes: one row per applied or reverted set, with what it replaced
+    (so that it can be reverted exactly) and the backtest that justified it."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    action = models.CharField(max_length=16)  # applied | reverted
+    # {setting name: value}; `previous` holds None for a name that had no override.
+    values = models.JSONField(default=dict)
+    previous = models.JSONField(default=dict)
+    note = models.TextField(blank=True)
+    backtest = models.JSONField(default=dict, blank=True)  # the summary the reviewer saw
+    reverts = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reverted_by"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["-created_at"], name="threshold_change_created_idx")]
+        permissions = [("run_backtest", "Can backtest and apply rule thresholds")]
+
+    def __str__(self) -> str:
+        return f"{self.action} {sorted(self.values)} at {self.created_at:%Y-%m-%d %H:%M}"
