@@ -24,6 +24,7 @@ from typing import Protocol
 from django.db.models import TextChoices
 
 from risk.conf import RiskSettings
+from risk.email_domains import disposable_domain
 from risk.fingerprint.events import Event
 from risk.fingerprint.origins import normalise_origin
 
@@ -72,6 +73,9 @@ class SignupContext:
     device_accounts: int = 0  # accounts on the device before this one
     same_network: bool | None = None  # an earlier signup of the device came from this network
     ip_new_devices: int = 0  # other brand-new devices that signed up from this IP in an hour
+    ip_established_devices: int = 0  # ... and other devices that were not brand-new
+    email_domain: str = ""
+    allowlist_entry: str = ""  # the allowlist entry that covers the signup ("" = none)
     username_taken: bool = False  # the account could not be created: the name went meanwhile
     account_failed: bool = False  # the account could not be created: a server or database error
 
@@ -161,8 +165,25 @@ def _device_limit_denies(ctx: SignupContext, cfg: RiskSettings) -> bool:
     return _over_soft_limit(ctx, cfg) and (cfg.device_limit_strict or bool(farm_signals(ctx, cfg)))
 
 
+def new_device_share(ctx: SignupContext) -> float:
+    """Of the other devices that signed up from this network within the hour, the share that
+    were brand-new. A farm's address is nearly all brand-new devices; a campus, carrier NAT or
+    office address is mostly devices that are weeks or months old (1.0 with no others)."""
+    total = ctx.ip_new_devices + ctx.ip_established_devices
+    return ctx.ip_new_devices / total if total else 1.0
+
+
 def _ip_new_devices_at_least(ctx: SignupContext, cfg: RiskSettings, threshold: int) -> bool:
-    return threshold > 0 and ctx.ip_new_devices >= threshold and new_to_everyone(ctx, cfg)
+    return (
+        threshold > 0
+        and ctx.ip_new_devices >= threshold
+        and new_device_share(ctx) >= cfg.ip_new_device_share
+        and new_to_everyone(ctx, cfg)
+    )
+
+
+def _disposable(ctx: SignupContext, cfg: RiskSettings) -> bool:
+    return disposable_domain(ctx.email_domain, cfg)
 
 
 def _is_fresh(event: Event, now: datetime, max_age_s: int) -> bool:
@@ -253,6 +274,9 @@ class Rule:
     lock_free: bool = False
     # A refusal that is not the client's fault: the API answers 503 with Retry-After.
     temporary: bool = False
+    # Counts signups (per network, per device): an allowlisted signup skips it. Nothing that
+    # reads the event's own signals or the server-side checks is one.
+    volume: bool = False
 
 
 def on_event(test: Callable[[Event], bool]) -> Predicate:
@@ -313,9 +337,14 @@ RULES: tuple[Rule, ...] = (
          lambda ctx, cfg: new_to_everyone(ctx, cfg) and hosting_network(ctx.event)),
     Rule("ip_new_device_burst", DENY,
          "A brand-new device from an IP where RISK_IP_NEW_DEVICES_DENY_1H other brand-new "
-         "devices signed up within the hour: a farm rotating devices behind one address",
+         "devices signed up within the hour, and they are most of its signups "
+         "(RISK_IP_NEW_DEVICE_SHARE): a farm rotating devices behind one address",
          lambda ctx, cfg: _ip_new_devices_at_least(ctx, cfg, cfg.ip_new_devices_deny_1h),
-         needs_history=True),
+         needs_history=True, volume=True),
+    Rule("disposable_email_farm", DENY,
+         "A throwaway-mailbox domain from a device with a farm signal (automation, IPs "
+         "changing, hosting network, high activity, a recent factory reset)",
+         lambda ctx, cfg: _disposable(ctx, cfg) and bool(farm_signals(ctx, cfg))),
     # The device and its history
     Rule("device_blocked", DENY, "A reviewer blocked this device",
          lambda ctx, cfg: ctx.device_status == "blocked", needs_history=True, lock_free=True),
@@ -323,16 +352,16 @@ RULES: tuple[Rule, ...] = (
          "The device already has RISK_MAX_ACCOUNTS_PER_DEVICE_HARD accounts",
          lambda ctx, cfg: ctx.device_status != "trusted"
          and ctx.device_accounts >= cfg.max_accounts_per_device_hard,
-         needs_history=True, lock_free=True),
+         needs_history=True, lock_free=True, volume=True),
     Rule("device_limit", DENY,
          "Past RISK_MAX_ACCOUNTS_PER_DEVICE with a farm signal (automation, IPs changing, "
          "hosting network, high activity) or RISK_DEVICE_LIMIT_STRICT",
-         _device_limit_denies, needs_history=True, lock_free=True),
+         _device_limit_denies, needs_history=True, lock_free=True, volume=True),
     Rule("device_shared", REVIEW,
          "Past RISK_MAX_ACCOUNTS_PER_DEVICE on a clean device on its usual network: a "
          "household or shared PC",
          lambda ctx, cfg: _over_soft_limit(ctx, cfg) and not _device_limit_denies(ctx, cfg),
-         needs_history=True),
+         needs_history=True, volume=True),
     Rule("username_taken", DENY,
          "The username was taken by a concurrent signup; no account was created",
          lambda ctx, cfg: ctx.username_taken, needs_history=True),
@@ -343,10 +372,15 @@ RULES: tuple[Rule, ...] = (
     # Weaker signals: a reviewer looks
     Rule("ip_new_devices", REVIEW,
          "A brand-new device from an IP where RISK_IP_NEW_DEVICES_REVIEW_1H other brand-new "
-         "devices signed up within the hour",
+         "devices signed up within the hour, and they are most of its signups (a shared "
+         "network, mostly established devices, holds no one)",
          lambda ctx, cfg: _ip_new_devices_at_least(ctx, cfg, cfg.ip_new_devices_review_1h)
          and not _ip_new_devices_at_least(ctx, cfg, cfg.ip_new_devices_deny_1h),
-         needs_history=True),
+         needs_history=True, volume=True),
+    Rule("disposable_email", REVIEW,
+         "A throwaway-mailbox domain (the disposable-email-domains list, "
+         "RISK_DISPOSABLE_EMAIL_DOMAINS): people use them for privacy, so a reviewer looks",
+         lambda ctx, cfg: _disposable(ctx, cfg) and not farm_signals(ctx, cfg)),
     Rule("bot_good", REVIEW, "A known good bot (crawler, monitoring) tried to sign up",
          on_event(lambda e: e.bot == "good")),
     Rule("tampering", REVIEW, "Fingerprint saw browser tampering (no anti-detect browser)",
@@ -413,7 +447,7 @@ def evaluate_signup(
     reasons: list[str] = []
     no_event = ctx.event is None or bool(ctx.fetch_failure)
     for rule in rules:
-        if rule.without_event != no_event:
+        if rule.without_event != no_event or (rule.volume and ctx.allowlist_entry):
             continue
         verdict = rule.predicate(ctx, cfg)
         if rule.check and verdict is not None and checks[rule.check] != FAILED:

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from risk import rules
 from risk.conf import risk_settings
+from risk.email_domains import disposable_domain, email_domain
 from risk.fingerprint.events import ANDROID, EventFormatError, normalise_event
 from risk.fingerprint.suspect_score import score_breakdown
 from risk.models import (
@@ -194,6 +195,32 @@ def attempt_signals(*, attempt: SignupAttempt) -> dict:
 
 def _words(code: str) -> str:
     return code.replace("_", " ")
+
+
+@dataclass(frozen=True)
+class SignupCircumstances:
+    """The email domain's standing, the allowlist entry and the network's other devices, for
+    the evidence page (the facts as the decision saw them, the domain list as it is now)."""
+
+    email_domain: str
+    disposable_now: bool
+    disposable_at_signup: bool | None  # None: recorded before the rule existed
+    allowlist_entry: str
+    network_new_devices: int | None
+    network_established_devices: int | None
+
+
+def attempt_circumstances(*, attempt: SignupAttempt) -> SignupCircumstances:
+    facts = attempt.facts or {}
+    domain = email_domain(attempt.email)
+    return SignupCircumstances(
+        email_domain=domain,
+        disposable_now=disposable_domain(domain, risk_settings()),
+        disposable_at_signup=facts.get("email_disposable"),
+        allowlist_entry=facts.get("allowlist_entry", ""),
+        network_new_devices=facts.get("ip_new_devices"),
+        network_established_devices=facts.get("ip_established_devices"),
+    )
 
 
 def attempt_checks(*, attempt: SignupAttempt) -> list[CheckRow]:

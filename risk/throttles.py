@@ -29,6 +29,7 @@ from django.utils.crypto import salted_hmac
 from risk import observability
 from risk.client_ip import network_key, request_client_ip
 from risk.conf import rate_parse, risk_settings
+from risk.services.allowlist import network_allowlisted
 
 logger = logging.getLogger(__name__)
 
@@ -79,15 +80,18 @@ def signup_network_throttle(request) -> None:
     if request.META.get(_COUNTED):
         return
     request.META[_COUNTED] = True
-    network = network_key(request_client_ip(request)) or "unknown"
-    wait = _hit("ip", network, risk_settings().throttle_rate)
+    client_ip = request_client_ip(request)
+    rate = risk_settings().throttle_rate
+    if not rate or network_allowlisted(client_ip):
+        return
+    wait = _hit("ip", network_key(client_ip) or "unknown", rate)
     if wait is not None:
         raise SignupThrottledError(wait, scope="ip")
 
 
 def signup_device_throttle(visitor_id: str) -> None:
     """Count a signup from this device; SignupThrottledError when it is over
-    SIGNUP_THROTTLE_VISITOR_RATE."""
+    SIGNUP_THROTTLE_VISITOR_RATE. (An allowlisted signup does not call it.)"""
     if not visitor_id:
         return
     wait = _hit("visitor", visitor_id, risk_settings().throttle_visitor_rate)

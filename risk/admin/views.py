@@ -111,6 +111,7 @@ def attempt_evidence(
         "signals": signals,
         "event": signals["event"],
         "checks": selectors.attempt_checks(attempt=attempt),
+        "circumstances": selectors.attempt_circumstances(attempt=attempt),
         "reasons": selectors.attempt_reasons(attempt=attempt),
         "cluster": selectors.device_cluster(device=attempt.device, limit=50),
         "same_ip": selectors.attempts_same_ip(attempt=attempt),

@@ -87,6 +87,7 @@ class Event:
     velocity: dict[str, dict[str, int]] = field(default_factory=dict, compare=False)
     country_code: str = ""
     city: str = ""
+    asn: str = ""  # the network's AS number, digits only ("7922")
     asn_name: str = ""
     datacenter: bool | None = None
     browser_name: str = ""
@@ -223,6 +224,7 @@ def _from_v4(raw: dict) -> Event:
         velocity=_velocity_v4(raw.get("velocity")),
         country_code=as_str(geo.get("country_code")),
         city=as_str(geo.get("city_name")),
+        asn=as_str(ip_block.get("asn")),
         asn_name=as_str(ip_block.get("asn_name")),
         datacenter=as_bool(ip_block.get("datacenter_result")),
         browser_name=as_str(browser.get("browser_name")),
@@ -308,6 +310,7 @@ def _from_v3(raw: dict, *, products: dict, wrapped: bool) -> Event:
         velocity=_velocity_v3(product("velocity")),
         country_code=as_str(as_dict(location.get("country")).get("code")),
         city=as_str(as_dict(location.get("city")).get("name")),
+        asn=as_str(as_dict(ip_block.get("asn")).get("asn")),
         asn_name=as_str(as_dict(ip_block.get("asn")).get("name")),
         datacenter=as_bool(as_dict(ip_block.get("datacenter")).get("result")),
         browser_name=as_str(browser.get("browserName")),

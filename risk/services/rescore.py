@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from risk import rules, selectors
 from risk.conf import RiskSettings
+from risk.email_domains import email_domain
 from risk.fingerprint.events import normalise_event
 from risk.models import (
     DeviceStatus,
@@ -74,8 +75,9 @@ def attempt_context_rebuild(
 
     Exact: the event (normalised from the raw snapshot), the client IP and Origin, the time of
     the signup (freshness is judged against `created_at`, not today), whether the event was
-    reused or the account could not be created, and the history the rules read at the time
-    (`attempt.facts`: earlier networks, the IP's new devices, the device's account count). For
+    reused or the account could not be created, the email's domain, and the history the rules
+    read at the time (`attempt.facts`: earlier networks, the network's new and established
+    devices, the device's account count, the allowlist entry that covered it). For
     attempts recorded before facts were kept, approximated from current data: the device's
     status (today's, so a device blocked since shows as blocked) and its account count
     (accounts on the device that joined before the attempt, so accounts deleted or moved since
@@ -106,6 +108,10 @@ def attempt_context_rebuild(
         device_accounts=facts.get("device_accounts", accounts_before),
         same_network=facts.get("same_network"),
         ip_new_devices=facts.get("ip_new_devices", 0),
+        ip_established_devices=facts.get("ip_established_devices", 0),
+        email_domain=email_domain(attempt.email),
+        # The entry that covered the signup then: the allowlist of today may differ.
+        allowlist_entry=facts.get("allowlist_entry", ""),
     )
 
 

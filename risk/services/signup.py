@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -35,6 +35,7 @@ from risk.client_ip import network_key
 from risk.clients import fingerprint_client
 from risk.conf import risk_settings
 from risk.device_gate import device_gate
+from risk.email_domains import disposable_domain, email_domain
 from risk.fingerprint.errors import (
     UNAVAILABLE,
     AuthError,
@@ -46,6 +47,7 @@ from risk.fingerprint.events import Event
 from risk.fingerprint.sealed import SealedResultError, unseal_event
 from risk.models import Device, DeviceStatus, FingerprintEvent, ReviewStatus, SignupAttempt
 from risk.observability import SignupTiming
+from risk.services.allowlist import allowlist_match
 from risk.services.devices import device_for_signup, device_of_visitor
 from risk.services.drn import drn_signup_lookup, drn_snapshot_link
 from risk.services.snapshots import event_snapshot_store
@@ -136,6 +138,10 @@ def signup_decide(
         fetch_failure=fetched.failure,
         client_ip=request.client_ip,
         request_origin=request.origin,
+        email_domain=email_domain(request.email),
+        allowlist_entry=allowlist_match(
+            client_ip=request.client_ip, event=event, email=request.email
+        ),
     )
     row = _AttemptRow(request=request, error=fetched.error)
     if event is None or fetched.failure:
@@ -146,7 +152,8 @@ def signup_decide(
         plain = rules.evaluate_signup(ctx, cfg)
         if not rules.event_bound(plain):
             return _attempt_recorded(ctx=ctx, cfg=cfg, row=row, device_use=_UNBOUND)
-    signup_device_throttle(event.visitor_id)
+    if not ctx.allowlist_entry:
+        signup_device_throttle(event.visitor_id)
     use = _REFUSED if rules.refused_without_lock(plain) else _LOCKED
     drn = None
     if use == _LOCKED:
@@ -218,21 +225,27 @@ def signup_history_read(
         ips = list(earlier.order_by("-pk").values_list("client_ip", flat=True)[:50])
         if ips:
             same_network = any(rules.same_network(ip, here) for ip in ips)
-    ip_new_devices = 0
+    devices = {True: 0, False: 0}  # the network's other devices: brand-new, established
     watching = cfg.ip_new_devices_review_1h or cfg.ip_new_devices_deny_1h
     network = network_key(ctx.client_ip)
-    if network and watching and rules.new_to_everyone(ctx, cfg):
+    if network and watching and not ctx.allowlist_entry and rules.new_to_everyone(ctx, cfg):
         since = ctx.now - timedelta(hours=1)
-        others = SignupAttempt.objects.filter(
-            client_network=network, created_at__gte=since, device_new=True
-        ).exclude(Q(device_id=device.pk) | Q(device__isnull=True))
-        ip_new_devices = others.values("device_id").distinct().count()
+        others = (
+            SignupAttempt.objects.filter(
+                client_network=network, created_at__gte=since, device_new__isnull=False
+            )
+            .exclude(Q(device_id=device.pk) | Q(device__isnull=True))
+            .values("device_new")
+            .annotate(devices=Count("device_id", distinct=True))
+        )
+        devices.update({row["device_new"]: row["devices"] for row in others})
     return dataclasses.replace(
         ctx,
         device_status=device.status,
         device_accounts=accounts,
         same_network=same_network,
-        ip_new_devices=ip_new_devices,
+        ip_new_devices=devices[True],
+        ip_established_devices=devices[False],
     )
 
 
@@ -244,8 +257,12 @@ def signup_facts(ctx: rules.SignupContext, cfg) -> dict:
         "device_status": ctx.device_status,
         "same_network": ctx.same_network,
         "ip_new_devices": ctx.ip_new_devices,
+        "ip_established_devices": ctx.ip_established_devices,
         "farm_signals": rules.farm_signals(ctx, cfg),
+        "email_disposable": disposable_domain(ctx.email_domain, cfg),
     }
+    if ctx.allowlist_entry:
+        facts["allowlist_entry"] = ctx.allowlist_entry
     age = event.device_age if event is not None else None
     if age is not None:
         facts["device_age_s"] = int(age.total_seconds())

@@ -128,3 +128,34 @@ def test_farm_signals_deny_from_the_first_account(sandbox, profile, overrides, r
 def test_privacy_alone_is_allowed(sandbox, profile, overrides):
     outcome, _ = sign_up(sandbox, "90.84.3.3", "private0", profile, overrides=overrides)
     assert outcome == "created"
+
+
+def _established(sandbox, ip: str) -> str:
+    """A browser Fingerprint has known for a month: its visitor id."""
+    month_ago = int((datetime.now(UTC) - timedelta(days=30)).timestamp() * 1000)
+    return sandbox.create_event("human", ip=ip, timestamp_ms=month_ago)["identification"][
+        "visitor_id"
+    ]
+
+
+def test_a_campus_address_with_some_brand_new_devices_is_not_held(sandbox):
+    """Twenty-five people behind one campus address within the hour, one in five on a
+    brand-new browser: nobody is held, because most devices there are weeks old."""
+    campus = "81.98.7.7"
+    outcomes = []
+    for i in range(25):
+        visitor = None if i % 5 == 4 else _established(sandbox, campus)
+        outcomes.append(sign_up(sandbox, campus, f"student{i}", visitor_id=visitor)[0])
+    assert outcomes == ["created"] * 25
+    last_new = SignupAttempt.objects.filter(device_new=True).order_by("pk").last()
+    assert last_new.facts["ip_new_devices"] == 4
+    assert last_new.facts["ip_established_devices"] == 20
+
+
+def test_a_farm_among_a_few_established_devices_is_still_denied(sandbox):
+    ip = "177.32.9.9"
+    for i in range(2):
+        sign_up(sandbox, ip, f"local{i}", visitor_id=_established(sandbox, ip))
+    outcomes = [sign_up(sandbox, ip, f"farm{i}")[0] for i in range(8)]
+    assert outcomes[-1] == "denied"
+    assert SignupAttempt.objects.order_by("pk").last().reasons == ["ip_new_device_burst"]

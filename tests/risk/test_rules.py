@@ -97,6 +97,9 @@ def test_clean_human_is_allowed_with_every_check_passed():
         ({"tor": True}, {}, "review", "tor"),
         ({"confidence": 0.3}, {}, "review", "low_confidence"),
         ({"ip": "203.0.113.1"}, {}, "review", "ip_mismatch"),
+        ({}, {"email_domain": "mailinator.com"}, "review", "disposable_email"),
+        ({"datacenter": True}, {"email_domain": "mailinator.com"}, "deny",
+         "disposable_email_farm"),
     ],
 )  # fmt: skip
 def test_each_rule(changes, ctx, decision, reason):
@@ -381,6 +384,68 @@ def _every_case():
         c(fresh_profile(datacenter=True)),
         c(fresh_profile(), ip_new_devices=9),
         c(fresh_profile(), ip_new_devices=3),
+        c(human(), email_domain="mailinator.com"),
+        c(human(datacenter=True), email_domain="mailinator.com"),
     ]
     params = test_each_rule.pytestmark[0].args[1]
     return chain(single, (c(human(**changes), **ctx) for changes, ctx, _, _ in params))
+
+
+# --- shared networks, throwaway mailboxes, allowlists --------------------------------------
+
+
+def test_a_shared_network_of_established_devices_holds_no_brand_new_one():
+    """A campus or carrier address: many devices within the hour, most of them old. The same
+    counts of brand-new devices that hold or deny on a farm's address hold no one here."""
+    campus = evaluate(fresh_profile(), ip_new_devices=6, ip_established_devices=20)
+    assert campus.decision == "allow" and campus.reasons == []
+    farm = evaluate(fresh_profile(), ip_new_devices=6, ip_established_devices=1)
+    assert farm.decision == "deny" and farm.reasons == ["ip_new_device_burst"]
+    # At the share threshold the counts apply again.
+    half = evaluate(fresh_profile(), ip_new_devices=3, ip_established_devices=3)
+    assert half.reasons == ["ip_new_devices"]
+    stricter = CFG.replace(ip_new_device_share=0.2)
+    assert evaluate(
+        fresh_profile(), cfg=stricter, ip_new_devices=6, ip_established_devices=20
+    ).reasons == ["ip_new_device_burst"]
+    assert rules.new_device_share(rules.SignupContext(event=None, now=NOW)) == 1.0
+
+
+def test_a_throwaway_mailbox_holds_and_with_a_farm_signal_denies():
+    assert evaluate(human(), email_domain="mailinator.com").reasons == ["disposable_email"]
+    assert evaluate(human(), email_domain="x.mailinator.com").decision == "review"
+    assert evaluate(human(), email_domain="gmail.com").decision == "allow"
+    farm = evaluate(human(bot="bad"), email_domain="mailinator.com")
+    assert "disposable_email_farm" in farm.reasons and "disposable_email" not in farm.reasons
+    own = CFG.replace(
+        disposable_email_domains=("trial-mail.example",),
+        disposable_email_exempt=("mailinator.com",),
+    )
+    assert evaluate(human(), cfg=own, email_domain="mailinator.com").decision == "allow"
+    assert evaluate(human(), cfg=own, email_domain="a.trial-mail.example").decision == "review"
+
+
+def test_an_allowlisted_signup_skips_volume_and_device_limits_only():
+    entry = "#1 IP range (CIDR) 198.51.100.0/24: QA lab"
+    lab = {"allowlist_entry": entry}
+    assert evaluate(fresh_profile(), ip_new_devices=40, **lab).decision == "allow"
+    assert evaluate(human(), device_accounts=50, **lab).decision == "allow"
+    assert evaluate(human(), device_accounts=1, same_network=False, **lab).decision == "allow"
+    assert evaluate(human(), device_accounts=50).decision == "deny"
+    # Never the event's own signals, the server-side checks or a reviewer's block.
+    for changes, ctx, reason in [
+        ({"bot": "bad"}, {}, "bot_bad"),
+        ({"tampering": True}, {}, "tampering"),
+        ({"platform": "android", "emulator": True}, {}, "emulator"),
+        ({"replayed": True}, {}, "event_replayed"),
+        ({"ip": "203.0.113.1"}, {}, "ip_mismatch"),
+        ({}, {"event_reused": True}, "event_reused"),
+        ({}, {"device_status": "blocked"}, "device_blocked"),
+        ({}, {"email_domain": "mailinator.com"}, "disposable_email"),
+    ]:
+        assert reason in evaluate(human(**changes), **ctx, **lab).reasons
+    skipped = {rule.code for rule in rules.RULES if rule.volume}
+    assert skipped == {
+        "ip_new_device_burst", "ip_new_devices", "device_limit_hard", "device_limit",
+        "device_shared",
+    }  # fmt: skip

@@ -1,0 +1,151 @@
+"""The allowlist through the real signup path (sandbox over HTTP, real database) and its
+audited edits in the console."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from risk.models import AllowlistChange, AllowlistEntry, AllowlistKind, SignupAttempt
+from risk.services import allowlist
+
+pytestmark = pytest.mark.django_db
+PASSWORD = "correct-horse-battery-9"
+LAB_IP = "91.64.10.20"
+
+
+@pytest.fixture(autouse=True)
+def behind_one_proxy(settings):
+    settings.RISK_TRUSTED_PROXY_COUNT = 1
+    allowlist._forget()
+
+
+def add(kind: str, value: str, **fields) -> AllowlistEntry:
+    entry = AllowlistEntry(kind=kind, value=value, note=fields.pop("note", "QA lab"), **fields)
+    return allowlist.allowlist_entry_save(entry=entry, actor=None, adding=True)
+
+
+def sign_up(sandbox, username, *, ip=LAB_IP, profile="human", email="", **fields):
+    event = sandbox.create_event(profile, ip=ip, **fields)
+    client = APIClient(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=ip)
+    body = {"event_id": event["event_id"], "username": username, "password": PASSWORD}
+    if email:
+        body["email"] = email
+    response = client.post("/api/signup", body, format="json")
+    return response.status_code, event["identification"]["visitor_id"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "given", "stored"),
+    [
+        (AllowlistKind.NETWORK, "91.64.10.0/24", "91.64.10.0/24"),
+        (AllowlistKind.NETWORK, "91.64.10.20", "91.64.10.20/32"),
+        (AllowlistKind.NETWORK, "2001:db8::1/64", "2001:db8::/64"),
+        (AllowlistKind.ASN, "as3320", "3320"),
+        (AllowlistKind.EMAIL_DOMAIN, "QA.Example.com", "qa.example.com"),
+        (AllowlistKind.EMAIL_DOMAIN, "tester@qa.example.com", "qa.example.com"),
+        (AllowlistKind.DEVICE, "Abc123def456", "Abc123def456"),
+    ],
+)
+def test_values_are_normalised(kind, given, stored):
+    assert allowlist.entry_value_normalise(kind, given) == stored
+
+
+@pytest.mark.parametrize(
+    ("kind", "given"),
+    [
+        (AllowlistKind.NETWORK, "91.64.10.0/33"),
+        (AllowlistKind.ASN, "Comcast"),
+        (AllowlistKind.EMAIL_DOMAIN, "localhost"),
+        (AllowlistKind.DEVICE, "<script>"),
+        (AllowlistKind.NETWORK, ""),
+    ],
+)
+def test_bad_values_are_refused(kind, given):
+    with pytest.raises(ValueError):
+        allowlist.entry_value_normalise(kind, given)
+
+
+def test_a_lab_range_lifts_the_device_limit_and_throttles_not_the_bot_rules(sandbox, settings):
+    settings.SIGNUP_THROTTLE_RATE = "2/hour"
+    settings.SIGNUP_THROTTLE_VISITOR_RATE = "2/hour"
+    add(AllowlistKind.NETWORK, "91.64.10.0/24")
+    status, kiosk = sign_up(sandbox, "tester0")
+    assert status == 201
+    # One kiosk, many accounts, past both throttles and the hard device limit.
+    statuses = [sign_up(sandbox, f"tester{i}", visitor_id=kiosk)[0] for i in range(1, 12)]
+    assert statuses == [201] * 11
+    attempt = SignupAttempt.objects.get(username="tester11")
+    assert attempt.decision == "allow"
+    assert attempt.facts["allowlist_entry"].endswith("91.64.10.0/24: QA lab")
+    # The event's own signals still decide.
+    assert sign_up(sandbox, "labbot", profile="bad_bot")[0] == 403
+    assert "bot_bad" in SignupAttempt.objects.get(username="labbot").reasons
+    # Outside the range the same kiosk pattern is throttled.
+    outside = "91.64.99.1"
+    assert [sign_up(sandbox, f"out{i}", ip=outside)[0] for i in range(3)] == [201, 201, 429]
+
+
+def test_email_domain_asn_and_device_entries(sandbox):
+    add(AllowlistKind.EMAIL_DOMAIN, "qa.example.com")
+    status, device = sign_up(sandbox, "user_a1", ip="73.45.1.1", email="a1@qa.example.com")
+    assert status == 201
+    second = sign_up(
+        sandbox, "user_a2", ip="73.45.1.1", email="a2@x.qa.example.com", visitor_id=device
+    )
+    assert second[0] == 201
+    assert SignupAttempt.objects.get(username="user_a2").decision == "allow"
+    third = sign_up(sandbox, "user_a3", ip="73.45.1.1", email="a3@example.com", visitor_id=device)
+    assert SignupAttempt.objects.get(username="user_a3").decision == "review"  # not covered
+    assert third[0] == 201
+
+    add(AllowlistKind.DEVICE, device, note="kiosk 7")
+    sign_up(sandbox, "user_a4", ip="73.45.1.1", visitor_id=device)
+    kiosk = SignupAttempt.objects.get(username="user_a4")
+    assert kiosk.facts["allowlist_entry"].endswith("kiosk 7")
+
+    add(AllowlistKind.ASN, "AS3320", note="partner office")  # DTAG: the sandbox's 91.64.x
+    _, office = sign_up(sandbox, "user_b1", ip="91.64.50.1")
+    sign_up(sandbox, "user_b2", ip="91.64.50.1", visitor_id=office)
+    assert SignupAttempt.objects.get(username="user_b2").decision == "allow"
+
+
+def test_an_expired_entry_covers_nothing(sandbox):
+    entry = add(AllowlistKind.NETWORK, "91.64.10.0/24")
+    AllowlistEntry.objects.filter(pk=entry.pk).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    allowlist._forget()
+    _, kiosk = sign_up(sandbox, "user_t0")
+    sign_up(sandbox, "user_t1", visitor_id=kiosk)
+    attempt = SignupAttempt.objects.get(username="user_t1")
+    assert attempt.decision == "review" and "allowlist_entry" not in attempt.facts
+
+
+def test_console_edits_are_validated_and_audited(client, sandbox):
+    admin = get_user_model().objects.create_superuser("root", "root@example.com", PASSWORD)
+    client.force_login(admin)
+    url = "/admin/risk/allowlistentry/add/"
+    bad = client.post(url, {"kind": "network", "value": "not-a-range", "note": "lab"})
+    assert bad.status_code == 200 and "is not an IP address or range" in bad.text
+    assert not AllowlistEntry.objects.exists()
+
+    added = client.post(url, {"kind": "network", "value": "91.64.10.7", "note": "lab"})
+    assert added.status_code == 302
+    entry = AllowlistEntry.objects.get()
+    assert entry.value == "91.64.10.7/32" and entry.created_by == admin
+    delete = f"/admin/risk/allowlistentry/{entry.pk}/delete/"
+    assert client.post(delete, {"post": "yes"}).status_code == 302
+    changes = list(AllowlistChange.objects.order_by("pk").values_list("action", "value", "actor"))
+    assert changes == [("added", "91.64.10.7/32", admin.pk), ("removed", "91.64.10.7/32", admin.pk)]
+
+    # The evidence page says which entry covered a signup.
+    add(AllowlistKind.NETWORK, "91.64.10.0/24", note="QA lab Berlin")
+    sign_up(sandbox, "seen")
+    attempt = SignupAttempt.objects.get(username="seen")
+    page = client.get(f"/admin/risk/signupattempt/{attempt.pk}/change/")
+    assert "QA lab Berlin" in page.text and 'id="allowlist"' in page.text
