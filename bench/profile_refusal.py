@@ -1,9 +1,10 @@
 """CPU per signup decision, in process, split by layer, beside the seed's CPU per request.
 
-    .venv/bin/python bench/profile_decision.py                       # bot, dup, accept
-    .venv/bin/python bench/profile_decision.py --baseline-checkout ../wt-annex   # and a baseline
-    .venv/bin/python bench/profile_decision.py --paths bot --requests 500 --rounds 5
-    .venv/bin/python bench/profile_decision.py --paths bot --cprofile 40   # the hot functions
+    .venv/bin/python bench/profile_refusal.py                       # bot, dup, accept
+    .venv/bin/python bench/profile_refusal.py --baseline-checkout ../wt-annex   # and a baseline
+    .venv/bin/python bench/profile_refusal.py --paths bot --requests 500 --rounds 5
+    .venv/bin/python bench/profile_refusal.py --paths bot --cprofile 40   # the hot functions
+    .venv/bin/python bench/profile_refusal.py --paths dup --pyinstrument  # a wall-clock tree
 
 Starts the sandbox (in memory, 0 ms), a fresh PostgreSQL database per fpdjango checkout, and
 one child process per checkout that loads that checkout's WSGI application (production
@@ -214,6 +215,11 @@ def child(checkout: str) -> int:
         command = json.loads(line)
         bodies = [body.encode() for body in command["bodies"]]
         profiler = cProfile.Profile(time.process_time) if command.get("cprofile") else None
+        tree = None
+        if command.get("pyinstrument"):
+            from pyinstrument import Profiler
+
+            tree = Profiler(interval=0.0005)
         clock.own.clear()
         queries[0] = 0
         statuses: dict[str, int] = {}
@@ -222,6 +228,8 @@ def child(checkout: str) -> int:
             cpu0, wall0 = time.process_time(), time.perf_counter()
             if profiler:
                 profiler.enable()
+            if tree:
+                tree.start()
             for body in bodies:
                 status, data = call(body)
                 statuses[status[:3]] = statuses.get(status[:3], 0) + 1
@@ -229,6 +237,8 @@ def child(checkout: str) -> int:
                     samples.append(data[:160].decode(errors="replace"))
             if profiler:
                 profiler.disable()
+            if tree:
+                tree.stop()
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
         n = len(bodies)
         layers = {k: v * 1000 / n for k, v in clock.own.items()}
@@ -250,6 +260,8 @@ def child(checkout: str) -> int:
                 int(command["cprofile"]),
             )
             reply["cprofile"] = text.getvalue()
+        if tree:
+            reply["pyinstrument"] = tree.output_text(unicode=True, color=False)
         out.write(json.dumps(reply) + "\n")
         out.flush()
     return 0
@@ -267,7 +279,7 @@ class Child:
         self.proc = subprocess.Popen(
             [
                 checkout_python(checkout),
-                str(BENCH / "profile_decision.py"),
+                __file__,
                 "--child",
                 str(checkout),
             ],
@@ -290,10 +302,8 @@ class Child:
             raise SystemExit(f"{self.name}: no answer from the child (see {self.log.name})")
         return json.loads(result[0])
 
-    def run(self, bodies: list[bytes], cprofile: int = 0, timeout: float = 600) -> dict:
-        command = {"bodies": [b.decode() for b in bodies]}
-        if cprofile:
-            command["cprofile"] = cprofile
+    def run(self, bodies: list[bytes], timeout: float = 600, **profilers) -> dict:
+        command = {"bodies": [b.decode() for b in bodies], **profilers}
         self.proc.stdin.write(json.dumps(command) + "\n")
         self.proc.stdin.flush()
         return self._read(timeout)
@@ -382,6 +392,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--cprofile", type=int, default=0, help="after the rounds, one cProfile block: top N"
     )
+    parser.add_argument(
+        "--pyinstrument",
+        action="store_true",
+        help="after the rounds, one block under pyinstrument (wall-clock call tree)",
+    )
     parser.add_argument("--save", type=Path, help="also write the figures as JSON here")
     return parser.parse_args(argv)
 
@@ -402,7 +417,7 @@ def main(argv=None) -> int:
     )
 
     paths = [p.strip() for p in args.paths.split(",") if p.strip()]
-    logdir = Path(tempfile.mkdtemp(prefix="profile-decision-"))
+    logdir = Path(tempfile.mkdtemp(prefix="profile-refusal-"))
     sandbox = Sandbox(logdir)
     wanted = [("stock", ROOT, args.database_url, args.set)]
     if args.baseline_checkout:
@@ -455,14 +470,16 @@ def main(argv=None) -> int:
                     figures[path][name].append(targets[name].run(bodies))
                 print(f"  {path}: round {round_ + 1} of {args.rounds}", flush=True)
         profiles = {}
-        if args.cprofile:
+        kinds = {"cprofile": args.cprofile} if args.cprofile else {}
+        if args.pyinstrument:
+            kinds["pyinstrument"] = True
+        for kind, value in kinds.items():
             for name, target in children.items():
                 for path in paths:
                     n = args.accept_requests if path == "accept" else args.requests
                     bodies = events(sandbox.url, path, n, visitors[name] if path == "dup" else "")
-                    profiles[f"{name} {path}"] = target.run(bodies, cprofile=args.cprofile)[
-                        "cprofile"
-                    ]
+                    answer = target.run(bodies, **{kind: value})
+                    profiles[f"{kind}, {name} {path}"] = answer[kind]
     finally:
         for target in children.values():
             target.stop()
@@ -480,7 +497,7 @@ def main(argv=None) -> int:
     }
     print_report(report, args)
     for name, text in profiles.items():
-        print(f"\n--- cProfile (CPU time, inflated by the profiler), {name} ---\n{text}")
+        print(f"\n--- {name} (cProfile: CPU time, inflated by the profiler) ---\n{text}")
     if args.save:
         args.save.write_text(json.dumps(report, indent=2))
     return 0
