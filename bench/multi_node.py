@@ -36,7 +36,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.signup_load import free_port, fresh_database, wait_for  # noqa: E402
+from bench.stack import free_port, fresh_database, wait_for  # noqa: E402
 from sandbox.control import SandboxControl  # noqa: E402
 
 PY = str(ROOT / ".venv" / "bin" / "python")

@@ -550,6 +550,7 @@ class Stack:
     def stop(self) -> None:
         self.server.stop()
         self.sandbox.stop()
+        drop_database(self.server.database_url)
 
 
 SEED_DIR = (ROOT / "../shared/anchors/seed_quickstart").resolve()
