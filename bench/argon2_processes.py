@@ -12,7 +12,8 @@ allocator policy:
     mmap threshold   MALLOC_MMAP_THRESHOLD_=1048576 (what bin/serve set before): every hash
                      maps and zeroes a fresh block and hands it back
     glibc default    freed blocks stay in the arena of the thread that freed them
-    2 arenas         mallopt(M_ARENA_MAX, 2), as fpdjango/gunicorn.conf.py does
+    2 arenas         mallopt(M_ARENA_MAX, 2) (the deleted annex set it in gunicorn.conf.py;
+                     stock gunicorn leaves glibc its default, MALLOC_ARENA_MAX sets it)
 
 Prints hashes/s over all processes, user and system CPU per hash, and the largest process's
 peak RSS. All processes start together and share the machine with nothing else we start.

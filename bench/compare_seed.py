@@ -1,36 +1,49 @@
-"""fpdjango against the seed quickstart, side by side in one run (docs/benchmarks.md).
+"""fpdjango against the seed quickstart, side by side in one run, as deployed (docs/benchmarks.md).
 
+    apt-get install -y nginx                                  # once: Debian's package
     python3 -m venv /tmp/seedvenv && /tmp/seedvenv/bin/pip install \\
-        -r ../shared/anchors/seed_quickstart/requirements.txt          # once, as its README says
-    .venv/bin/python bench/compare_seed.py                          # ~6 minutes
-    .venv/bin/python bench/compare_seed.py --requests 300 --max-seconds 20   # a quick look
-    .venv/bin/python bench/compare_seed.py --only flood --targets fpdjango    # one scenario
+        -r ../shared/anchors/seed_quickstart/requirements.txt   # once, as its README says
+    .venv/bin/python bench/compare_seed.py                      # seed and this checkout
+    .venv/bin/python bench/compare_seed.py --baseline-checkout ../wt-annex   # and a baseline
+    .venv/bin/python bench/compare_seed.py --requests 300 --max-seconds 15   # a quick look
+    .venv/bin/python bench/compare_seed.py --only flood --targets stock      # one scenario
 
 One sandbox (`manage.py runsandbox`, in memory; it serves the v3 paths the seed's SDK calls)
-feeds both servers: the seed (uvicorn, SQLite, run in place from its own venv) and fpdjango
-(gunicorn with fpdjango/gunicorn.conf.py, production settings, a fresh PostgreSQL database).
-Both get the same request, `POST /api/create-account {requestId, username, password}`, from
-the same asyncio load generator (bench/load.py), one server at a time, `--requests` per
-scenario (or `--max-seconds`, whichever ends first):
+feeds every server:
 
-    0 ms upstream, 32 clients    dup, bot, accept  (accept vs the Argon2id limit of this run)
+    seed      the seed quickstart (uvicorn, SQLite), run in place from its own venv, as its
+              README runs it: nothing in front
+    stock     this checkout, deployed as docs/deployment.md says: nginx (keep-alive upstream
+              pool, X-Forwarded-For appended, X-Forwarded-Proto https) in front of gunicorn
+              started the stock way (`-c fpdjango/gunicorn.conf.py --bind --workers --threads`),
+              production settings, RISK_TRUSTED_PROXY_COUNT=1, a fresh PostgreSQL database
+    baseline  with --baseline-checkout: another checkout of fpdjango (the annex, the commit
+              before its deletion) the same way, its own nginx and database, the same
+              workers x threads given the way that checkout reads them (GUNICORN_*)
+
+All get the same `POST /api/create-account {requestId, username, password}` from the same
+asyncio load generator (bench/load.py, bound to 127.0.0.2: the events carry that address, and
+fpdjango must read it from X-Forwarded-For), one server at a time, `--requests` per scenario
+or `--max-seconds`, whichever ends first:
+
+    0 ms upstream, 32 clients    dup, bot, accept
     100 ms upstream, 64 clients  dup, bot
     one-device flood             a legitimate user's p99 (`--legit-clients` new humans signing
-                                 up) alone, then while 64 clients send the duplicate device
+                                 up) alone, then while `--flood-clients` send the duplicate device
 
-    floor (fpdjango only)        a malformed requestId, answered 400 before any Fingerprint
-                                 call or write (one query: the username check): the
-                                 serving stack's own cost, which
-                                 bounds the 0 ms ratio (report.py prints the arithmetic)
+Each scenario runs every server back to back, the fpdjango servers on either side of the seed
+and in turns (stock, seed, baseline; then baseline, seed, stock; ...), so that every ratio
+comes from the same minutes. Each measured run follows its own warm-up of bot refusals. Before
+an fpdjango server's turn the other's idle database connections are closed
+(`release_connections`): this host's PostgreSQL allows 100, two servers of 64 threads would
+hold 128.
 
 `dup` is a device that already has its account (seed: 429, fpdjango: 403 signup_denied), `bot`
 a new bad bot each time (403 both), `accept` a new human (seed: 200, fpdjango: 201 created).
-A measured run's events are all made before its clock starts (`--requests` of them; a run
-that lasts longer than RISK_MAX_EVENT_AGE_S, 60 s, would see stale events at its end): making
-events is the load generator's work, and done during the run it took the cores from whichever
-server used both. The flood, which runs for a duration, still makes them as it goes.
-An answer counts as ok only with the expected status and body. Each measured run follows its
-own warm-up of bot refusals (`warm_up`). Loopback only.
+A measured run's events are made before its clock starts (`--requests` of them); the flood
+makes them as it goes. An answer counts as ok only with the expected status and body. CPU
+per answer is read from /proc: the server's processes, its nginx, the sandbox, and the
+PostgreSQL backends of its database. Loopback only.
 """
 
 from __future__ import annotations
@@ -43,21 +56,25 @@ import os
 import platform
 import re
 import sys
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from load import (
-    EventFeed,
-    Probe,
-    Target,
-    fire,
-    generator_ceiling,
-    run_floor,
-    run_path,
-    seed_duplicate_device,
-)
+from load import EventFeed, Probe, Target, fire, generator_ceiling, run_path, seed_duplicate_device
 from report import print_comparison
-from stack import SEED_DIR, SeedServer, Stack, argon2_timing, gunicorn_config, set_latency, uptime
+from stack import (
+    ROOT,
+    SEED_DIR,
+    THROUGHPUT_SETTINGS,
+    Fpdjango,
+    Sandbox,
+    SeedServer,
+    argon2_timing,
+    drop_database,
+    release_connections,
+    set_latency,
+    uptime,
+)
 
 SEED_EXPECT = {
     "dup": (429, b"Operation failed"),
@@ -71,8 +88,14 @@ FPDJANGO_EXPECT = {
 }
 # Events made ahead, topped up as they go: a slow run must not reach RISK_MAX_EVENT_AGE_S (60 s)
 FRESH_CHUNK = 64
-# (upstream latency ms, clients, paths)
-SCENARIOS = [(0, 32, ("dup", "bot", "accept")), (100, 64, ("dup", "bot"))]
+# (upstream latency ms, clients, path), in the order they run
+BLOCKS = [
+    (0, 32, "dup"),
+    (0, 32, "bot"),
+    (0, 32, "accept"),
+    (100, 64, "dup"),
+    (100, 64, "bot"),
+]
 
 
 def flood_run(target: Target, sandbox_url: str, latency_ms: int, args) -> dict:
@@ -124,29 +147,64 @@ def flood_run(target: Target, sandbox_url: str, latency_ms: int, args) -> dict:
     return {"alone": asdict(alone), "flooded": asdict(flooded), "flood": asdict(flood_result)}
 
 
-def warm_up(target: Target, sandbox_url: str, latency_ms: int, clients: int, requests=64):
-    """Bot refusals right before a measured run, so that it measures the steady state. The
-    other target's run in between lasts up to --max-seconds (the seed's 100 ms runs take 60 s):
-    long enough for every fpdjango thread's database connection to pass DB_CONN_MAX_AGE, and a
-    run that begins with 64 reconnections measures them in its p99."""
+def warm_up(target: Target, sandbox_url: str, latency_ms: int, clients: int) -> None:
+    """Bot refusals right before a measured run, so that it measures the steady state: every
+    fpdjango thread has its database connection back (closed during the other server's turn,
+    `take_turn`) and nginx its upstream connections. The seed keeps no connections; a few
+    requests do."""
+    requests = clients * 2 if target.pids.get("database_url") else 16
     run_path(target, sandbox_url, "bot", latency_ms, concurrency=clients, requests=requests)
 
 
+def take_turn(target: Target, targets: list[Target]) -> None:
+    """Before `target` runs, close the other fpdjango servers' idle database connections (see
+    the module doc). Never the next server's own: the annex checks a connection's health only
+    after it has idled a second."""
+    for other in targets:
+        if other is not target and other.pids.get("database_url"):
+            release_connections(other.pids["database_url"])
+
+
+def turns(targets: list[Target], block: int) -> list[Target]:
+    """The order of one block: the fpdjango servers on either side of the seed, swapping
+    sides from one block to the next."""
+    by_name = {t.name: t for t in targets}
+    fpdjango = [t for t in targets if t.name != "seed"]
+    if block % 2:
+        fpdjango.reverse()
+    order = [*fpdjango[:1], *([by_name["seed"]] if "seed" in by_name else []), *fpdjango[1:]]
+    return order
+
+
 def logged_errors(log: Path) -> dict:
-    """Exception lines in fpdjango's log (the cause of any 5xx), counted."""
+    """Exception lines in a gunicorn log (the cause of any 5xx), counted."""
+    if not log.exists():
+        return {}
     found = collections.Counter(
         line.strip()[:200]
         for line in log.read_text(errors="replace").splitlines()
-        if re.match(r"^[\w.]+(Error|Exception): ", line)
+        if re.match(r"^[\w.]+(Error|Exception): ", line) or "[ERROR]" in line
     )
     return dict(found.most_common(10))
 
 
+def proxy_errors(log: Path) -> dict:
+    """nginx's [error] lines (a 502's cause), counted by what they say."""
+    if not log.exists():
+        return {}
+    found = collections.Counter(
+        re.sub(r"^.*\[error\] [\d#]+: \*\d+ ", "", line).split(", client:")[0][:120]
+        for line in log.read_text(errors="replace").splitlines()
+        if "[error]" in line
+    )
+    return dict(found.most_common(5))
+
+
 def _target_names(value: str) -> tuple[str, ...]:
     names = tuple(name.strip() for name in value.split(",") if name.strip())
-    unknown = set(names) - {"seed", "fpdjango"}
+    unknown = set(names) - {"seed", "stock", "baseline"}
     if not names or unknown:
-        raise argparse.ArgumentTypeError(f"expected seed and/or fpdjango, got {value!r}")
+        raise argparse.ArgumentTypeError(f"expected seed, stock and/or baseline, got {value!r}")
     return names
 
 
@@ -163,13 +221,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--database-url",
         default=os.environ.get(
-            "COMPARE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/fpdjango_compare_seed"
+            "COMPARE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/fp_bench_compare_stock"
         ),
-        help="PostgreSQL database for fpdjango, dropped and recreated",
+        help="PostgreSQL database for this checkout, dropped and recreated",
+    )
+    parser.add_argument(
+        "--baseline-checkout",
+        type=Path,
+        help="another fpdjango checkout to run beside this one (e.g. the commit before a change)",
+    )
+    parser.add_argument(
+        "--baseline-name", default="annex", help="its name in the report (default: annex)"
+    )
+    parser.add_argument(
+        "--baseline-database-url",
+        default=os.environ.get(
+            "COMPARE_BASELINE_DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/fp_bench_compare_baseline",
+        ),
+        help="its PostgreSQL database, dropped and recreated",
     )
     parser.add_argument("--requests", type=int, default=1200, help="requests per scenario")
     parser.add_argument(
-        "--max-seconds", type=float, default=60.0, help="time bound per scenario and server"
+        "--max-seconds", type=float, default=45.0, help="time bound per scenario and server"
     )
     parser.add_argument("--flood-latency-ms", type=int, default=100)
     parser.add_argument("--flood-clients", type=int, default=64)
@@ -177,8 +251,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--legit-requests", type=int, default=200, help="legitimate signups without the flood"
     )
-    parser.add_argument("--workers", type=int, help="GUNICORN_WORKERS for fpdjango")
-    parser.add_argument("--threads", type=int, help="GUNICORN_THREADS for fpdjango")
+    parser.add_argument("--workers", type=int, help="gunicorn --workers (default: the config's)")
+    parser.add_argument("--threads", type=int, help="gunicorn --threads (default: the config's)")
+    parser.add_argument(
+        "--no-proxy", action="store_true", help="fpdjango without nginx in front (not deployed)"
+    )
+    parser.add_argument("--nginx-workers", default="auto", help="nginx worker_processes")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for this checkout's server only (an experiment; repeatable)",
+    )
     parser.add_argument(
         "--only",
         choices=("refusals", "flood"),
@@ -186,25 +271,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--targets",
-        default="seed,fpdjango",
+        default="seed,stock,baseline",
         type=_target_names,
-        help="comma-separated: seed, fpdjango or both (ratios need both)",
+        help="comma-separated: seed, stock, baseline (with --baseline-checkout)",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--save", type=Path, help="also write the report as JSON here")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     log = (lambda *a: print(*a, file=sys.stderr, flush=True)) if args.json else print
-    stack, seed = Stack(args).for_throughput(), None
+    logdir = Path(tempfile.mkdtemp(prefix="compare-seed-"))
+    sandbox = Sandbox(logdir)
+    seed, servers = None, []
+    settings = {**THROUGHPUT_SETTINGS}
+    wanted = [("stock", ROOT, args.database_url, args.set)]
+    if args.baseline_checkout and "baseline" in args.targets:
+        wanted.append((args.baseline_name, args.baseline_checkout, args.baseline_database_url, []))
+    uptime_start = uptime()
     try:
-        log(f"starting the sandbox and gunicorn on {args.database_url}; targets: {args.targets}")
-        stack.start()
-        sandbox_url = stack.sandbox_url
+        sandbox.start()
         targets = []
         if "seed" in args.targets:
-            seed = SeedServer(args.seed_python, sandbox_url, Path(args.seed_dir))
+            seed = SeedServer(args.seed_python, sandbox.url, Path(args.seed_dir))
             seed.start()
             targets.append(
                 Target(
@@ -213,81 +304,109 @@ def main(argv: list[str] | None = None) -> int:
                     endpoint="/api/create-account",
                     id_field="requestId",
                     expect=SEED_EXPECT,
-                    pids={"server": seed.pid, "sandbox": stack.sandbox_pid},
+                    pids={"server": seed.pid, "sandbox": sandbox.pid},
                 )
             )
-        if "fpdjango" in args.targets:
+        for name, checkout, database_url, extra in wanted:
+            if name == "stock" and "stock" not in args.targets:
+                continue
+            server = Fpdjango(
+                name=name,
+                checkout=checkout,
+                database_url=database_url,
+                sandbox_url=sandbox.url,
+                logdir=logdir,
+                workers=args.workers,
+                threads=args.threads,
+                proxy=not args.no_proxy,
+                nginx_workers=args.nginx_workers,
+                settings={**settings, **dict(pair.partition("=")[::2] for pair in extra)},
+            )
+            log(f"starting {name}: {checkout} on {database_url}")
+            servers.append(server)
+            server.start()
             targets.append(
                 Target(
-                    "fpdjango",
-                    stack.url,
+                    name,
+                    server.url,
                     endpoint="/api/create-account",
                     id_field="requestId",
                     expect=FPDJANGO_EXPECT,
                     pids={
-                        "server": stack.server_pid,
-                        "sandbox": stack.sandbox_pid,
-                        "database_url": args.database_url,
+                        "server": server.server_pid,
+                        "proxy": server.nginx.pid if server.nginx else 0,
+                        "sandbox": sandbox.pid,
+                        "database_url": database_url,
                     },
                 )
             )
         log("measuring the load generator and Argon2id")
         generator = generator_ceiling(64)
-        argon2 = argon2_timing(stack.env)
-        set_latency(sandbox_url, 0)
+        argon2 = argon2_timing(servers[0].env if servers else os.environ)
+        set_latency(sandbox.url, 0)
         for target in targets:
-            target.dup_visitor = seed_duplicate_device(target, sandbox_url)
+            target.dup_visitor = seed_duplicate_device(target, sandbox.url)
         results = []
-        for latency_ms, clients, paths in SCENARIOS if args.only != "flood" else ():
-            set_latency(sandbox_url, latency_ms)
-            for path in paths:
-                for target in targets:
-                    log(f"  {latency_ms} ms, {clients} clients, {path}: {target.name}")
-                    warm_up(target, sandbox_url, latency_ms, clients)
-                    result = run_path(
-                        target,
-                        sandbox_url,
-                        path,
-                        latency_ms,
-                        concurrency=clients,
-                        requests=args.requests,
-                        duration=args.max_seconds,
-                        chunk=FRESH_CHUNK,
-                        prefill=args.requests,
-                    )
-                    results.append(asdict(result))
-        floor = None
-        fpdjango = next((t for t in targets if t.name == "fpdjango"), None)
-        if fpdjango is not None and args.only != "flood":
-            log("  floor: fpdjango's cheapest answer (400, no Fingerprint call, no write)")
-            floor = asdict(run_floor(fpdjango, concurrency=32, requests=args.requests * 4))
-        set_latency(sandbox_url, args.flood_latency_ms)
+        for block, (latency_ms, clients, path) in enumerate(BLOCKS if args.only != "flood" else ()):
+            set_latency(sandbox.url, latency_ms)
+            for target in turns(targets, block):
+                log(f"  {latency_ms} ms, {clients} clients, {path}: {target.name}")
+                take_turn(target, targets)
+                warm_up(target, sandbox.url, latency_ms, clients)
+                result = run_path(
+                    target,
+                    sandbox.url,
+                    path,
+                    latency_ms,
+                    concurrency=clients,
+                    requests=args.requests,
+                    duration=args.max_seconds,
+                    chunk=FRESH_CHUNK,
+                    prefill=args.requests,
+                )
+                results.append(asdict(result))
+        set_latency(sandbox.url, args.flood_latency_ms)
         floods = {}
-        for target in targets if args.only != "refusals" else ():
+        for target in turns(targets, len(BLOCKS)) if args.only != "refusals" else ():
             log(f"  {args.flood_latency_ms} ms, one-device flood: {target.name}")
-            warm_up(target, sandbox_url, args.flood_latency_ms, args.flood_clients, requests=256)
-            floods[target.name] = flood_run(target, sandbox_url, args.flood_latency_ms, args)
-        set_latency(sandbox_url, 0)
+            take_turn(target, targets)
+            warm_up(target, sandbox.url, args.flood_latency_ms, args.flood_clients)
+            floods[target.name] = flood_run(target, sandbox.url, args.flood_latency_ms, args)
+        set_latency(sandbox.url, 0)
         report = {
             "machine": {
                 "cores": os.cpu_count(),
                 "python": platform.python_version(),
                 "kernel": platform.release(),
             },
-            "server": {"fpdjango": gunicorn_config(stack.env), "logs": str(stack.logdir)},
-            "settings": {k: v for k, v in vars(args).items() if k != "json"},
+            "servers": {server.name: server.describe() for server in servers},
+            "settings": {
+                k: str(v) if isinstance(v, Path) else v
+                for k, v in vars(args).items()
+                if k not in ("json", "save")
+            },
             "generator": generator,
             "argon2": argon2,
             "results": results,
-            "floor": floor,
             "flood": floods,
-            "fpdjango_errors": logged_errors(stack.logdir / "gunicorn.log"),
+            "errors": {server.name: logged_errors(server.log) for server in servers},
+            "logs": str(logdir),
+            "uptime_start": uptime_start,
             "uptime_end": uptime(),
         }
     finally:
         if seed is not None:
             seed.stop()
-        stack.stop()
+        for server in servers:
+            server.stop()
+        sandbox.stop()
+        for server in servers:
+            drop_database(server.database_url)
+    report["proxy_errors"] = {
+        server.name: proxy_errors(logdir / f"nginx-{server.name}-error.log") for server in servers
+    }
+    if args.save:
+        args.save.write_text(json.dumps(report, indent=2))
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import http.client
 import json
 import multiprocessing
 import resource
@@ -11,7 +12,6 @@ import secrets
 import statistics
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -26,6 +26,10 @@ from stack import (
     uptime,
 )
 
+# The load generator's own loopback address, which the events carry (bulk-made with it): the
+# server must see it, through nginx's X-Forwarded-For, for a human's signup to pass the IP
+# check (127.0.0.1 would also be what nginx itself connects from).
+CLIENT_IP = "127.0.0.2"
 PASSWORD = "Lq7-vT9#mZp2wR4k"  # passes Django's validators; every account gets its own salt
 PATHS = {
     # path: (sandbox profile, expected status, body marker of success)
@@ -66,7 +70,7 @@ class EventFeed:
         self._thread: threading.Thread | None = None
 
     def _fill(self, count: int) -> None:
-        fields: dict = {"ip": "127.0.0.1"}
+        fields: dict = {"ip": CLIENT_IP}
         if self.visitor_id:
             fields["visitor_id"] = self.visitor_id
         ids = self.control.bulk_events(count, profile=self.profile, **fields)
@@ -135,6 +139,7 @@ class RunResult:
     statuses: dict = field(default_factory=dict)
     gen_cpu: float = 0.0  # share of one core the load generator used
     server_cpu_ms_per_req: float = 0.0
+    proxy_cpu_ms_per_req: float = 0.0  # nginx in front of the server, when there is one
     sandbox_cpu_ms_per_req: float = 0.0
     postgres_cpu_ms_per_req: float = 0.0  # the server's PostgreSQL backends
     machine_busy: float = 0.0  # share of all cores busy (everything on the machine)
@@ -183,7 +188,7 @@ async def fire(
     deadline = t_start + duration if duration else None
 
     async def client() -> None:
-        reader, writer = await asyncio.open_connection(host, port)
+        reader, writer = await asyncio.open_connection(host, port, local_addr=(CLIENT_IP, 0))
         try:
             while deadline is None or time.perf_counter() < deadline:
                 try:
@@ -204,7 +209,9 @@ async def fire(
                     ok[0] += 1
                 if close:
                     writer.close()
-                    reader, writer = await asyncio.open_connection(host, port)
+                    reader, writer = await asyncio.open_connection(
+                        host, port, local_addr=(CLIENT_IP, 0)
+                    )
         finally:
             writer.close()
 
@@ -314,47 +321,14 @@ def _measured(
     )
 
 
-# The cheapest answer the signup endpoint gives: a malformed id is refused by the serializer
-# (400) before any Fingerprint call or write. What it costs is the serving stack: gunicorn,
-# Django's handler and middleware (the signup fast path's, accounts/fast_path.py), the
-# serializer's fields and its one query, the username check.
-FLOOR_BODY = b'{"requestId": "not an id", "username": "floor", "password": "floor-Pass-9"}'
-
-
-def run_floor(
-    target: Target,
-    *,
-    concurrency: int,
-    requests: int,
-    duration: float | None = None,
-    url_path: str | None = None,
-    body: bytes = FLOOR_BODY,
-    expect: tuple[int, bytes] = (400, b"invalid_input"),
-) -> RunResult:
-    """`requests` of the same request (or for `duration` s): by default a malformed signup on
-    the target's endpoint, each answered 400 `invalid_input`."""
-    status, marker = expect
-    sent = [0]
-
-    def check(got: int, answer: bytes) -> bool:
-        return got == status and marker in answer
-
-    def next_body():
-        if sent[0] >= requests:
-            raise StopIteration
-        sent[0] += 1
-        return body, check
-
-    return _measured(
-        target, next_body, "floor", 0, concurrency, duration, url_path or target.endpoint
-    )
-
-
 class Probe:
-    """CPU of the generator, the server, the sandbox and PostgreSQL between start and result()."""
+    """CPU of the generator, the server, its proxy, the sandbox and PostgreSQL between start
+    and result()."""
 
     def __init__(self, pids: dict) -> None:
         self.server = process_tree(pids["server"]) if pids.get("server") else []
+        self.proxy = process_tree(pids["proxy"]) if pids.get("proxy") else []
+        self.proxy0 = proc_cpu_s(self.proxy)
         self.sandbox = process_tree(pids["sandbox"]) if pids.get("sandbox") else []
         self.database_url = pids.get("database_url")
         self.cpu0 = resource.getrusage(resource.RUSAGE_SELF)
@@ -392,6 +366,9 @@ class Probe:
             server_cpu_ms_per_req=round((proc_cpu_s(self.server) - self.srv0) * 1000 / n, 2)
             if n
             else 0,
+            proxy_cpu_ms_per_req=round((proc_cpu_s(self.proxy) - self.proxy0) * 1000 / n, 2)
+            if n
+            else 0,
             sandbox_cpu_ms_per_req=round((proc_cpu_s(self.sandbox) - self.sbx0) * 1000 / n, 2)
             if n
             else 0,
@@ -405,7 +382,7 @@ class Probe:
 def first_account(target: Target, sandbox_url: str, **event_fields) -> dict:
     """Sign a new human up on `target`; returns its sandbox event (the device has an account)."""
     control = SandboxControl(sandbox_url)
-    event = control.create_event("human", ip="127.0.0.1", **event_fields)
+    event = control.create_event("human", ip=CLIENT_IP, **event_fields)
     control.close()
     body = json.dumps(
         {
@@ -414,11 +391,18 @@ def first_account(target: Target, sandbox_url: str, **event_fields) -> dict:
             "password": PASSWORD,
         }
     ).encode()
-    request = urllib.request.Request(
-        target.url + target.endpoint, data=body, headers={"Content-Type": "application/json"}
+    parts = urlsplit(target.url)
+    conn = http.client.HTTPConnection(
+        parts.hostname, parts.port or 80, timeout=30, source_address=(CLIENT_IP, 0)
     )
-    with urllib.request.urlopen(request, timeout=30) as response:
+    try:
+        conn.request(
+            "POST", target.endpoint, body=body, headers={"Content-Type": "application/json"}
+        )
+        response = conn.getresponse()
         answer = response.read()
+    finally:
+        conn.close()
     status, marker = target.expect["accept"]
     if response.status != status or marker not in answer:
         raise SystemExit(f"{target.name}: could not create a first account: {answer[:200]!r}")

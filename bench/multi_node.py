@@ -36,7 +36,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.signup_load import free_port, fresh_database, wait_for  # noqa: E402
+from bench.stack import free_port, fresh_database, wait_for  # noqa: E402
 from sandbox.control import SandboxControl  # noqa: E402
 
 PY = str(ROOT / ".venv" / "bin" / "python")
@@ -56,8 +56,10 @@ class Stack:
         self.env = {
             **os.environ,
             "DJANGO_DEBUG": "0",
-            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
             "DJANGO_SECURE_SSL_REDIRECT": "0",
+            # The loopback sandbox in production (risk.E011, E012)
+            "FINGERPRINT_SANDBOX_IN_PRODUCTION": "1",
             "DATABASE_URL": args.database_url,
             "REDIS_URL": args.redis_url,
             "REDIS_KEY_PREFIX": self.prefix,
@@ -74,8 +76,6 @@ class Stack:
             "SIGNUP_THROTTLE_VISITOR_RATE": f"{args.visitor_limit}/hour",
             "SANDBOX_ENABLED": "0",
             "LOG_LEVEL": "WARNING",
-            "GUNICORN_WORKERS": "2",
-            "GUNICORN_THREADS": "8",
             # Connections closed after each request: the PostgreSQL is shared with others.
             "DB_CONN_MAX_AGE": "0",
         }
@@ -138,13 +138,15 @@ class Stack:
                     str(Path(PY).parent / "gunicorn"),
                     "-c",
                     "fpdjango/gunicorn.conf.py",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    "2",
+                    "--threads",
+                    "8",
                     "fpdjango.wsgi:application",
                 ],
-                {
-                    **self.env,
-                    "GUNICORN_BIND": f"127.0.0.1:{port}",
-                    "PROMETHEUS_MULTIPROC_DIR": str(metrics),
-                },
+                {**self.env, "PROMETHEUS_MULTIPROC_DIR": str(metrics)},
             )
             wait_for(f"{self.urls[i]}/healthz", node)
         self.worker()

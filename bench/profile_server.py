@@ -38,9 +38,11 @@ LAYERS = [
     ("the view (answer, response)", "SignupView.post"),
     ("serializer: fields, password validators", "BaseSerializer.is_valid"),
     ("serializer: username query", "username_taken"),
-    ("service: around the decision", "account_signup"),
-    ("service: Fingerprint fetch", "event_fetch"),
-    ("service: decide and write evidence", "signup_assess"),
+    ("risk entry: throttles, metrics, log", "signup_verdict"),
+    ("risk: retry check", "signup_retry_of"),
+    ("risk: Fingerprint fetch", "event_fetch"),
+    ("risk: rules and writes", "signup_decide"),
+    ("account: insert and link", "FingerprintSignupMixin.save"),
 ]
 
 

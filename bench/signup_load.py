@@ -6,9 +6,10 @@
     .venv/bin/python bench/signup_load.py --url http://host:8000 --sandbox-url http://host:8100
 
 Unless --url is given it starts everything itself, with production settings: a fresh
-PostgreSQL database (--database-url, default fpdjango_loadbench, dropped and migrated), the
-Fingerprint sandbox (`manage.py runsandbox`, in memory, on a free port) and gunicorn with
-fpdjango/gunicorn.conf.py (DJANGO_DEBUG=0, a throwaway secret key). Per scenario it sets the
+PostgreSQL database (--database-url, default fp_bench_load, dropped and migrated), the
+Fingerprint sandbox (`manage.py runsandbox`, in memory, on a free port), gunicorn with
+fpdjango/gunicorn.conf.py (DJANGO_DEBUG=0, a throwaway secret key) and nginx in front of it
+as docs/deployment.md configures it (--no-proxy: gunicorn alone). Per scenario it sets the
 sandbox's latency for event lookups, then fires signups from --concurrency keep-alive
 connections for each path:
 
@@ -17,9 +18,9 @@ connections for each path:
     accept  humans, a new visitor each time: 201 created (one Argon2id hash each)
 
 Events are made in the sandbox ahead of the requests (bulk, topped up in the background so they
-stay fresh), with ip 127.0.0.1, the client IP the server sees. The load generator is asyncio on
-raw HTTP/1.1 keep-alive streams; `generator` in the output is its own ceiling against a trivial
-server, and `gen_cpu` is the share of a core it used during each run.
+stay fresh), with ip 127.0.0.2, the load generator's own address, which the server sees. The
+load generator is asyncio on raw HTTP/1.1 keep-alive streams; `generator` in the output is its
+own ceiling against a trivial server, and `gen_cpu` is the share of a core it used per run.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from dataclasses import asdict
 
 from load import PATHS, RunResult, Target, generator_ceiling, run_path, seed_duplicate_device
 from report import print_table
-from stack import MemorySampler, Stack, argon2_timing, gunicorn_config, set_latency, uptime
+from stack import MemorySampler, Stack, argon2_timing, set_latency, uptime
 
 # --- driver ----------------------------------------------------------------------------------
 
@@ -82,7 +83,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--database-url",
         default=os.environ.get(
-            "LOADBENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/fpdjango_loadbench"
+            "LOADBENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/fp_bench_load"
         ),
         help="PostgreSQL database the benchmark drops and recreates",
     )
@@ -95,11 +96,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=15.0, help="seconds per path")
     parser.add_argument("--requests", type=int, help="requests per path (instead of --duration)")
     parser.add_argument("--paths", default="dup,bot,accept", help="comma-separated: dup,bot,accept")
-    parser.add_argument("--workers", type=int, help="GUNICORN_WORKERS for the started server")
-    parser.add_argument("--threads", type=int, help="GUNICORN_THREADS for the started server")
+    parser.add_argument("--workers", type=int, help="gunicorn --workers (default: the config's)")
+    parser.add_argument("--threads", type=int, help="gunicorn --threads (default: the config's)")
+    parser.add_argument(
+        "--no-proxy", action="store_true", help="gunicorn alone, without nginx in front"
+    )
     parser.add_argument("--soak", type=float, default=0, help="also run a memory soak (seconds)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
+    args.proxy = not args.no_proxy
     args.latency_ms = [int(x) for x in args.latency_ms.split(",") if x.strip()]
     args.paths = [p.strip() for p in args.paths.split(",") if p.strip()]
     if unknown := set(args.paths) - set(PATHS):
@@ -134,11 +139,12 @@ def main(argv: list[str] | None = None) -> int:
             url, sandbox_url = stack.url, stack.sandbox_url
             pids = {
                 "server": stack.server_pid,
+                "proxy": stack.proxy_pid,
                 "sandbox": stack.sandbox_pid,
                 "database_url": args.database_url,
             }
             env = stack.env
-            server = {"url": url, **gunicorn_config(env), "logs": str(stack.logdir)}
+            server = {"url": url, **stack.server.describe(), "logs": str(stack.logdir)}
         log("measuring the load generator against a trivial server")
         generator = generator_ceiling(max(args.concurrencies))
         log("measuring Argon2id hash time")
