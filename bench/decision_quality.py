@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -50,9 +51,9 @@ TARGETS = {
     "fraud allowed": ("<=", 1.0),
     "fraud denied": (">=", 85.0),
 }
-# People with no reason to doubt them: the issue's "ordinary users, privacy browsers, phones
-# behind a carrier NAT" (Android app users are ordinary users too).
-NO_DOUBT = ("ordinary", "android_user", "privacy", "carrier_nat")
+# People with no reason to doubt them: ordinary users, privacy browsers, phones behind a
+# carrier NAT, students behind a campus address (Android app users are ordinary users too).
+NO_DOUBT = ("ordinary", "android_user", "privacy", "carrier_nat", "campus")
 
 
 def seed_rule(report: simulation.SimulationReport, sandbox_url: str) -> dict[str, Counter]:
@@ -133,6 +134,16 @@ def print_tables(mine: dict[str, Counter], seed: dict[str, Counter], meta: dict)
         print(f"{name:<26}{value:>8.2f}%{seed_totals[name]:>10.2f}%   {meets(name, value)}")
 
 
+def lab_allowlist(stack: Stack) -> None:
+    """The QA lab's range on the stack's allowlist, as its staff would add it."""
+    server = stack.server
+    subprocess.run(
+        [server.python, "manage.py", "allowlist", "add", "network", simulation.LAB_NETWORK,
+         "--note", "QA lab (bench)"],
+        cwd=server.checkout, env=server.env, check=True, capture_output=True,
+    )  # fmt: skip
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=1000)
@@ -158,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     stack.start()
     try:
+        lab_allowlist(stack)
         report = simulation.signups_simulate(
             api_url=stack.url,
             sandbox_url=stack.sandbox_url,

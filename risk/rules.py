@@ -131,10 +131,11 @@ def automation(event: Event) -> list[str]:
 
 
 def farm_signals(ctx: SignupContext, cfg: RiskSettings) -> list[str]:
-    """Why a device past the soft limit is a farm rather than a household: any one of these
-    turns a hold into a denial. Privacy signals (VPN, incognito, privacy settings) are not
-    among them; a young device alone is not either (a family signing up together on its
-    first visit looks just like that)."""
+    """Why a device past the soft limit (or a throwaway mailbox) is a farm rather than a
+    household: any one of these turns a hold into a denial. Privacy signals (VPN, incognito,
+    privacy settings) are not among them; a young device alone is not either (a family
+    signing up together on its first visit looks just like that), but a young device on a
+    network where young devices keep signing up is."""
     event = ctx.event
     if event is None:
         return []
@@ -148,6 +149,8 @@ def farm_signals(ctx: SignupContext, cfg: RiskSettings) -> list[str]:
         found.append("hosting_network")
     if event.high_activity is True:
         found.append("high_activity")
+    if _ip_new_devices_at_least(ctx, cfg, cfg.ip_new_devices_review_1h):
+        found.append("new_devices_on_network")
     reset = event.factory_reset_at
     if reset is not None and ctx.now - reset < timedelta(hours=cfg.established_device_hours):
         found.append("factory_reset")

@@ -44,7 +44,9 @@ class Kind:
     # home: one residential IP per actor; office: one business IP per actor; carrier: one
     # carrier-NAT IP shared by every actor of the kind; hosting: one datacenter IP per actor;
     # rotating_proxy: a fresh residential proxy IP (flagged by Fingerprint) per signup;
-    # shared_proxy: one residential IP per actor, whatever devices it rotates through
+    # shared_proxy: one residential IP per actor, whatever devices it rotates through;
+    # campus: one university address shared by every actor of the kind; lab: an address of
+    # the allowlisted QA lab's range (LAB_NETWORK)
     network: str = "home"
     history_days: float = 0  # the device visited the site this long before signing up
     established_share: float = 1.0  # share of actors with that history (others: brand-new)
@@ -56,6 +58,7 @@ class Kind:
     forged: bool = False  # a made-up event id that Fingerprint never issued
     stolen: bool = False  # an event id its owner already used to sign up
     drn_history: bool = False  # DRN has known the phone for months
+    disposable_email: bool = False  # signs up with a throwaway mailbox
     bench: bool = True  # part of the labelled population of bench/decision_quality.py
 
 
@@ -80,6 +83,11 @@ KINDS: dict[str, Kind] = {
                         network="carrier", history_days=60, established_share=0.3,
                         drn_history=True),
     "tor": Kind("a Tor Browser user", "tor", network="hosting"),
+    "campus": Kind("students behind one campus address within the hour (one in five on a "
+                   "brand-new browser)", "human", network="campus", history_days=60,
+                   established_share=0.8),
+    "qa_lab": Kind("an allowlisted QA lab: testers opening many accounts on a few machines",
+                   "human", group=(8, 14), network="lab", history_days=120),
     # --- fraudulent -----------------------------------------------------------------------
     "bad_bot": Kind("a headless browser script", "bad_bot", legit=False, network="hosting"),
     "proxy_farm": Kind("one device opening accounts through rotating proxies", "human",
@@ -100,6 +108,9 @@ KINDS: dict[str, Kind] = {
     "stale": Kind("a replay of a ten-minute-old event", "human", legit=False, age_s=600),
     "stolen": Kind("someone else's event id, already used", "human", legit=False, stolen=True),
     "forged": Kind("a made-up event id", "human", legit=False, forged=True),
+    "trial_abuse": Kind("free-trial abuse: a fresh clean browser per account, throwaway "
+                        "mailboxes", "human", legit=False, group=(2, 6), network="shared_proxy",
+                        rotate_device=True, disposable_email=True),
     # --- demo only: awkward cases a reviewer should see --------------------------------------
     "good_bot": Kind("a search crawler that hit the form", "good_bot", legit=False,
                      network="hosting", bench=False),
@@ -116,6 +127,8 @@ DEFAULT_MIX: dict[str, float] = {
     "privacy": 4,
     "carrier_nat": 5,
     "tor": 1,
+    "campus": 2.5,
+    "qa_lab": 2,
     "bad_bot": 8,
     "proxy_farm": 5,
     "antidetect": 4,
@@ -126,6 +139,7 @@ DEFAULT_MIX: dict[str, float] = {
     "stale": 1,
     "stolen": 1,
     "forged": 1,
+    "trial_abuse": 3,
     "good_bot": 1,
     "ip_mismatch": 1,
 }
@@ -203,6 +217,10 @@ class Actor:
 # Address blocks per network kind (the sandbox geolocates them: residential ISPs, hosting).
 RESIDENTIAL = ("73.45", "81.98", "91.64", "90.84", "177.32")
 CARRIER_IP = "49.36.200.17"  # one mobile carrier's NAT address (Jio, India)
+CAMPUS_IP = "81.98.120.5"  # one university's address (behind its NAT)
+LAB_NETWORK = "90.84.77.0/24"  # the QA lab's range: the demo and the bench allowlist it
+# Throwaway-mailbox domains, all on the disposable-email-domains list.
+THROWAWAY_DOMAINS = ("mailinator.com", "guerrillamail.com", "10minutemail.com", "yopmail.com")
 HOSTING = ("178.62", "3.80")  # DigitalOcean, AWS: datacenters
 
 
@@ -233,6 +251,8 @@ def plan_population(
             actor_ip = {
                 "office": lambda: _address(rng, RESIDENTIAL[2:4]),
                 "carrier": lambda: CARRIER_IP,
+                "campus": lambda: CAMPUS_IP,
+                "lab": lambda: f"{LAB_NETWORK.rsplit('.', 1)[0]}.{rng.randrange(1, 255)}",
                 "hosting": lambda: _address(rng, HOSTING),
             }.get(kind.network, lambda: _address(rng, RESIDENTIAL))()
             signups = []
@@ -250,7 +270,10 @@ def plan_population(
 def _credentials(
     rng: random.Random, kind: str, serial: int, run_tag: str, visitor_id: str, ip: str
 ) -> Signup:
-    if not KINDS[kind].legit:
+    if KINDS[kind].disposable_email:
+        username = f"trial{rng.randrange(10**6):06d}_{run_tag}{serial}"
+        domain = rng.choice(THROWAWAY_DOMAINS)
+    elif not KINDS[kind].legit:
         username = f"user{rng.randrange(10**6):06d}_{run_tag}{serial}"
         domain = "mailbox.example.net"
     else:

@@ -26,7 +26,7 @@ def test_population_leaves_every_kind_of_attempt(live_server, sandbox, settings)
     out = io.StringIO()
     call_command(
         "simulate_signups",
-        users=80,
+        users=120,
         api=live_server.url,
         sandbox=sandbox.base_url,
         seed=7,
@@ -37,7 +37,7 @@ def test_population_leaves_every_kind_of_attempt(live_server, sandbox, settings)
     )
     attempts = list(SignupAttempt.objects.select_related("fingerprint_event"))
     owners = [a for a in attempts if a.username.startswith("owner_")]  # stolen ids' owners
-    assert len(attempts) - len(owners) == 80  # every signup reached the API and was recorded
+    assert len(attempts) - len(owners) == 120  # every signup reached the API and was recorded
     assert {a.decision for a in attempts} == {"allow", "review", "deny"}
     reasons = Counter(r for a in attempts for r in a.reasons)
     for reason in (
@@ -66,6 +66,17 @@ def test_population_leaves_every_kind_of_attempt(live_server, sandbox, settings)
         assert any(len(decisions) > 1 for decisions in devices.values()), kind
         for decisions in devices.values():
             assert decisions == ["allow"] + ["review"] * (len(decisions) - 1), kind
+    # Students behind one campus address: allowed, though some browsers are brand-new.
+    assert {a.decision for a in by_kind["campus"]} == {"allow"}
+    assert len({a.client_ip for a in by_kind["campus"]}) == 1
+    # The allowlisted QA lab: many accounts per machine, all allowed, the entry recorded.
+    lab = by_kind["qa_lab"]
+    assert len(lab) > len({a.visitor_id for a in lab}) and {a.decision for a in lab} == {"allow"}
+    assert all(a.facts["allowlist_entry"].endswith("QA lab (demo)") for a in lab)
+    # Throwaway mailboxes: held, denied once the operator's fresh browsers pile up.
+    trial = by_kind["trial_abuse"]
+    assert "allow" not in {a.decision for a in trial}
+    assert all({"disposable_email", "disposable_email_farm"} & set(a.reasons) for a in trial)
     # Farms, bots and replays: never allowed.
     for kind in ("proxy_farm", "antidetect", "emulator_farm", "scripted_vm", "bad_bot",
                  "replayed", "stale"):  # fmt: skip
@@ -78,7 +89,7 @@ def test_population_leaves_every_kind_of_attempt(live_server, sandbox, settings)
     )
 
     summary = out.getvalue()
-    assert "80 signups from" in summary
+    assert "120 signups from" in summary
     assert "device_shared" in summary and "bot_bad" in summary
 
 

@@ -45,6 +45,8 @@ class Command(BaseCommand):
         sandbox_url = options["sandbox"] or risk_settings().api_url
         try:
             mix = simulation.parse_mix(options["mix"]) if options["mix"] else None
+            if (mix or simulation.DEFAULT_MIX).get("qa_lab"):
+                self.stdout.write(_lab_allowlisted())
             report = simulation.signups_simulate(
                 api_url=options["api"],
                 sandbox_url=sandbox_url,
@@ -60,3 +62,15 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         reasons = simulation.attempts_by_reason(report.references)
         self.stdout.write(simulation.format_report(report, reasons))
+
+
+def _lab_allowlisted() -> str:
+    """The QA lab's range on this database's allowlist (the demo's API writes here too)."""
+    from risk.models import AllowlistEntry, AllowlistKind  # the sandbox alone needs no risk
+    from risk.services.allowlist import allowlist_entry_save
+
+    network = simulation.LAB_NETWORK
+    if not AllowlistEntry.objects.filter(kind=AllowlistKind.NETWORK, value=network).exists():
+        entry = AllowlistEntry(kind=AllowlistKind.NETWORK, value=network, note="QA lab (demo)")
+        allowlist_entry_save(entry=entry, actor=None, adding=True)
+    return f"the QA lab's range {network} is allowlisted (Allowlist entries in the console)"
