@@ -4,7 +4,6 @@ a host project (no `fpdjango`, no `accounts`), and pyproject's dependencies and 
 requirements.txt's pins."""
 
 import os
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -13,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+
+from tests.checkout import checkout_copy
 
 ROOT = Path(__file__).resolve().parent.parent
 APPS = ("risk", "sandbox")
@@ -63,16 +64,7 @@ def test_extras_are_the_pinned_second_block_and_the_server_parts_are_not_require
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> zipfile.ZipFile:
-    # A clean checkout: only the files git tracks or would track (no build leftovers, no .venv).
-    src = tmp_path_factory.mktemp("clone")
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT, capture_output=True, check=True, text=True,
-    ).stdout.split("\0")  # fmt: skip
-    for name in filter(None, files):
-        if (ROOT / name).is_file():
-            (src / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, src / name)
+    src = checkout_copy(tmp_path_factory.mktemp("clone"))
     out = tmp_path_factory.mktemp("dist")
     # No build isolation: the pinned setuptools of requirements-dev.txt, no network needed.
     subprocess.run(

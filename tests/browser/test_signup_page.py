@@ -6,31 +6,16 @@ import pytest
 
 from accounts.models import User
 from risk.models import SignupAttempt
-from tests.browser.conftest import save_screenshot
+from tests.browser.conftest import person_context, save_screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROME_UA = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36"
-)
-# What a person's browser shows: navigator.webdriver is false outside automation.
-HIDE_WEBDRIVER = (
-    "Object.defineProperty(Navigator.prototype, 'webdriver', {get: () => false, "
-    "configurable: true});"
-)
 PASSWORD = "correct-horse-battery-9"
 
 
 @pytest.fixture
 def page_settings(sandbox):
     return sandbox
-
-
-def person_context(browser):
-    context = browser.new_context(user_agent=CHROME_UA, locale="en-US")
-    context.add_init_script(HIDE_WEBDRIVER)
-    return context
 
 
 def sign_up(page, live_server, username: str) -> str:

@@ -21,7 +21,7 @@ from whitenoise import WhiteNoise
 
 from accounts.models import User
 from risk.models import SignupAttempt
-from tests.browser.conftest import save_screenshot
+from tests.browser.conftest import person_context, save_screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -32,16 +32,6 @@ CACHE = ROOT / "var" / "clients-react"
 SOURCES = ("package.json", "package-lock.json", ".npmrc", "vite.config.js", "index.html", "src")
 SANDBOX_PATH = "/fp-sandbox"  # the SPA's default VITE_FINGERPRINT_SANDBOX_URL
 
-# A person's browser, as in test_signup_page.py: automated chromium is otherwise (rightly)
-# identified as a bad bot by the sandbox.
-CHROME_UA = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36"
-)
-HIDE_WEBDRIVER = (
-    "Object.defineProperty(Navigator.prototype, 'webdriver', {get: () => false, "
-    "configurable: true});"
-)
 PASSWORD = "correct-horse-battery-9"
 
 
@@ -169,12 +159,6 @@ def spa_url(live_server, sandbox_server, sandbox, spa_dist, settings):
     httpd.set_app(SpaSite(original, spa_dist, sandbox_server.url))
     yield f"{live_server.url}/spa/"
     httpd.set_app(original)
-
-
-def person_context(browser):
-    context = browser.new_context(user_agent=CHROME_UA, locale="en-US")
-    context.add_init_script(HIDE_WEBDRIVER)
-    return context
 
 
 def sign_up(page, spa_url: str, username: str) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
 import sqlite3
 import subprocess
@@ -24,21 +23,14 @@ import pytest
 import requests
 
 from sandbox.control import SandboxControl
-from tests.browser.conftest import save_screenshot
+from tests.browser.conftest import CHROME_UA, person_context, save_screenshot
+from tests.checkout import checkout_copy
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 GUIDE = ROOT / "docs" / "integration.md"
 PASSWORD = "correct-horse-battery-9"
-CHROME_UA = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36"
-)
-HIDE_WEBDRIVER = (
-    "Object.defineProperty(Navigator.prototype, 'webdriver', {get: () => false, "
-    "configurable: true});"
-)
 DENIED = "We could not create your account"
 
 # The site as it was before the guide: a user model of its own, allauth for signups and
@@ -141,7 +133,7 @@ def _free_port() -> int:
 
 
 def _wait_http(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"{url} exited:\n{log.read_text()}")
@@ -212,15 +204,7 @@ def _install(spec: str, packages: Path) -> None:
     dependencies are this environment's (no network here), the app goes to its own folder."""
     match = re.fullmatch(r'python -m pip install "/path/to/fpdjango(\[[\w,]+\])"', spec)
     assert match, spec
-    checkout = packages.parent / "checkout"
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT, capture_output=True, check=True, text=True,
-    ).stdout.split("\0")  # fmt: skip
-    for name in filter(None, files):
-        if (ROOT / name).is_file():
-            (checkout / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, checkout / name)
+    checkout = checkout_copy(packages.parent / "checkout")
     subprocess.run(
         [sys.executable, "-m", "pip", "install", f"{checkout}{match.group(1)}", "--no-deps",
          "--no-build-isolation", "--quiet", "--disable-pip-version-check",
@@ -266,7 +250,7 @@ def site(tmp_path_factory):
 
     # Development: the sandbox answers for Fingerprint (step 2 installs it with DEBUG).
     sandbox, log = site.start("sandbox", "runsandbox", "--port", "0", "--db", ":memory:")
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90
     while not (found := re.search(r"on (http://\S+)", log.read_text())):
         assert time.monotonic() < deadline and sandbox.poll() is None, log.read_text()
         time.sleep(0.1)
@@ -295,12 +279,6 @@ def test_the_app_runs_from_the_installed_package_with_django_settings(site):
     assert out.strip().splitlines()[-1].split() == ["1", "us", "True"]
 
 
-def _person(browser):
-    context = browser.new_context(user_agent=CHROME_UA, locale="en-US")
-    context.add_init_script(HIDE_WEBDRIVER)
-    return context
-
-
 def _allauth_signup(page, site: Site, email: str) -> None:
     page.goto(f"{site.url}/accounts/signup/")
     page.locator("input[name=email]").fill(email)
@@ -311,7 +289,7 @@ def _allauth_signup(page, site: Site, email: str) -> None:
 
 
 def test_allauth_signups_of_people_bots_and_repeat_devices(site, browser):
-    person = _person(browser)
+    person = person_context(browser)
     page = person.new_page()
     _allauth_signup(page, site, "ann@example.com")
     assert site.user("ann@example.com") == (1,)
@@ -389,7 +367,7 @@ def test_dj_rest_auth_registration_with_the_mixin(site):
 
 
 def test_the_plain_form_view_of_the_guide(site, browser):
-    person = _person(browser)
+    person = person_context(browser)
     page = person.new_page()
     page.goto(f"{site.url}/signup/")
     page.locator("input[name=email]").fill("form.person@example.com")
