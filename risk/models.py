@@ -17,6 +17,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from risk.rules import Decision  # one enum for the rules and the models
 
@@ -314,6 +315,86 @@ class ReviewEmail(models.Model):
 
     def __str__(self) -> str:
         return f"email for decision {self.decision_id}: {self.status}"
+
+
+class SuspectReportStatus(models.TextChoices):
+    DUE = "due", "Due"  # Fingerprint does not have the wanted value yet
+    SENDING = "sending", "Sending"  # claimed by one sender: no other sends it meanwhile
+    SENT = "sent", "Sent"  # Fingerprint has the wanted value
+    NOT_NEEDED = "not_needed", "Nothing to send"  # taken back before it was ever sent
+    REFUSED = "refused", "Refused by Fingerprint"  # a 4xx answer: not retried
+    TOO_OLD = "too_old", "Too old to update"  # Fingerprint updates events up to a month old
+
+
+class SuspectReport(models.Model):
+    """What our reviewers want Fingerprint to believe about one event (`suspect`), and what it
+    has from us: one row per event, written in the decision's transaction, sent by a worker
+    (risk.services.feedback). `wish` counts changes of mind: a sender marks the row sent only
+    if no new wish came while its request was on the way."""
+
+    event = models.OneToOneField(
+        FingerprintEvent, on_delete=models.CASCADE, related_name="suspect_report"
+    )
+    wanted = models.BooleanField()
+    reported = models.BooleanField(null=True)  # None: never told anything
+    wish = models.PositiveIntegerField(default=1)
+    status = models.CharField(
+        max_length=16, choices=SuspectReportStatus.choices, default=SuspectReportStatus.DUE
+    )
+    # The decision behind the latest wish (a reject, a block, an approval, an unblock).
+    decision = models.ForeignKey(
+        ReviewDecision,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="suspect_reports",
+    )
+    claimed_until = models.DateTimeField(null=True, blank=True)  # a sender's lease
+    last_error = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(default=timezone.now)  # set by every write
+    reported_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # What is owed: the sweep and `send_suspect_feedback` walk only these rows.
+            models.Index(
+                fields=["updated_at"],
+                condition=Q(status__in=["due", "sending"]),
+                name="suspect_report_owed_idx",
+            ),
+            models.Index(fields=["-updated_at"], name="suspect_report_updated_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id}: suspect={self.wanted} ({self.status})"
+
+
+class SuspectReportLog(models.Model):
+    """Append-only: every request that told Fingerprint an event's suspect flag, with its
+    answer, and every event found too old to update."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    report = models.ForeignKey(SuspectReport, on_delete=models.CASCADE, related_name="log")
+    event_id = models.CharField(max_length=64)  # Fingerprint's id, as sent
+    suspect = models.BooleanField()
+    # sent | retry (worth trying again) | refused | too_old | gave_up (retries spent)
+    outcome = models.CharField(max_length=16)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    code = models.CharField(max_length=64, blank=True)  # Fingerprint's error code
+    message = models.CharField(max_length=255, blank=True)
+    decision = models.ForeignKey(
+        ReviewDecision, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["-created_at"], name="suspect_log_created_idx"),
+            models.Index(fields=["event_id"], name="suspect_log_event_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} suspect={self.suspect}: {self.outcome}"
 
 
 class DrnStatus(models.TextChoices):
