@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 
@@ -41,6 +42,12 @@ class SandboxControl:
     def event_meta(self, event_id: str) -> dict[str, Any]:
         """{"event": ..., "suspect": bool | None} (suspect as last set by PATCH)."""
         return self._call("GET", f"/_sandbox/events/{event_id}?meta=1")
+
+    def feedback(self, event_id: str | None = None) -> list[dict[str, Any]]:
+        """The suspect flags the sandbox was told (v4 PATCH, v3 PUT), oldest first:
+        [{"event_id", "suspect": bool, "api": "v4" | "v3", "received_at": epoch ms}]."""
+        query = f"?{urlencode({'event_id': event_id})}" if event_id is not None else ""
+        return self._call("GET", f"/_sandbox/feedback{query}")["feedback"]
 
     def set_faults(self, **kw: Any) -> dict[str, Any]:
         """kw: target ("events" | "drn" | "all"), latency_ms, status, count, drn_rps, drn_burst,

@@ -36,6 +36,13 @@ CREATE INDEX IF NOT EXISTS events_ip ON events (ip, timestamp);
 CREATE TABLE IF NOT EXISTS drn_seeds (visitor_id TEXT PRIMARY KEY, json TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS faults (id INTEGER PRIMARY KEY AUTOINCREMENT, json TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL,
+    suspect INTEGER NOT NULL,
+    api TEXT NOT NULL,
+    received_at INTEGER NOT NULL
+);
 """
 
 INSERT_EVENT = (
@@ -163,6 +170,27 @@ class Store:
                 "suspect_flag = COALESCE(?, suspect_flag) WHERE event_id = ?",
                 (row[9], row[10], None if suspect is None else int(suspect), row[0]),
             )
+
+    def feedback_add(self, event_id: str, suspect: bool, *, api: str, received_at: int) -> None:
+        """Remember a suspect flag an API call set (what Fingerprint was told, in order)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO feedback (event_id, suspect, api, received_at) VALUES (?, ?, ?, ?)",
+                (event_id, int(suspect), api, received_at),
+            )
+
+    def feedback(self, event_id: str | None = None) -> list[dict[str, Any]]:
+        """The suspect flags received, oldest first (one event's, or all)."""
+        sql = "SELECT event_id, suspect, api, received_at FROM feedback"
+        args: tuple[Any, ...] = ()
+        if event_id is not None:
+            sql, args = sql + " WHERE event_id = ?", (event_id,)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY id", args).fetchall()
+        return [
+            {"event_id": row[0], "suspect": bool(row[1]), "api": row[2], "received_at": row[3]}
+            for row in rows
+        ]
 
     def visitor_span(self, visitor_id: str, before_ms: int) -> tuple[int | None, int | None]:
         """(first, last) timestamps of the visitor's events before `before_ms`."""
@@ -325,6 +353,6 @@ class Store:
         with self._lock:
             self._db.executescript(
                 "DELETE FROM events; DELETE FROM drn_seeds; DELETE FROM faults; "
-                "DELETE FROM settings;"
+                "DELETE FROM settings; DELETE FROM feedback;"
             )
             self._faults.clear()

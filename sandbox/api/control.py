@@ -1,4 +1,5 @@
-"""The control API (`/_sandbox/...`): create events, inject faults, seed DRN, reset, stats."""
+"""The control API (`/_sandbox/...`): create events, inject faults, seed DRN, read the suspect
+feedback received, reset, stats."""
 
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ def register(r: Router, app: SandboxState) -> None:
         ("POST", "/_sandbox/faults", faults_set),
         ("DELETE", "/_sandbox/faults", faults_clear),
         ("POST", "/_sandbox/drn/{visitor_id}", drn_seed),
+        ("GET", "/_sandbox/feedback", feedback),
         ("POST", "/_sandbox/reset", reset),
     ):
         r.add(method, path, partial(handler, app), "control")
@@ -172,6 +174,11 @@ def drn_seed(app: SandboxState, req: Request) -> Response:
     seed.update(body)
     app.store.set_drn_seed(req.params["visitor_id"], seed)
     return json_response(201, seed)
+
+
+def feedback(app: SandboxState, req: Request) -> Response:
+    """Every suspect flag set through v4 PATCH or v3 PUT, oldest first (`?event_id=` for one)."""
+    return json_response(200, {"feedback": app.store.feedback(req.arg("event_id"))})
 
 
 def reset(app: SandboxState, req: Request) -> Response:

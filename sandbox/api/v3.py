@@ -1,4 +1,4 @@
-"""Server API v3: get and search events in the v3 shape (Auth-API-Key header)."""
+"""Server API v3: get, search and update events in the v3 shape (Auth-API-Key header)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import json
 from functools import partial
 from typing import Any
 
+from .. import factory
 from ..routing import Request, Response, Router, error, json_response
 from ..state import SandboxState
 from ..v3 import to_v3
-from .common import BadRequestError, event_not_found, search_filter, search_page
+from .common import BadRequestError, event_not_found, json_body, search_filter, search_page
+from .v4 import PATCH_MAX_AGE_MS
 
 
 def register(r: Router, app: SandboxState) -> None:
@@ -20,6 +22,14 @@ def register(r: Router, app: SandboxState) -> None:
         "/events/{request_id}",
         partial(get, app),
         "v3_get_event",
+        target="events",
+        flavour="v3",
+    )
+    r.add(
+        "PUT",
+        "/events/{request_id}",
+        partial(update, app),
+        "v3_update_event",
         target="events",
         flavour="v3",
     )
@@ -53,3 +63,37 @@ def search(app: SandboxState, req: Request) -> Response:
     if key:
         payload["paginationKey"] = key
     return json_response(200, payload)
+
+
+def update(app: SandboxState, req: Request) -> Response:
+    """The legacy equivalent of v4's PATCH: `{"linkedId"?, "tag"?, "suspect"?}`."""
+    if (denied := auth(app, req)) is not None:
+        return denied
+    body = json_body(req)
+    if not isinstance(body, dict) or not body:
+        raise BadRequestError("body must be a non-empty JSON object")
+    unknown = set(body) - {"linkedId", "tag", "suspect"}
+    if unknown:
+        raise BadRequestError(f"unknown fields: {', '.join(sorted(unknown))}")
+    if "linkedId" in body and not isinstance(body["linkedId"], str):
+        raise BadRequestError("linkedId must be a string")
+    if "tag" in body and not isinstance(body["tag"], dict):
+        raise BadRequestError("tag must be an object")
+    if "suspect" in body and not isinstance(body["suspect"], bool):
+        raise BadRequestError("suspect must be a boolean")
+    text = app.store.event_json(req.params["request_id"])
+    if text is None:
+        return event_not_found("RequestNotFound", "request id not found")
+    event = json.loads(text)
+    if event["timestamp"] < factory.now_ms() - PATCH_MAX_AGE_MS:
+        raise BadRequestError("events older than a month cannot be updated")
+    if "linkedId" in body:
+        event["linked_id"] = body["linkedId"]
+    if "tag" in body:
+        event["tags"] = body["tag"]
+    app.store.update_event(event, body.get("suspect"))
+    if "suspect" in body:
+        app.store.feedback_add(
+            event["event_id"], body["suspect"], api="v3", received_at=factory.now_ms()
+        )
+    return json_response(200, {})

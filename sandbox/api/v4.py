@@ -76,6 +76,10 @@ def patch(app: SandboxState, req: Request) -> Response:
     if "tags" in body:
         event["tags"] = body["tags"]
     app.store.update_event(event, body.get("suspect"))
+    if "suspect" in body:
+        app.store.feedback_add(
+            event["event_id"], body["suspect"], api="v4", received_at=factory.now_ms()
+        )
     return json_response(200, {})
 
 
