@@ -254,6 +254,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "risk.tasks.snapshots_purge_task",
         "schedule": 86_400.0,
     },
+    # Suspect feedback to Fingerprint that a lost task left owed (FINGERPRINT_SUSPECT_FEEDBACK).
+    "send-suspect-feedback": {
+        "task": "risk.tasks.suspect_feedback_sweep_task",
+        "schedule": 300.0,
+    },
 }
 
 # --- Metrics: /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset = 404 --

@@ -52,6 +52,32 @@ def fingerprint_client() -> FingerprintClient:
     )
 
 
+def fingerprint_feedback_client() -> FingerprintClient:
+    """The Server API client of the suspect feedback (risk.services.feedback): no retries of
+    its own, because its task retries with backoff and every try takes a slot of the Server
+    API budget first."""
+    cfg = risk_settings()
+    return _cached(
+        (
+            "server-api-feedback",
+            cfg.api_url,
+            cfg.secret_api_key,
+            cfg.api_version,
+            cfg.timeout_s,
+            cfg.connect_timeout_s,
+        ),
+        lambda: FingerprintClient(
+            api_url=cfg.api_url,
+            secret_key=cfg.secret_api_key,
+            api_version=cfg.api_version,
+            timeout_s=cfg.timeout_s,
+            connect_timeout_s=cfg.connect_timeout_s,
+            max_retries=0,
+            pool_size=8,
+        ),
+    )
+
+
 def drn_client() -> DrnClient:
     """All threads share its session and its rate limiter (FINGERPRINT_DRN_RPS per key)."""
     cfg = risk_settings()

@@ -84,6 +84,13 @@ DEVICE_TURN_WAITS = Counter(
     "ended: 'turn', or 'timed_out' (went ahead without one after risk.device_gate.MAX_WAIT_S)",
     ["outcome"],
 )
+SUSPECT_FEEDBACK = Counter(
+    "fpdjango_suspect_feedback",
+    "Suspect feedback to Fingerprint (risk.services.feedback) by outcome: 'sent', 'retry' "
+    "(unavailable or rate limited: tried again), 'refused' (a 4xx: not retried), 'too_old' "
+    "(older than a month), 'gave_up' (retries spent: left to the sweep)",
+    ["outcome"],
+)
 
 _SERVICES = {"Fingerprint": "server_api", "DRN": "drn"}
 
@@ -130,6 +137,10 @@ def throttled_record(*, scope: str) -> None:
 
 def cache_error_record(*, use: str) -> None:
     CACHE_ERRORS.labels(use).inc()
+
+
+def suspect_feedback_record(*, outcome: str) -> None:
+    SUSPECT_FEEDBACK.labels(outcome).inc()
 
 
 class SignupTiming:

@@ -36,6 +36,8 @@ from risk.models import (
     ReviewDecision,
     ReviewStatus,
     SignupAttempt,
+    SuspectReport,
+    SuspectReportStatus,
     UnknownEvent,
     reversed_domain,
 )
@@ -628,3 +630,33 @@ def device_drn_latest(*, device_id: int | None, other_than: int | None) -> DrnSn
         return None
     latest = DrnSnapshot.objects.filter(device_id=device_id).order_by("-fetched_at", "-pk").first()
     return None if latest is None or latest.pk == other_than else latest
+
+
+def attempt_suspect_report(*, attempt: SignupAttempt, log_limit: int = 10) -> dict | None:
+    """What the reviewers' decisions told Fingerprint about the attempt's event: its report
+    and the newest requests, or None when nothing was ever wanted."""
+    if attempt.fingerprint_event_id is None:
+        return None
+    report = (
+        SuspectReport.objects.select_related("event", "decision__actor")
+        .filter(event_id=attempt.fingerprint_event_id)
+        .first()
+    )
+    if report is None:
+        return None
+    log = list(report.log.select_related("decision").order_by("-created_at", "-pk")[:log_limit])
+    return {"report": report, "log": log}
+
+
+def suspect_reports_owed(*, limit: int, idle_for: timedelta | None) -> list[int]:
+    """Reports Fingerprint is owed a request for: due (and, with `idle_for`, untouched that
+    long: no task of theirs is still on the way), or claimed by a sender whose lease ran out."""
+    now = timezone.now()
+    due = Q(status=SuspectReportStatus.DUE)
+    if idle_for is not None:
+        due &= Q(updated_at__lt=now - idle_for)
+    stale = Q(status=SuspectReportStatus.SENDING, claimed_until__lt=now)
+    owed = SuspectReport.objects.filter(
+        due | stale, status__in=(SuspectReportStatus.DUE, SuspectReportStatus.SENDING)
+    )
+    return list(owed.order_by("updated_at", "pk").values_list("pk", flat=True)[:limit])

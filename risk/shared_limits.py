@@ -1,8 +1,9 @@
 """The one rate limiter for calls to Fingerprint's APIs, shared by every process and machine.
 
-The DRN limit (FINGERPRINT_DRN_RPS) and the backfills' Server API budget (`--rps`) are quotas
-of one API key, so they must hold for the whole deployment, not per process. `api_limiter`
-returns the limiter for a name: in Redis when RISK_REDIS_URL is set, else the per-process one
+The DRN limit (FINGERPRINT_DRN_RPS) and the Server API budget of background work (the
+backfills' `--rps`, the suspect feedback) are quotas of one API key, so they must hold for the
+whole deployment, not per process. `api_limiter` returns the limiter for a name: in Redis
+when RISK_REDIS_URL is set, else the per-process one
 (risk.fingerprint.rate_limit, a one-process deployment or development). The Redis one is the
 same reservation scheme (GCRA: the bucket is one "next free slot" time; a caller reserves the
 next slot and sleeps outside the lock), run as one Lua script so that Redis does the
@@ -41,6 +42,10 @@ tat = tat + interval
 redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 1000)
 return wait
 """
+
+# The Server API budget that background work draws from (backfills at their `--rps`, the
+# suspect feedback): one bucket, so together they leave the key's quota to live signups.
+SERVER_API_BUDGET = "backfill"
 
 _lock = threading.Lock()
 _clients: dict[str, object] = {}

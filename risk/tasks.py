@@ -7,6 +7,7 @@ Tasks stay thin: they call one service and decide about retries.
 from __future__ import annotations
 
 import logging
+import random
 import smtplib
 
 from celery import shared_task
@@ -14,8 +15,15 @@ from django.core.cache import cache
 from django.db import OperationalError
 
 from risk.conf import risk_settings
-from risk.services import backfill_chunks, drn, notifications, retention, verification
-from risk.shared_limits import api_limiter
+from risk.services import (
+    backfill_chunks,
+    drn,
+    feedback,
+    notifications,
+    retention,
+    verification,
+)
+from risk.shared_limits import SERVER_API_BUDGET, api_limiter
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +104,7 @@ def backfill_events_chunk_task(
     """One chunk of `backfill_events --workers N` (risk.services.backfill_chunks); commits
     every `batch_size` rows."""
 
-    limiter = api_limiter("backfill", rps)
+    limiter = api_limiter(SERVER_API_BUDGET, rps)
     tally = backfill_chunks.events_backfill_range(
         phase=phase, after=after, upto=upto, limiter=limiter, batch_size=batch_size
     )
@@ -119,3 +127,34 @@ def snapshots_purge_task() -> dict[str, int]:
         return retention.snapshots_purge_expired().as_dict()
     finally:
         cache.delete(PURGE_LOCK_KEY)
+
+
+@shared_task
+def suspect_feedback_decided_task(decision_id: int) -> int:
+    """A reviewer's decision committed: one task per event whose suspect flag it changed."""
+    report_ids = feedback.suspect_reports_of_decision(decision_id=decision_id)
+    return feedback.suspect_reports_fan_out(report_ids=report_ids)
+
+
+@shared_task(bind=True, max_retries=10)
+def suspect_report_task(self, report_id: int) -> str:
+    """Tell Fingerprint one event's suspect flag (risk.services.feedback). Fingerprint
+    unavailable (5xx, 409 state_not_ready, 429, connection errors) or no slot in the Server
+    API budget: retried with jittered backoff from 2 s, doubling up to 10 min; after the last
+    retry the report stays due for the sweep. A 4xx is final (recorded, not retried)."""
+    outcome = feedback.suspect_report_send(report_id=report_id)
+    if outcome != feedback.RETRY:
+        return outcome
+    if self.request.retries >= self.max_retries:
+        feedback.suspect_report_give_up(report_id=report_id)
+        return "gave_up"
+    # Jitter: a block's many events failing together must not come back together.
+    countdown = backoff_s(self.request.retries, base=2.0) * random.uniform(0.5, 1.0)
+    raise self.retry(countdown=countdown)
+
+
+@shared_task
+def suspect_feedback_sweep_task(limit: int = 1000) -> int:
+    """Beat: re-send the suspect feedback a lost task left owed (the broker was down when the
+    decision committed, a worker died, the retries ran out)."""
+    return feedback.suspect_feedback_sweep(limit=limit)

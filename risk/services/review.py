@@ -18,6 +18,9 @@ Effects:
                  changed since (`unblock_restore` row per restored item)
   trust_device   device.status = trusted (no per-device account limit); with a pending
                  attempt, the attempt is approved and its account activated as well
+
+What the decision means for the events involved is told to Fingerprint (their suspect flag)
+after it commits: risk.services.feedback.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from risk.models import (
     ReviewStatus,
     SignupAttempt,
 )
+from risk.services.feedback import suspect_feedback_owed
 from risk.signals import review_decided
 
 RECORD_PERMISSION = "risk.record_decision"
@@ -469,6 +473,7 @@ def review_decide(
         elif action == ReviewAction.UNBLOCK_DEVICE:
             effects = _unblock_cascade(decision=decision, device=locked_device)
         _emails_owed(rows=[decision, *effects])
+        suspect_feedback_owed(decision=decision)
 
         if attempt is not None:
             attempt.review_status = locked_attempt.review_status

@@ -11,7 +11,7 @@ from risk.background import tasks_run_inline
 from risk.management.job_output import job_errors, summary_write
 from risk.services import backfill_chunks, backfill_missing, backfill_search, jobs
 from risk.services.verification import attempts_verify_due
-from risk.shared_limits import api_limiter
+from risk.shared_limits import SERVER_API_BUDGET, api_limiter
 
 # Chunks per worker: small chunks spread evenly and lose little when a worker dies.
 CHUNKS_PER_WORKER = 4
@@ -98,7 +98,7 @@ class Command(BaseCommand):
             raise CommandError("--workers and --batch-size must be at least 1")
         if (options["until"] or options["visitor"]) and not options["since"]:
             raise CommandError("--until and --visitor need --since (search mode)")
-        limiter = api_limiter("backfill", options["rps"])
+        limiter = api_limiter(SERVER_API_BUDGET, options["rps"])
         bar_off = True if options["no_progress"] else None  # None: tqdm hides it off a TTY
         with job_errors():
             if options["since"]:
