@@ -68,6 +68,10 @@ class SuspectReportAdmin(EvidenceAdmin):
     readonly_fields = fields
     inlines = (SuspectReportLogInline,)
 
+    def get_queryset(self, request):
+        # The event is shown by its id: never load its raw JSON for a list.
+        return super().get_queryset(request).defer("event__raw", "event__text_replaced")
+
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip().replace("\x00", "")
         if not term:
