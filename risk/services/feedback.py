@@ -300,9 +300,8 @@ def _send_once(report_id: int) -> str:
     log = {"report_id": report_id, "event_id": event.event_id, "suspect": value}
     log["decision_id"] = report.decision_id
     if _too_old(event, MAX_EVENT_AGE):
-        _release(report_id, status=Status.TOO_OLD, last_error="event older than a month")
         _log(outcome=TOO_OLD, message="older than a month: Fingerprint no longer updates it", **log)
-        return TOO_OLD
+        return _final(report_id, wish=wish, status=Status.TOO_OLD, error="older than a month")
     limiter = api_limiter(SERVER_API_BUDGET, FEEDBACK_RPS)
     if not limiter.acquire(timeout=LIMITER_WAIT_S):
         message = "no slot in the Server API budget"
@@ -312,7 +311,7 @@ def _send_once(report_id: int) -> str:
     try:
         fingerprint_feedback_client().update_event(event.event_id, suspect=value)
     except FingerprintError as exc:
-        return _failed(report_id, exc=exc, event=event, log=log)
+        return _failed(report_id, wish=wish, exc=exc, event=event, log=log)
     now = timezone.now()
     _log(outcome=SENT, http_status=200, **log)
     if _settle(report_id, wish=wish, status=Status.SENT, reported=value, reported_at=now):
@@ -330,16 +329,30 @@ def _send_once(report_id: int) -> str:
     return AGAIN
 
 
-def _settle(report_id: int, *, wish: int, status: str, **fields) -> bool:
+def _settle(report_id: int, *, wish: int, status: str, last_error: str = "", **fields) -> bool:
     """Mark the report done, only if no wish came since the sender read it."""
     return bool(
         SuspectReport.objects.filter(pk=report_id, wish=wish).update(
-            status=status, claimed_until=None, last_error="", updated_at=timezone.now(), **fields
+            status=status,
+            claimed_until=None,
+            last_error=last_error,
+            updated_at=timezone.now(),
+            **fields,
         )
     )
 
 
-def _failed(report_id: int, *, exc: FingerprintError, event: FingerprintEvent, log: dict) -> str:
+def _final(report_id: int, *, wish: int, status: str, error: str) -> str:
+    """Refused or too old, for good: unless a new wish came meanwhile, which is tried next."""
+    if _settle(report_id, wish=wish, status=status, last_error=error):
+        return REFUSED if status == Status.REFUSED else TOO_OLD
+    _release(report_id)
+    return AGAIN
+
+
+def _failed(
+    report_id: int, *, wish: int, exc: FingerprintError, event: FingerprintEvent, log: dict
+) -> str:
     """Unavailable (5xx, 409 state_not_ready, 429, timeouts, connection errors): worth trying
     again. Any other answer (400, 403, 404...): recorded, not retried."""
     error = str(exc)[:255]
@@ -350,13 +363,11 @@ def _failed(report_id: int, *, exc: FingerprintError, event: FingerprintEvent, l
         logger.warning("suspect feedback for %s will be retried: %s", event.event_id, exc)
         return RETRY
     if isinstance(exc, RequestError) and _too_old(event, REFUSED_AS_TOO_OLD):
-        _release(report_id, status=Status.TOO_OLD, last_error=error)
         _log(outcome=TOO_OLD, **answer, **log)
-        return TOO_OLD
-    _release(report_id, status=Status.REFUSED, last_error=error)
+        return _final(report_id, wish=wish, status=Status.TOO_OLD, error=error)
     _log(outcome=REFUSED, **answer, **log)
     logger.error("Fingerprint refused the suspect feedback for %s: %s", event.event_id, exc)
-    return REFUSED
+    return _final(report_id, wish=wish, status=Status.REFUSED, error=error)
 
 
 def _too_old(event: FingerprintEvent, age: timedelta) -> bool:
