@@ -11,6 +11,19 @@ import pytest
 from sandbox.control import SandboxControl
 from sandbox.server import SandboxServer
 
+# Fixtures shared across folders, defined once (a fixture imported into two conftests would be
+# two session fixtures: two Playwrights, two Redis checks).
+from tests.support.browser import browser  # noqa: F401
+from tests.support.hostile import hostile  # noqa: F401
+from tests.support.privacy import world  # noqa: F401
+from tests.support.redis_celery import (  # noqa: F401
+    celery_broker,
+    celery_worker_factory,
+    redis_prefix,
+    redis_settings,
+    redis_url,
+)
+
 
 # The vendor's example payloads, read in place from shared/fixtures/fingerprint/ beside the
 # checkout (CI's layout), beside the local repository this one was cloned from (a clone in

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from tests.checkout import checkout_copy
+from tests.support.checkout import checkout_copy
 
 ROOT = Path(__file__).resolve().parent.parent
 APPS = ("risk", "sandbox")

@@ -10,8 +10,8 @@ from django.contrib.auth import get_user_model
 
 from risk.models import Device, ReviewDecision, SignupAttempt
 from risk.services.review import review_decide
-from tests.browser.conftest import save_screenshot
-from tests.risk.review_helpers import PASSWORD, empty_cache, make_reviewer  # noqa: F401
+from tests.support.browser import save_screenshot
+from tests.support.review import PASSWORD, empty_cache, make_reviewer  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

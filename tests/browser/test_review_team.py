@@ -13,13 +13,12 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from risk.models import Device, ReviewDecision, SignupAttempt
-from tests.browser.conftest import save_screenshot
-from tests.risk.admin.test_console_hostile_input import (  # noqa: F401 (a fixture)
+from tests.support.browser import save_screenshot
+from tests.support.hostile import (
     HOSTILE_UA,
     HOSTILE_USERNAME,
-    hostile,
 )
-from tests.risk.review_helpers import PASSWORD, empty_cache, make_reviewer, signup  # noqa: F401
+from tests.support.review import PASSWORD, empty_cache, make_reviewer, signup  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 User = get_user_model()
@@ -256,7 +255,7 @@ def test_staff_login_lockout(browser, live_server, settings):
     context.close()
 
 
-def test_hostile_values_stay_text_in_the_browser(browser, live_server, hostile):  # noqa: F811
+def test_hostile_values_stay_text_in_the_browser(browser, live_server, hostile):
     """What the server escapes must not turn into markup through the console's own scripts
     either: no dialog opens on any page a reviewer sees, and the values read as text."""
     make_reviewer("hal")

@@ -6,7 +6,7 @@ import pytest
 
 from accounts.models import User
 from risk.models import SignupAttempt
-from tests.browser.conftest import person_context, save_screenshot
+from tests.support.browser import person_context, save_screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

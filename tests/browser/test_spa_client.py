@@ -21,7 +21,7 @@ from whitenoise import WhiteNoise
 
 from accounts.models import User
 from risk.models import SignupAttempt
-from tests.browser.conftest import person_context, save_screenshot
+from tests.support.browser import person_context, save_screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -23,8 +23,8 @@ import pytest
 import requests
 
 from sandbox.control import SandboxControl
-from tests.browser.conftest import CHROME_UA, person_context, save_screenshot
-from tests.checkout import checkout_copy
+from tests.support.browser import CHROME_UA, person_context, save_screenshot
+from tests.support.checkout import checkout_copy
 
 pytestmark = pytest.mark.browser
 

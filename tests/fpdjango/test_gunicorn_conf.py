@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 
 from risk.conf import BY_NAME
-from tests.fpdjango.production import (
+from tests.support.production import (
     CONF,
     GUNICORN,
     ROOT,

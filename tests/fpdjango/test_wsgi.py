@@ -3,7 +3,7 @@ over plain http, or sign with a weak SECRET_KEY (risk.checks.production_problems
 
 import pytest
 
-from tests.fpdjango.production import manage
+from tests.support.production import manage
 
 IMPORT_WSGI = "import fpdjango.wsgi"
 

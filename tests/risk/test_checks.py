@@ -8,7 +8,7 @@ from django.core.checks import run_checks
 from django.db import connection
 
 from risk import checks
-from tests.fpdjango.production import check_deploy
+from tests.support.production import check_deploy
 
 
 def risk_ids(**kwargs) -> set[str]:

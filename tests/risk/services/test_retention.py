@@ -19,7 +19,7 @@ from risk.models import (
     SignupAttempt,
 )
 from risk.services import rescore, retention
-from tests.risk.review_helpers import empty_cache, signup  # noqa: F401
+from tests.support.review import empty_cache, signup  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 OLD = timezone.now() - timedelta(days=120)

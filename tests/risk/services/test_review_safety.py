@@ -13,7 +13,7 @@ from django.utils import timezone
 from risk.models import Device, ReviewDecision, SignupAttempt
 from risk.services.review import ReviewError, attempt_claim, review_decide
 from risk.signals import review_decided, signup_decided
-from tests.risk.review_helpers import make_reviewer, signup
+from tests.support.review import make_reviewer, signup
 
 User = get_user_model()
 

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from risk.models import Device, ReviewDecision, SignupAttempt
 from risk.services.review import ReviewError, review_decide
 from risk.services.verification import attempt_verify, attempts_verify_due
-from tests.risk.review_helpers import make_reviewer
+from tests.support.review import make_reviewer
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()

@@ -1,1 +1,0 @@
-from tests.browser.conftest import browser  # noqa: F401  (the guide's test drives chromium)
