@@ -4,9 +4,12 @@ decision's writes."""
 import logging
 
 import pytest
+from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from risk.models import SignupAttempt
+from risk.models import Device, SignupAttempt
+from risk.observability import SignupTiming
+from risk.services import signup
 
 pytestmark = pytest.mark.django_db
 
@@ -62,3 +65,68 @@ def test_fingerprint_down_is_not_logged_as_quota(sandbox, settings, caplog):
         post(event["event_id"])
     assert not [r for r in caplog.records if getattr(r, "fingerprint_error_kind", "")]
     assert not SignupAttempt.objects.get().fingerprint_error.startswith("quota:")
+
+
+# --- the decision's writes, called directly ------------------------------------------------
+
+
+def decide(sandbox, profile="human", **request):
+    event = sandbox.create_event(profile=profile, ip="127.0.0.1")
+    fields = {"event_id": event["event_id"], "username": "direct", "client_ip": "127.0.0.1"}
+    req = signup.SignupRequest(**{**fields, **request})
+    fetched = signup.event_fetch(event_id=req.event_id)
+    return event, signup.signup_decide(request=req, fetched=fetched, timing=SignupTiming())
+
+
+def test_an_allowed_decision_claims_its_event_and_counts_on_its_device(sandbox):
+    event, attempt = decide(sandbox)
+    assert attempt.decision == "allow" and attempt.claimed_event_id == event["event_id"]
+    assert attempt.fingerprint_event.raw == event
+    device = Device.objects.get(pk=attempt.device_id)
+    assert (device.attempt_count, device.account_count) == (1, 1)
+    req = signup.SignupRequest(event_id=event["event_id"], username="again", client_ip="127.0.0.1")
+    reused = signup.signup_decide(
+        request=req, fetched=signup.event_fetch(event_id=req.event_id), timing=SignupTiming()
+    )
+    assert reused.decision == "deny" and "event_reused" in reused.reasons
+    assert reused.claimed_event_id is None  # the event backs one attempt, ever
+
+
+def test_an_unknown_event_is_denied_without_a_device_and_not_burnt(sandbox):
+    req = signup.SignupRequest(event_id="1700000000000.nosuch", username="x", client_ip="127.0.0.1")
+    fetched = signup.event_fetch(event_id=req.event_id)
+    assert (fetched.event, fetched.failure) == (None, "not_found")
+    attempt = signup.signup_decide(request=req, fetched=fetched, timing=SignupTiming())
+    assert attempt.decision == "deny" and attempt.reasons == ["event_not_found"]
+    assert attempt.device is None and attempt.claimed_event_id is None
+
+
+def test_the_account_is_linked_once_and_a_held_one_made_inactive(sandbox):
+    _, held = decide(sandbox, "tor")
+    assert held.decision == "review"
+    user = get_user_model().objects.create_user("held_user")  # active, as a host might leave it
+    assert signup.attempt_account_link(attempt=held, account=user)
+    user.refresh_from_db()
+    assert not user.is_active and SignupAttempt.objects.get(pk=held.pk).account == user
+    other = get_user_model().objects.create_user("second_try")
+    assert not signup.attempt_account_link(attempt=held, account=other)  # it has its account
+
+
+def test_a_failed_account_gives_the_slot_and_the_event_back_and_a_retry_is_known(sandbox):
+    event, attempt = decide(sandbox)
+    retry = signup.SignupRequest(
+        event_id=event["event_id"], username="DIRECT", client_ip="127.0.0.1"
+    )
+    assert signup.signup_retry_of(request=retry) == attempt  # same id, name (any case), client
+    elsewhere = signup.SignupRequest(
+        event_id=event["event_id"], username="direct", client_ip="10.0.0.1"
+    )
+    assert signup.signup_retry_of(request=elsewhere) is None
+    assert signup.attempt_account_failed(attempt=attempt, reason="account_failed")
+    attempt.refresh_from_db()
+    assert attempt.decision == "deny" and attempt.reasons[-1] == "account_failed"
+    assert attempt.claimed_event_id is None
+    assert Device.objects.get(pk=attempt.device_id).account_count == 0
+    assert not signup.attempt_account_failed(attempt=attempt)  # once
+    _, again = decide(sandbox, username="direct2")  # a new event of another device: fine
+    assert again.decision == "allow"
