@@ -165,3 +165,21 @@ def wait_until(predicate, *, timeout: float = 20.0, interval: float = 0.1):
             return value
         time.sleep(interval)
     return predicate()
+
+
+def limiter_budget_start(limiter) -> int:
+    """Empty the shared limiter's bucket and return Redis's clock (µs): the start of a count of
+    the slots it hands out (see `limiter_slots_taken`)."""
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    client.delete(limiter.key)
+    seconds, micros = client.time()
+    return seconds * 1_000_000 + micros
+
+
+def limiter_slots_taken(limiter, since_us: int) -> float:
+    """How many slots of 1/rate the limiter has handed out at least since `since_us`. Its
+    bucket is one "next free slot" time (risk/shared_limits.py) that each acquisition moves on
+    by one interval from no earlier than the moment it was taken, whoever took it: a lower
+    bound that holds however fast or slow the takers were."""
+    value = redis.Redis.from_url(TEST_REDIS_URL).get(limiter.key)
+    return 0.0 if value is None else (int(value) - since_us) * limiter.rate / 1_000_000

@@ -1,6 +1,5 @@
 """risk/services/drn.py: drn_lookup and friends, real HTTP to the sandbox, real database."""
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -134,11 +133,10 @@ def test_timeout_is_an_error_within_the_budget(sandbox):
     device = android_device(sandbox)
     sandbox.set_faults(target="drn", latency_ms=1500)
     before = drn_calls(sandbox)
-    started = time.monotonic()
     snapshot = drn_lookup(device=device, budget_s=0.3)
-    assert time.monotonic() - started < 0.3 + 0.5
     settle(sandbox, calls_before=before)
-    assert snapshot.status == "error" and "did not answer" in snapshot.error
+    # Cut short at the budget, not at DRN's 1.5 s (the client's own test times it).
+    assert snapshot.status == "error" and "did not answer within 0.3s" in snapshot.error
     device.refresh_from_db()
     assert device.drn_lookup_pending is True
 

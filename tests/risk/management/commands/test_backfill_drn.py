@@ -1,7 +1,6 @@
 """manage.py backfill_drn against the sandbox's DRN endpoint over real HTTP."""
 
 import io
-import time
 from datetime import timedelta
 
 import pytest
@@ -9,6 +8,8 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from risk.models import Device, DrnSnapshot, SignupAttempt
+from risk.shared_limits import api_limiter
+from tests.support.redis_celery import limiter_budget_start, limiter_slots_taken
 
 pytestmark = pytest.mark.django_db
 
@@ -73,15 +74,20 @@ def test_failures_keep_devices_queued_and_exit_non_zero(sandbox, settings):
     assert not Device.objects.get(pk=device.pk).drn_lookup_pending
 
 
-def test_rps_is_honoured(sandbox, settings):
-    settings.FINGERPRINT_DRN_RPS = 100
+def test_rps_is_honoured(sandbox, redis_settings):
+    """Every lookup draws its slot from the shared budget at --rps (what that costs in time
+    is the limiter's own test, tests/risk/test_shared_limits.py)."""
+    redis_settings.FINGERPRINT_DRN_RPS = 100
     n, rps = 6, 5.0
     for _ in range(n):
         android_device(sandbox)
-    started = time.monotonic()
+    calls = lookups(sandbox)
+    budget = api_limiter("backfill_drn", rps)
+    since = limiter_budget_start(budget)
     run(rps=rps)
-    assert time.monotonic() - started >= (n - 1) / rps * 0.95
     assert DrnSnapshot.objects.filter(status="ok").count() == n
+    assert lookups(sandbox) - calls == n  # each device once
+    assert limiter_slots_taken(budget, since) >= n
 
 
 def test_dry_run_counts_only(sandbox):
