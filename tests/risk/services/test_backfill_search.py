@@ -41,8 +41,9 @@ def test_every_page_of_the_range_is_stored_with_its_devices(sandbox):
 
 
 def test_a_dry_run_counts_without_writing(sandbox):
-    ids = sandbox.bulk_events(30, age_s=5 * 86_400 + 613, spread_s=60)
-    since, until = window((5 * 86_400 + 613 + 30) / 86_400)
+    # Its own odd age too: no other test's search window reaches it.
+    ids = sandbox.bulk_events(30, age_s=2 * 86_400 + 5111, spread_s=60)
+    since, until = window((2 * 86_400 + 5111 + 30) / 86_400)
     FingerprintEvent.objects.create(event_id=ids[0], raw={"event_id": ids[0]})
     tally = events_backfill_search(since=since, until=until, limiter=UNLIMITED, dry_run=True)
     assert tally.as_dict() == {"would_check_stored": 1, "would_store_new": 29}
