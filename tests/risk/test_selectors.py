@@ -493,3 +493,25 @@ def test_what_the_import_and_rescore_read_about_accounts_and_devices():
     assert selectors.device_account_counts(visitor_ids=visitors) == {shared.visitor_id: 2}
     assert selectors.devices_trusted(visitor_ids=visitors) == {trusted.visitor_id}
     assert selectors.device_join_dates(device_ids={shared.pk, trusted.pk}) == {shared.pk: joins}
+
+
+def test_the_circumstances_of_a_signup_as_decided_and_the_domain_as_listed_now():
+    row = attempt(
+        email="ann@x.mailinator.com",
+        facts={
+            "email_disposable": False,  # not listed when the signup was decided
+            "allowlist_entry": "#3 IP range (CIDR) 198.51.100.0/24: QA lab",
+            "ip_new_devices": 2,
+            "ip_established_devices": 9,
+        },
+    )
+    seen = selectors.attempt_circumstances(attempt=row)
+    assert (seen.email_domain, seen.disposable_now, seen.disposable_at_signup) == (
+        "x.mailinator.com",
+        True,
+        False,
+    )
+    assert seen.allowlist_entry.endswith("QA lab")
+    assert (seen.network_new_devices, seen.network_established_devices) == (2, 9)
+    before_the_rule = selectors.attempt_circumstances(attempt=attempt(email="bo@example.org"))
+    assert before_the_rule.disposable_at_signup is None and before_the_rule.allowlist_entry == ""
