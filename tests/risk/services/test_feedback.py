@@ -20,14 +20,10 @@ from risk.models import FingerprintEvent, SuspectReport, SuspectReportLog
 from risk.services import feedback
 from risk.services.review import review_decide
 from tests.conftest import SANDBOX_KEY
-from tests.risk.review_helpers import PASSWORD, make_reviewer, signup
-from tests.scale import conftest as scale
-from tests.scale.conftest import wait_until
+from tests.support.redis_celery import wait_until
+from tests.support.review import PASSWORD, make_reviewer, signup
 
 TOKEN = "scrape-token-for-feedback"
-# Redis and a real Celery worker: the fixtures of tests/scale/conftest.py, used here too.
-redis_url, redis_prefix, redis_settings = scale.redis_url, scale.redis_prefix, scale.redis_settings
-celery_broker, celery_worker_factory = scale.celery_broker, scale.celery_worker_factory
 
 
 @pytest.fixture
@@ -467,36 +463,6 @@ def test_the_counter_works_without_prometheus_client():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip().endswith("ok"), done.stderr
-
-
-# --- the console -------------------------------------------------------------------------
-
-
-@pytest.mark.django_db
-def test_reviewers_see_the_feedback_read_only_on_the_evidence_page_and_in_the_console(
-    sandbox, reviewer, client
-):
-    _, attempt = signup(sandbox, "tor")
-    decision = decide(reviewer, "reject", attempt=attempt)
-    send_owed()
-    client.force_login(reviewer)
-    page = client.get(f"/admin/risk/signupattempt/{attempt.pk}/change/").content.decode()
-    assert 'id="suspect-feedback"' in page and event_of(attempt) in page
-    listing = client.get("/admin/risk/suspectreport/", {"q": event_of(attempt)})
-    assert listing.status_code == 200 and event_of(attempt) in listing.content.decode()
-    by_decision = client.get("/admin/risk/suspectreportlog/", {"q": f"#{decision.pk}"})
-    assert by_decision.status_code == 200 and event_of(attempt) in by_decision.content.decode()
-    detail = client.get(f"/admin/risk/suspectreport/{report_of(attempt).pk}/change/")
-    assert detail.status_code == 200 and 'name="_save"' not in detail.content.decode()
-    assert client.get("/admin/risk/suspectreport/add/").status_code == 403
-
-
-@pytest.mark.django_db
-def test_an_attempt_with_no_feedback_shows_no_panel(sandbox, reviewer, client):
-    _, attempt = signup(sandbox, "tor")
-    client.force_login(reviewer)
-    page = client.get(f"/admin/risk/signupattempt/{attempt.pk}/change/").content.decode()
-    assert 'id="suspect-feedback"' not in page
 
 
 # --- a real worker, after the decision commits --------------------------------------------

@@ -1,0 +1,59 @@
+"""risk/admin/feedback.py: the suspect feedback in the console, read-only, found by event id or by
+the decision that caused it."""
+
+import pytest
+
+from risk.models import SuspectReport
+from risk.services import feedback
+from risk.services.review import review_decide
+from tests.support.review import make_reviewer, signup
+
+
+@pytest.fixture
+def reviewer(db):
+    return make_reviewer("rita")
+
+
+def decide(reviewer, action: str, *, attempt=None, device=None):
+    reason = {
+        "approve": "legitimate_user",
+        "reject": "fake_identity",
+        "block_device": "account_farm",
+        "unblock_device": "blocked_by_mistake",
+        "trust_device": "shared_device",
+    }[action]
+    return review_decide(
+        actor=reviewer, action=action, reason=reason, attempt=attempt, device=device
+    )
+
+
+def event_of(attempt) -> str:
+    return attempt.fingerprint_event.event_id
+
+
+def send_owed() -> dict:
+    """`manage.py send_suspect_feedback`, the way without a broker."""
+    return dict(feedback.suspect_feedback_send_owed())
+
+
+def report_of(attempt) -> SuspectReport:
+    return SuspectReport.objects.get(event=attempt.fingerprint_event)
+
+
+@pytest.mark.django_db
+def test_reviewers_see_the_feedback_read_only_on_the_evidence_page_and_in_the_console(
+    sandbox, reviewer, client
+):
+    _, attempt = signup(sandbox, "tor")
+    decision = decide(reviewer, "reject", attempt=attempt)
+    send_owed()
+    client.force_login(reviewer)
+    page = client.get(f"/admin/risk/signupattempt/{attempt.pk}/change/").content.decode()
+    assert 'id="suspect-feedback"' in page and event_of(attempt) in page
+    listing = client.get("/admin/risk/suspectreport/", {"q": event_of(attempt)})
+    assert listing.status_code == 200 and event_of(attempt) in listing.content.decode()
+    by_decision = client.get("/admin/risk/suspectreportlog/", {"q": f"#{decision.pk}"})
+    assert by_decision.status_code == 200 and event_of(attempt) in by_decision.content.decode()
+    detail = client.get(f"/admin/risk/suspectreport/{report_of(attempt).pk}/change/")
+    assert detail.status_code == 200 and 'name="_save"' not in detail.content.decode()
+    assert client.get("/admin/risk/suspectreport/add/").status_code == 403
