@@ -413,8 +413,10 @@ def env_file(text: str) -> dict[str, str]:
 
 
 def settings_variables() -> set[str]:
+    """What settings.py reads: through django-environ, or os.environ (where an empty value
+    must stay empty)."""
     source = (ROOT / "fpdjango" / "settings.py").read_text()
-    return set(re.findall(r"env\.\w+\(\s*\"([A-Z][A-Z0-9_]*)\"", source))
+    return set(re.findall(r"(?:env\.\w+|os\.environ\.get)\(\s*\"([A-Z][A-Z0-9_]*)\"", source))
 
 
 def env_problems(values: dict[str, str], compose: dict) -> list[str]:
