@@ -5,6 +5,7 @@ every task runs inline in the caller (CELERY_TASK_ALWAYS_EAGER), so nothing need
 """
 
 import os
+import sys
 
 from celery import Celery
 from celery.signals import worker_init
@@ -18,7 +19,14 @@ app.autodiscover_tasks()
 
 @worker_init.connect
 def refuse_unsafe_production(**kwargs) -> None:
-    """The same refusal as fpdjango/wsgi.py (risk/checks.py), for workers."""
+    """The same refusal as fpdjango/wsgi.py (risk/checks.py), for workers. Celery logs an
+    exception from a signal receiver and carries on, so the refusal exits instead."""
+    from django.core.exceptions import ImproperlyConfigured
+
     from risk.checks import refuse_unsafe_production as refuse
 
-    refuse()
+    try:
+        refuse()
+    except ImproperlyConfigured as exc:
+        print(exc, file=sys.stderr, flush=True)
+        raise SystemExit(1) from exc

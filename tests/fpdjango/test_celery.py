@@ -31,11 +31,6 @@ def test_every_beat_entry_names_a_task_the_app_found(settings):
         assert entry["task"] in celery_app.tasks, entry["task"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Celery's signal dispatch logs an exception raised by a worker_init receiver and "
-    "starts the worker anyway, so the refusal in fpdjango/celery.py never stops a worker",
-)
 @pytest.mark.parametrize(
     ("env", "check_id"),
     [
