@@ -83,9 +83,8 @@ def thresholds_validate(
     """`thresholds_parse`, then the combination with `cfg`'s values for the names not given
     (the settings in force, for a form)."""
     parsed, problems = thresholds_parse(values)
-    if not problems:
-        problems = thresholds_combination_problems(thresholds_apply_to(cfg, parsed), given=values)
-    return parsed, problems
+    together = thresholds_combination_problems(thresholds_apply_to(cfg, parsed), given=values)
+    return parsed, {**together, **problems}
 
 
 def thresholds_apply_to(cfg: RiskSettings, values: Mapping[str, Any]) -> RiskSettings:
