@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from risk.models import BackfillCheckpoint, SignupAttempt, ThresholdSetting
@@ -227,3 +229,20 @@ def test_a_run_not_finished_or_proposing_nothing_is_not_applied(monkeypatch, dja
     with pytest.raises(ThresholdError) as refused:
         backtest.backtest_apply(actor=boss, run_id=running)
     assert refused.value.code == "not_done"
+
+
+def test_reading_the_window_costs_the_same_queries_for_more_attempts(monkeypatch):
+    """One query per batch of attempts, whatever the window holds: a column the rules start
+    to read that the backtest does not load would cost a query per attempt, and fail this."""
+    monkeypatch.setattr(backtest, "BATCH", 1000)
+    known_history()
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            backtest_run(window_days=30, values=RAISED)
+        return len(captured.captured_queries)
+
+    few = queries()
+    for _ in range(15):
+        stored_attempt(score=12, review_status="approved")
+    assert queries() == few
