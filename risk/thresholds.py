@@ -108,6 +108,7 @@ _clock = time.monotonic  # tests move it
 _loaded = _Loaded({}, None)
 _swap = threading.Lock()  # guards replacing _loaded
 _reading = threading.Lock()  # one thread of the process reads the table at a time
+_local = threading.local()
 
 
 def settings_in_force(base: RiskSettings) -> RiskSettings:
@@ -164,10 +165,13 @@ def overrides_valid(rows: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _refresh(*, first: bool) -> _Loaded:
+    if getattr(_local, "reading", False):
+        return _loaded  # called from within this thread's own read (a query hook, a log line)
     # The first read of a process waits for another thread's (deciding on the bare defaults
     # meanwhile would ignore the overrides); later ones let the other thread finish it.
     if not _reading.acquire(blocking=first):
         return _loaded
+    _local.reading = True
     try:
         current = _loaded
         try:
@@ -189,6 +193,7 @@ def _refresh(*, first: bool) -> _Loaded:
         _store(None, fresh)
         return fresh
     finally:
+        _local.reading = False
         _reading.release()
 
 

@@ -201,6 +201,8 @@ def backtest_run_page(model_admin, request, run_id):
     if run.status == RUNNING and backtest_finish(run_id=run.run_id):
         run = _run_or_404(run_id)
     report = run.report
+    if run.status == DONE:
+        thresholds_reload()  # "apply" is offered only against what is in force now
     in_force = thresholds_of(risk_settings())
     stale = any(in_force.get(name) != value for name, value in report.current.items())
     context = _context(

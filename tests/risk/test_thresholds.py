@@ -226,3 +226,19 @@ def test_another_process_reads_the_applied_values(django_user_model):
         check=True,
     )
     assert out.stdout.strip().splitlines()[-1] == "33"
+
+
+def test_settings_read_during_the_tables_own_read_do_not_wait_for_it(clock, monkeypatch):
+    """Something the read itself runs (a query hook, a log handler) may ask for the settings:
+    it gets the values read last instead of waiting for the read it is part of."""
+    ThresholdSetting.objects.create(name="RISK_SUSPECT_SCORE_REVIEW", value=20)
+    seen = []
+
+    def hook(execute, sql, params, many, context):
+        seen.append(risk_settings().suspect_score_review)
+        return execute(sql, params, many, context)
+
+    monkeypatch.setattr(thresholds, "_loaded", thresholds._Loaded({}, None))  # a new process
+    with connection.execute_wrapper(hook):
+        assert risk_settings().suspect_score_review == 20
+    assert seen and set(seen) == {10}
