@@ -454,16 +454,26 @@ def backtest_start(
             )
     if not pieces:
         backtest_finish(run_id=run_id)
-    for i in range(pieces):
-        if background.enqueue(TASK, run_id, i):
-            continue
-        try:  # no worker: here and now
-            backtest_chunk_run(run_id=run_id, chunk=i)
-        except Exception as exc:
-            logger.exception("backtest %s: chunk %s failed", run_id, i)
-            backtest_fail(run_id=run_id, error=f"{type(exc).__name__}: {exc}")
-            break
+    elif background.tasks_run_inline():
+        _chunks_run_here(run_id, range(pieces))
+    else:  # workers must find the rows: sent once they are committed
+        transaction.on_commit(lambda: _chunks_send(run_id, pieces))
     return run_id
+
+
+def _chunks_send(run_id: str, pieces: int) -> None:
+    unsent = [i for i in range(pieces) if not background.enqueue(TASK, run_id, i)]
+    _chunks_run_here(run_id, unsent)  # the broker refused them: here and now
+
+
+def _chunks_run_here(run_id: str, chunks: Iterable[int]) -> None:
+    for chunk in chunks:
+        try:
+            backtest_chunk_run(run_id=run_id, chunk=chunk)
+        except Exception as exc:
+            logger.exception("backtest %s: chunk %s failed", run_id, chunk)
+            backtest_fail(run_id=run_id, error=f"{type(exc).__name__}: {exc}")
+            return
 
 
 def backtest_chunk_run(*, run_id: str, chunk: int, batch_size: int | None = None) -> None:

@@ -81,6 +81,7 @@ def test_the_progress_bar_follows_the_workers_until_the_figures_show(
     known_history()
     get_user_model().objects.create_superuser("boss", password=PASSWORD)
     # Workers are this test: the chunks are handed over and scored below, one at a time.
+    monkeypatch.setattr(backtest.background, "tasks_run_inline", lambda: False)
     monkeypatch.setattr(backtest.background, "enqueue", lambda *args, **kwargs: True)
     monkeypatch.setattr(backtest, "CHUNK", 3)
     login(page, live_server, "boss")

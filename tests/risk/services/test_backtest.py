@@ -217,15 +217,19 @@ def test_a_run_judged_against_thresholds_changed_since_is_not_applied(django_use
     assert list(ThresholdSetting.objects.values_list("name", flat=True)) == ["RISK_MIN_CONFIDENCE"]
 
 
-def test_a_run_not_finished_or_proposing_nothing_is_not_applied(monkeypatch, django_user_model):
+def test_a_run_not_finished_or_proposing_nothing_is_not_applied(
+    monkeypatch, django_user_model, django_capture_on_commit_callbacks
+):
     boss = django_user_model.objects.create_superuser("boss", password="x-Pass-word-9")
     same = backtest_start(actor=boss, window_days=7, values={})
     with pytest.raises(ThresholdError) as refused:
         backtest.backtest_apply(actor=boss, run_id=same)
     assert refused.value.code == "no_change"
     stored_attempt(score=12)
-    monkeypatch.setattr(backtest.background, "enqueue", lambda *args: True)  # a worker's
-    running = backtest_start(actor=boss, window_days=7, values=RAISED)
+    monkeypatch.setattr(backtest.background, "tasks_run_inline", lambda: False)  # a worker's
+    monkeypatch.setattr(backtest.background, "enqueue", lambda *args: True)
+    with django_capture_on_commit_callbacks(execute=True):
+        running = backtest_start(actor=boss, window_days=7, values=RAISED)
     with pytest.raises(ThresholdError) as refused:
         backtest.backtest_apply(actor=boss, run_id=running)
     assert refused.value.code == "not_done"
@@ -246,3 +250,31 @@ def test_reading_the_window_costs_the_same_queries_for_more_attempts(monkeypatch
     for _ in range(15):
         stored_attempt(score=12, review_status="approved")
     assert queries() == few
+
+
+def test_a_broker_that_refuses_the_chunks_leaves_them_to_the_request(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    """Workers are sent the chunks once the run's rows are committed; a chunk the broker
+    refuses is scored in the request instead of waiting for a worker that never gets it."""
+    known_history()
+    monkeypatch.setattr(backtest, "CHUNK", 4)
+    monkeypatch.setattr(backtest.background, "tasks_run_inline", lambda: False)
+    sent = []
+
+    def enqueue(task, *args):
+        sent.append(args)
+        return len(sent) % 2 == 1  # every other one refused
+
+    monkeypatch.setattr(backtest.background, "enqueue", enqueue)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        run_id = backtest_start(actor=None, window_days=30, values=RAISED)
+    assert not sent  # nothing before the commit
+    for callback in callbacks:
+        callback()
+    assert [chunk for _, chunk in sent] == [0, 1, 2]
+    run = backtest_get(run_id=run_id)
+    assert run.status == "running" and run.done == 4  # chunk 1 scored here; 0 and 2 sent
+    for chunk in (0, 2):  # the workers
+        backtest.backtest_chunk_run(run_id=run_id, chunk=chunk)
+    assert backtest_get(run_id=run_id).report.tally["scored"] == 9
