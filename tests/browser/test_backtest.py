@@ -9,9 +9,9 @@ from django.contrib.auth import get_user_model
 
 from risk.models import ThresholdChange, ThresholdSetting
 from risk.services import backtest
-from tests.browser.conftest import save_screenshot
-from tests.risk.backtest_helpers import known_history, stored_attempt
-from tests.risk.review_helpers import PASSWORD, empty_cache  # noqa: F401
+from tests.support.backtest import known_history, stored_attempt
+from tests.support.browser import save_screenshot
+from tests.support.review import PASSWORD, empty_cache  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SCORE = "#id_RISK_SUSPECT_SCORE_REVIEW"

@@ -26,7 +26,7 @@ from risk.thresholds import (
     thresholds_reload,
     thresholds_validate,
 )
-from tests.scale.conftest import ROOT, database_url
+from tests.support.redis_celery import ROOT, database_url
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "correct-horse-battery-9"

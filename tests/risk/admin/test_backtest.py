@@ -11,8 +11,8 @@ from django.urls import reverse
 from risk.conf import risk_settings
 from risk.models import BackfillCheckpoint, ThresholdChange, ThresholdSetting
 from risk.thresholds import THRESHOLDS
-from tests.risk.backtest_helpers import known_history
-from tests.risk.review_helpers import PASSWORD, empty_cache, make_reviewer  # noqa: F401
+from tests.support.backtest import known_history
+from tests.support.review import PASSWORD, empty_cache, make_reviewer  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 PAGE = "/admin/risk/thresholdchange/backtest/"
@@ -196,7 +196,7 @@ def test_staff_given_the_permission_use_it_and_find_it_from_the_queue(client):
     assert f'href="{PAGE}" id="backtest-link"' in dashboard
 
 
-@override_settings(ROOT_URLCONF="tests.risk.admin.host_admin_urls")
+@override_settings(ROOT_URLCONF="tests.support.host_admin")
 def test_the_page_works_on_a_hosts_own_admin_site(boss_client):
     known_history()
     assert reverse("admin:risk_thresholdchange_backtest") == PAGE
@@ -206,41 +206,6 @@ def test_the_page_works_on_a_hosts_own_admin_site(boss_client):
     assert 'id="backtest-link"' in dashboard
     assert boss_client.post(url + "apply/", {"note": ""}).status_code == 302
     assert ThresholdSetting.objects.get().value == 20
-
-
-# --- the runtime values and the audit in the admin ----------------------------------------
-
-
-def test_an_override_added_in_the_admin_is_validated_and_audited(boss_client, boss):
-    add = "/admin/risk/thresholdsetting/add/"
-    refused = boss_client.post(add, {"name": "RISK_MIN_CONFIDENCE", "value": "3"})
-    assert refused.status_code == 200  # the form again, with the error
-    assert "must be a number between 0 and 1, got 3" in refused.content.decode()
-    assert not ThresholdSetting.objects.exists() and not ThresholdChange.objects.exists()
-
-    added = boss_client.post(add, {"name": "RISK_MIN_CONFIDENCE", "value": "0.7", "note": "QA"})
-    assert added.status_code == 302
-    row = ThresholdSetting.objects.get()
-    assert (row.name, row.value) == ("RISK_MIN_CONFIDENCE", 0.7)
-    change = ThresholdChange.objects.get()
-    assert (change.actor, change.values, change.previous, change.note) == (
-        boss,
-        {"RISK_MIN_CONFIDENCE": 0.7},
-        {"RISK_MIN_CONFIDENCE": None},
-        "QA",
-    )
-
-    edit = f"/admin/risk/thresholdsetting/{row.pk}/change/"
-    assert boss_client.post(edit, {"value": "0.8"}).status_code == 302
-    assert ThresholdSetting.objects.get().value == 0.8
-    delete = f"/admin/risk/thresholdsetting/{row.pk}/delete/"
-    assert boss_client.post(delete, {"post": "yes"}).status_code == 302
-    assert not ThresholdSetting.objects.exists()
-    assert list(ThresholdChange.objects.order_by("pk").values_list("values", flat=True)) == [
-        {"RISK_MIN_CONFIDENCE": 0.7},
-        {"RISK_MIN_CONFIDENCE": 0.8},
-        {"RISK_MIN_CONFIDENCE": None},
-    ]
 
 
 def test_the_audit_is_read_only_even_for_superusers(boss_client):

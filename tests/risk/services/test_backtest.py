@@ -14,8 +14,8 @@ from risk.models import BackfillCheckpoint, SignupAttempt, ThresholdSetting
 from risk.services import backtest
 from risk.services.backtest import backtest_get, backtest_run, backtest_start
 from risk.services.thresholds import ThresholdError, thresholds_apply
-from tests.risk.backtest_helpers import known_history, stored_attempt
-from tests.risk.review_helpers import signup
+from tests.support.backtest import known_history, stored_attempt
+from tests.support.review import signup
 
 pytestmark = pytest.mark.django_db
 RAISED = {"RISK_SUSPECT_SCORE_REVIEW": 20}

@@ -5,8 +5,8 @@ import pytest
 
 from risk.services import backtest
 from risk.services.backtest import backtest_get, backtest_run, backtest_start
-from tests.risk.backtest_helpers import known_history, stored_attempt
-from tests.scale.conftest import wait_until
+from tests.support.backtest import known_history, stored_attempt
+from tests.support.redis_celery import wait_until
 
 RAISED = {"RISK_SUSPECT_SCORE_REVIEW": 20}
 
