@@ -10,11 +10,15 @@ class RiskConfig(AppConfig):
 
     def ready(self) -> None:
         from risk import checks  # noqa: F401  (registers the system checks)
+        from risk.conf import in_force_install
         from risk.observability import install
         from risk.services.notifications import notify_review_decided
         from risk.signals import review_decided
+        from risk.thresholds import settings_in_force
 
         install()
+        # Rule thresholds changed at runtime apply from here on (they live in the database).
+        in_force_install(settings_in_force)
         review_decided.connect(notify_review_decided, dispatch_uid="risk.notify_review_decided")
 
 

@@ -13,6 +13,7 @@ The README's settings table is generated from this table (`manage.py settings_ta
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -442,16 +443,26 @@ def resolve(source: Any = None) -> RiskSettings:
 
 
 _resolved: RiskSettings | None = None
+# The runtime threshold overrides (risk.thresholds, installed when the app is ready): the
+# settings in force from the resolved ones. Installed from outside because it reads the
+# database, which this module must not import.
+_in_force: Callable[[RiskSettings], RiskSettings] | None = None
 
 
 def risk_settings() -> RiskSettings:
-    """The settings, resolved once per process. Changing a setting (`override_settings` in
-    tests) sends `setting_changed`, which drops the cached copy."""
+    """The settings, resolved once per process, with the rule thresholds changed at runtime
+    applied (risk.thresholds). Changing a setting (`override_settings` in tests) sends
+    `setting_changed`, which drops the cached copy."""
     global _resolved
     cfg = _resolved
     if cfg is None:
         cfg = _resolved = resolve(settings)
-    return cfg
+    return cfg if _in_force is None else _in_force(cfg)
+
+
+def in_force_install(hook: Callable[[RiskSettings], RiskSettings] | None) -> None:
+    global _in_force
+    _in_force = hook
 
 
 def _forget_resolved(**kwargs: Any) -> None:

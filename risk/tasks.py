@@ -12,11 +12,12 @@ import smtplib
 
 from celery import shared_task
 from django.core.cache import cache
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError
 
 from risk.conf import risk_settings
 from risk.services import (
     backfill_chunks,
+    backtest,
     drn,
     feedback,
     notifications,
@@ -158,3 +159,22 @@ def suspect_feedback_sweep_task(limit: int = 1000) -> int:
     """Beat: re-send the suspect feedback a lost task left owed (the broker was down when the
     decision committed, a worker died, the retries ran out)."""
     return feedback.suspect_feedback_sweep(limit=limit)
+
+
+@shared_task(bind=True, max_retries=8)
+def backtest_chunk_task(self, run_id: str, chunk: int) -> str:
+    """One chunk of a backtest started in the console (risk.services.backtest): resumes from
+    its checkpoint when delivered again. The database away for a moment is retried; any other
+    failure marks the run failed, so that the page says so instead of waiting."""
+    try:
+        backtest.backtest_chunk_run(run_id=run_id, chunk=chunk)
+    except (OperationalError, InterfaceError) as exc:
+        if self.request.retries < self.max_retries:
+            countdown = backoff_s(self.request.retries, base=2.0, cap=60)
+            raise self.retry(exc=exc, countdown=countdown) from exc
+        backtest.backtest_fail(run_id=run_id, error=f"{type(exc).__name__}: {exc}")
+        raise
+    except Exception as exc:
+        backtest.backtest_fail(run_id=run_id, error=f"{type(exc).__name__}: {exc}")
+        raise
+    return "done"

@@ -96,6 +96,16 @@ def live_server_backlog():
         yield
 
 
+@pytest.fixture(autouse=True)
+def no_runtime_thresholds():
+    """Every test starts with no runtime threshold overrides in this process (whatever an
+    earlier test applied, whose rows its rollback removed), without reading the table: tests
+    that apply thresholds reload them (risk.thresholds)."""
+    from risk.thresholds import thresholds_assume
+
+    thresholds_assume({})
+
+
 @pytest.fixture(scope="session")
 def sandbox_server():
     server = SandboxServer(host="127.0.0.1", port=0, db_path=":memory:")

@@ -4,10 +4,12 @@ site itself (dashboard, layout) is risk.admin_site.ReviewAdminSite."""
 from risk.admin import (  # noqa: F401
     allowlist,
     attempts,
+    backtest,
     decisions,
     devices,
     drn,
     events,
     feedback,
     privacy,
+    thresholds,
 )

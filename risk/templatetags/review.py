@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from django import template
+from django.utils.html import format_html, format_html_join
 
 register = template.Library()
 
@@ -28,3 +29,17 @@ def duration(delta: timedelta | None) -> str:
 @register.filter
 def percent(share: float | None) -> str:
     return "\u2013" if share is None else f"{share * 100:.0f}%"
+
+
+@register.filter
+def ticks(text: str) -> str:
+    """The settings table's help text (Markdown's `code`) as HTML: backticks become <code>."""
+    parts = str(text).split("`")
+    return format_html_join(
+        "",
+        "{}",
+        (
+            (format_html("<code>{}</code>", part) if i % 2 else part,)
+            for i, part in enumerate(parts)
+        ),
+    )

@@ -5,6 +5,8 @@ from datetime import timedelta
 import pytest
 from django.template import Context, Template
 
+from risk.templatetags.review import ticks
+
 
 @pytest.mark.parametrize(
     ("delta", "words"),
@@ -28,3 +30,9 @@ def test_duration(delta, words):
 def test_percent(share, text):
     rendered = Template("{% load review %}{{ share|percent }}").render(Context({"share": share}))
     assert rendered == text
+
+
+def test_ticks_shows_the_settings_tables_code_as_code_and_escapes_the_rest():
+    assert ticks("denied (`velocity_ips`; 0 = off) <b>") == (
+        "denied (<code>velocity_ips</code>; 0 = off) &lt;b&gt;"
+    )
