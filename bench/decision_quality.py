@@ -144,6 +144,33 @@ def lab_allowlist(stack: Stack) -> None:
     )  # fmt: skip
 
 
+BACKTEST = """
+import json
+from collections import Counter
+from risk.models import SignupAttempt
+from risk.services.backtest import backtest_run
+report = backtest_run(window_days=7, values={})
+print(json.dumps({
+    "recorded": Counter(SignupAttempt.objects.values_list("decision", flat=True)),
+    "backtest": report.outcomes["proposed"],
+    "scored": report.tally["scored"], "skipped": report.tally["skipped"],
+    "differ": report.tally["drift"],
+}))
+"""
+
+
+def backtest_check(stack: Stack) -> dict:
+    """The console's backtest over the run's own attempts, with the thresholds the run used:
+    it must give every attempt the decision the API gave it (`differ` 0), so its figures are
+    the bench's."""
+    server = stack.server
+    done = subprocess.run(
+        [server.python, "manage.py", "shell", "-c", BACKTEST],
+        cwd=server.checkout, env=server.env, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=1000)
@@ -181,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             mix={k: w for k, w in simulation.DEFAULT_MIX.items() if simulation.KINDS[k].bench},
         )
         seed = seed_rule(report, stack.sandbox_url)
+        backtest = backtest_check(stack)
     finally:
         stack.stop()
     mine = ours(report)
@@ -193,6 +221,12 @@ def main(argv: list[str] | None = None) -> int:
         "settings": " ".join(args.set),
     }
     print_tables(mine, seed, meta)
+    print(
+        f"\nbacktest with the same thresholds over the {backtest['scored']} stored attempts "
+        f"({backtest['skipped']} skipped): {dict(sorted(backtest['backtest'].items()))}; "
+        f"recorded: {dict(sorted(backtest['recorded'].items()))}; "
+        f"attempts decided differently: {backtest['differ']}"
+    )
     if errors:
         print(f"\n{errors} signups got no decision (errors, 5xx or throttling): see the logs")
     if args.json:
@@ -204,11 +238,12 @@ def main(argv: list[str] | None = None) -> int:
                     "seed_rule": {k: dict(v) for k, v in seed.items()},
                     "totals": totals(mine),
                     "seed_totals": totals(seed),
+                    "backtest": backtest,
                 },
                 indent=2,
             )
         )
-    return 1 if errors else 0
+    return 1 if errors or backtest["differ"] else 0
 
 
 if __name__ == "__main__":
