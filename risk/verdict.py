@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import transaction
 
@@ -71,6 +71,8 @@ class Verdict:
     # Set on a refusal that is not the client's fault (Fingerprint unreachable under
     # FINGERPRINT_FAILURE_POLICY=deny): seconds to wait before trying again.
     retry_after: int | None = None
+    # The attempt as recorded, so that recording the account needs no read of it.
+    attempt: SignupAttempt | None = field(default=None, repr=False, compare=False)
 
     @property
     def denied(self) -> bool:
@@ -94,6 +96,7 @@ class Verdict:
             reference=attempt.reference,
             attempt_id=attempt.pk,
             retry_after=RETRY_AFTER_S if temporary else None,
+            attempt=attempt,
         )
 
 
@@ -120,12 +123,14 @@ def signup_verdict(
         endpoint=endpoint,
         sealed_result=sealed_result or "",
     )
-    earlier = signup_service.signup_retry_of(request=signup)
+    valid = event_id_valid(signup.event_id)
+    claim = signup_service.event_claim_read(signup.event_id) if valid else None
+    earlier = signup_service.signup_retry_of(request=signup, claim=claim)
     if earlier is not None:
         logger.info("signup %s: a retry of attempt %s, same verdict", earlier.reference, earlier.pk)
         return Verdict.of(earlier)
     timing = SignupTiming()
-    if event_id_valid(signup.event_id):
+    if valid:
         with timing.upstream():
             fetched = signup_service.event_fetch(
                 event_id=signup.event_id, sealed_result=signup.sealed_result
@@ -134,7 +139,9 @@ def signup_verdict(
         fetched = signup_service.FetchResult(
             event=None, failure="not_found", error="not a Fingerprint event id (not looked up)"
         )
-    attempt = signup_service.signup_decide(request=signup, fetched=fetched, timing=timing)
+    attempt = signup_service.signup_decide(
+        request=signup, fetched=fetched, timing=timing, claim=claim
+    )
     signup_decision_record(attempt=attempt, upstream_ms=timing.upstream_ms, db_ms=timing.db_ms)
     if attempt.decision == rules.DENY:
         _decided(attempt, account=None)
@@ -146,7 +153,7 @@ def signup_account_record(verdict: Verdict, *, account) -> None:
     account created active for a held or unverified verdict is made inactive."""
     if verdict.denied:
         raise ValueError(f"signup {verdict.reference} was denied: it has no account to record")
-    attempt = SignupAttempt.objects.get(pk=verdict.attempt_id)
+    attempt = verdict.attempt or SignupAttempt.objects.get(pk=verdict.attempt_id)
     if not signup_service.attempt_account_link(attempt=attempt, account=account):
         raise ValueError(f"signup {verdict.reference} has its account already, or was denied")
     _decided(attempt, account=account)

@@ -13,9 +13,12 @@ Then one short transaction records the attempt:
 * otherwise the device row is locked (`select_for_update`) while the rules read its history
   and decide, and the attempt (claiming its event) and the snapshot are written.
 
-Unique constraints are the last line of defence: an attempt that loses the race for its
-event's claim is decided again with the event reused. The locking policy is in
-docs/architecture.md.
+The writes are plain ORM inserts and updates, the same on SQLite and PostgreSQL: rows the plain
+read did not find (the device, the snapshot) are inserted without a savepoint. Unique
+constraints are the last line of defence: a transaction that loses a race (another signup
+created the device, stored the snapshot or claimed the event first) rolls back and runs once
+more, reading what the winner wrote; a lost claim is decided again with the event reused. The
+locking policy is in docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -23,11 +26,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q
-from django.db.models.functions import Lower
+from django.db.models import Count, F
 from django.utils import timezone
 
 from risk import rules
@@ -125,10 +127,15 @@ def _event_unseal(*, event_id: str, sealed_result: str, keys: tuple[str, ...]) -
 
 
 def signup_decide(
-    *, request: SignupRequest, fetched: FetchResult, timing: SignupTiming
+    *,
+    request: SignupRequest,
+    fetched: FetchResult,
+    timing: SignupTiming,
+    claim: EventClaim | None = None,
 ) -> SignupAttempt:
-    """Decide on a signup whose event was fetched (`event_fetch`) and record the attempt. Call
-    it outside any transaction. Raises risk.throttles.SignupThrottledError when the device is over
+    """Decide on a signup whose event was fetched (`event_fetch`) and record the attempt;
+    `claim` is what `event_claim_read` found for its event id before the fetch. Call it outside
+    any transaction. Raises risk.throttles.SignupThrottledError when the device is over
     SIGNUP_THROTTLE_VISITOR_RATE (nothing is written then)."""
     cfg = risk_settings()
     event = fetched.event
@@ -148,7 +155,7 @@ def signup_decide(
         with timing.database():
             return _attempt_without_event(ctx=ctx, cfg=cfg, row=row)
     with timing.database():
-        ctx = _with_plain_read(ctx)
+        ctx, device = _with_plain_read(ctx, claimed=claim is not None)
         plain = rules.evaluate_signup(ctx, cfg)
         if not rules.event_bound(plain):
             return _attempt_recorded(ctx=ctx, cfg=cfg, row=row, device_use=_UNBOUND)
@@ -162,61 +169,87 @@ def signup_decide(
         ctx = dataclasses.replace(ctx, drn=drn)
     # One device's decisions take turns in this process (risk/device_gate.py).
     with device_gate(event.visitor_id), timing.database():
-        attempt = _attempt_recorded(ctx=ctx, cfg=cfg, row=row, device_use=use)
+        attempt = _attempt_recorded(ctx=ctx, cfg=cfg, row=row, device_use=use, device=device)
         if drn is not None:
             drn_snapshot_link(snapshot=drn, attempt=attempt)
     return attempt
 
 
-def signup_retry_of(*, request: SignupRequest) -> SignupAttempt | None:
-    """The attempt this signup repeats, if it is a client's retry after its account could not
-    be created (a 503 while the database failed): the same event id and username, from the
-    same client IP, within RISK_MAX_EVENT_AGE_S, decided to get an account that it never got.
-    Its verdict stands: the retry is answered with it instead of being refused as a reuse."""
-    since = timezone.now() - timedelta(seconds=risk_settings().max_event_age_s)
-    return (
-        SignupAttempt.objects.filter(
-            claimed_event_id=request.event_id,
-            account__isnull=True,
-            decision__in=(rules.ALLOW, rules.REVIEW, rules.UNVERIFIED),
-            client_ip=request.client_ip or None,
-            created_at__gte=since,
-        )
-        .alias(username_lower=Lower("username"))
-        .filter(username_lower=request.username.lower())
-        .select_related("device")
+@dataclass(frozen=True)
+class EventClaim:
+    """The attempt that claimed an event id (claims are unique): what the retry check reads."""
+
+    attempt_id: int
+    username: str
+    client_ip: str | None
+    decision: str
+    has_account: bool
+    created_at: datetime
+
+
+def event_claim_read(event_id: str) -> EventClaim | None:
+    """Which attempt claimed this event id, if any: one light read of an indexed column, which
+    answers both "is this a retry?" (`signup_retry_of`) and "is the event reused?"."""
+    row = (
+        SignupAttempt.objects.filter(claimed_event_id=event_id)
+        .values_list("pk", "username", "client_ip", "decision", "account_id", "created_at")
         .first()
     )
+    if row is None:
+        return None
+    pk, username, client_ip, decision, account_id, created_at = row
+    return EventClaim(pk, username, client_ip, decision, account_id is not None, created_at)
+
+
+def signup_retry_of(*, request: SignupRequest, claim: EventClaim | None) -> SignupAttempt | None:
+    """The attempt this signup repeats, if it is a client's retry after its account could not
+    be created (a 503 while the database failed): the same event id (`claim`, read by
+    `event_claim_read`) and username, from the same client IP, within RISK_MAX_EVENT_AGE_S,
+    decided to get an account that it never got. Its verdict stands: the retry is answered
+    with it instead of being refused as a reuse."""
+    if claim is None or claim.has_account:
+        return None
+    since = timezone.now() - timedelta(seconds=risk_settings().max_event_age_s)
+    if (
+        claim.decision in (rules.ALLOW, rules.REVIEW, rules.UNVERIFIED)
+        and claim.client_ip == (request.client_ip or None)
+        and claim.created_at >= since
+        and claim.username.lower() == request.username.lower()
+    ):
+        return SignupAttempt.objects.select_related("device").get(pk=claim.attempt_id)
+    return None
 
 
 # --- the plain read -----------------------------------------------------------------------
 
 
-def _with_plain_read(ctx: rules.SignupContext) -> rules.SignupContext:
-    """Whether the event has backed an attempt already, and the device's status and count,
-    from plain reads (no lock). Under the lock the count is read again; the claim is settled
-    by the unique insert."""
-    event = ctx.event
-    reused = SignupAttempt.objects.filter(claimed_event_id=event.event_id).exists()
-    ctx = dataclasses.replace(ctx, event_reused=reused)
-    device = device_of_visitor(event.visitor_id)
+def _with_plain_read(
+    ctx: rules.SignupContext, *, claimed: bool
+) -> tuple[rules.SignupContext, Device | None]:
+    """The device (None: new) with its status and count, from a plain read (no lock), and
+    whether the event has backed an attempt already (`claimed`, read before the fetch). Under
+    the lock the device is read again; the claim is settled by the unique insert."""
+    ctx = dataclasses.replace(ctx, event_reused=claimed)
+    device = device_of_visitor(ctx.event.visitor_id)
     if device is None:
-        return ctx
-    return dataclasses.replace(
+        return ctx, None
+    ctx = dataclasses.replace(
         ctx, device_status=device.status, device_accounts=device.account_count
     )
+    return ctx, device
 
 
 def signup_history_read(
-    *, ctx: rules.SignupContext, cfg, device: Device, exclude_attempt: int | None = None
+    *, ctx: rules.SignupContext, cfg, device: Device | None, exclude_attempt: int | None = None
 ) -> rules.SignupContext:
-    """The device's history the rules need, read under its lock. Queries run only when a
-    rule could use them: earlier networks past the soft limit, the network's other new
-    devices for a brand-new device."""
+    """The device's history the rules need, read under its lock (`device` None: a device not
+    stored yet, which has none). Queries run only when a rule could use them: earlier networks
+    past the soft limit, the network's other new devices for a brand-new device."""
     event = ctx.event
-    accounts = device.account_count
+    accounts = device.account_count if device else 0
+    status = device.status if device else DeviceStatus.NORMAL
     same_network = None
-    over_soft = device.status != DeviceStatus.TRUSTED and accounts >= cfg.max_accounts_per_device
+    over_soft = status != DeviceStatus.TRUSTED and accounts >= cfg.max_accounts_per_device
     here = ctx.client_ip or event.ip
     if over_soft and here:
         earlier = SignupAttempt.objects.filter(device_id=device.pk).exclude(client_ip=None)
@@ -230,18 +263,16 @@ def signup_history_read(
     network = network_key(ctx.client_ip)
     if network and watching and not ctx.allowlist_entry and rules.new_to_everyone(ctx, cfg):
         since = ctx.now - timedelta(hours=1)
-        others = (
-            SignupAttempt.objects.filter(
-                client_network=network, created_at__gte=since, device_new__isnull=False
-            )
-            .exclude(Q(device_id=device.pk) | Q(device__isnull=True))
-            .values("device_new")
-            .annotate(devices=Count("device_id", distinct=True))
-        )
+        others = SignupAttempt.objects.filter(
+            client_network=network, created_at__gte=since, device_new__isnull=False
+        ).exclude(device__isnull=True)
+        if device is not None:
+            others = others.exclude(device_id=device.pk)
+        others = others.values("device_new").annotate(devices=Count("device_id", distinct=True))
         devices.update({row["device_new"]: row["devices"] for row in others})
     return dataclasses.replace(
         ctx,
-        device_status=device.status,
+        device_status=status,
         device_accounts=accounts,
         same_network=same_network,
         ip_new_devices=devices[True],
@@ -338,38 +369,73 @@ def _attempt_without_event(*, ctx: rules.SignupContext, cfg, row: _AttemptRow) -
 
 
 def _attempt_recorded(
-    *, ctx: rules.SignupContext, cfg, row: _AttemptRow, device_use: str
+    *,
+    ctx: rules.SignupContext,
+    cfg,
+    row: _AttemptRow,
+    device_use: str,
+    device: Device | None = None,
 ) -> SignupAttempt:
-    """Record the attempt in one transaction (see the module doc for `device_use`). Losing the
-    race for the event's claim decides again, once, with the event reused: then the attempt
-    counts toward nothing of the device's, as any reuse."""
+    """Record the attempt in one transaction (see the module doc for `device_use`; `device`
+    is the plain read's row, None when it found none). A transaction that loses a race runs
+    once more with savepoints, reading what the winner wrote; losing the event's claim decides
+    again with the event reused: then the attempt counts toward nothing of the device's."""
+    careful = False
     while True:
         try:
             with transaction.atomic():
-                return _attempt_write(ctx=ctx, cfg=cfg, row=row, device_use=device_use)
+                return _attempt_write(
+                    ctx=ctx, cfg=cfg, row=row, device_use=device_use, known=device, careful=careful
+                )
         except IntegrityError:
-            if ctx.event_reused or not _claim_taken(ctx.event.event_id):
+            if not ctx.event_reused and _claim_taken(ctx.event.event_id):
+                ctx = dataclasses.replace(ctx, event_reused=True)
+                device_use = _UNBOUND
+            elif careful:
                 raise
-            ctx = dataclasses.replace(ctx, event_reused=True)
-            device_use = _UNBOUND
+            careful = True
 
 
 def _attempt_write(
-    *, ctx: rules.SignupContext, cfg, row: _AttemptRow, device_use: str
+    *,
+    ctx: rules.SignupContext,
+    cfg,
+    row: _AttemptRow,
+    device_use: str,
+    known: Device | None,
+    careful: bool,
 ) -> SignupAttempt:
     event = ctx.event
     device = None
-    if device_use != _UNBOUND and event.visitor_id:
+    if device_use == _UNBOUND or not event.visitor_id:
+        pass
+    elif careful:
         device = device_for_signup(
             visitor_id=event.visitor_id, platform=event.platform, lock=device_use == _LOCKED
         )
-        if device_use == _LOCKED:
-            ctx = signup_history_read(ctx=ctx, cfg=cfg, device=device)
+    elif known is not None:
+        # A lock-free refusal counts on the plain read's row; a decision reads it locked.
+        device = device_of_visitor(event.visitor_id, lock=True) if device_use == _LOCKED else known
+    if device_use == _LOCKED:
+        ctx = signup_history_read(ctx=ctx, cfg=cfg, device=device)
     assessment = rules.evaluate_signup(ctx, cfg)
+    # An allowed or held attempt reserves its account slot: the device's next signup counts it.
+    reserve = int(assessment.decision in (rules.ALLOW, rules.REVIEW))
+    counted = False
+    if device is None and device_use != _UNBOUND and event.visitor_id:
+        # New to us (the plain read found none): stored with this attempt counted. A device
+        # created meanwhile by another signup fails the unique insert: the careful run reads it.
+        device = Device.objects.create(
+            visitor_id=event.visitor_id,
+            platform=storable_text(event.platform)[:16],
+            attempt_count=1,
+            account_count=reserve,
+        )
+        counted = True
     if ctx.event_reused:
-        snapshot = FingerprintEvent.objects.filter(event_id=event.event_id).first()
+        snapshot = FingerprintEvent.objects.filter(event_id=event.event_id).only("pk").first()
     else:
-        snapshot = event_snapshot_store(event=event, device=device)
+        snapshot = event_snapshot_store(event=event, device=device, savepoint=careful)
     attempt = row.attempt(
         claimed_event_id=None if ctx.event_reused else event.event_id,
         device=device,
@@ -380,11 +446,9 @@ def _attempt_write(
         **_assessment_fields(assessment),
     )
     attempt.save()
-    if device is not None:
+    if device is not None and not counted:
         # Last, so that a lock-free refusal holds the row lock of this UPDATE only until the
-        # commit right after it. An allowed or held attempt reserves its account slot: the
-        # device's next signup counts it.
-        reserve = int(assessment.decision in (rules.ALLOW, rules.REVIEW))
+        # commit right after it.
         Device.objects.filter(pk=device.pk).update(
             attempt_count=F("attempt_count") + 1,
             account_count=F("account_count") + reserve,
@@ -401,15 +465,17 @@ def attempt_account_link(*, attempt: SignupAttempt, account) -> bool:
     on the device is already counted). An account for a held or unverified attempt is made
     inactive if the host left it active. False when the attempt was denied or already has an
     account (nothing changed)."""
-    with transaction.atomic():
-        linked = (
-            SignupAttempt.objects.filter(pk=attempt.pk, account__isnull=True)
-            .exclude(decision=rules.DENY)
-            .update(account=account)
-        )
-        if linked and attempt.decision != rules.ALLOW and account.is_active:
-            account.is_active = False
-            account.save(update_fields=["is_active"])
+    unlinked = SignupAttempt.objects.filter(pk=attempt.pk, account__isnull=True).exclude(
+        decision=rules.DENY
+    )
+    if attempt.decision == rules.ALLOW or not account.is_active:
+        linked = unlinked.update(account=account)  # one statement: atomic on its own
+    else:
+        with transaction.atomic():
+            linked = unlinked.update(account=account)
+            if linked:
+                account.is_active = False
+                account.save(update_fields=["is_active"])
     if linked:
         attempt.account = account
     return bool(linked)

@@ -47,12 +47,25 @@ def event_snapshot_new(event: Event, *, device: Device | None) -> FingerprintEve
     return FingerprintEvent(event_id=event.event_id, **event_snapshot_fields(event, device=device))
 
 
-def event_snapshot_store(*, event: Event, device: Device | None) -> FingerprintEvent:
+def event_snapshot_store(
+    *, event: Event, device: Device | None, savepoint: bool = True
+) -> FingerprintEvent:
     """The event's snapshot row: stored now, or the one already stored (whose `raw` is never
-    rewritten: a decision may have read it). Runs in the caller's transaction."""
-    snapshot, _ = FingerprintEvent.objects.get_or_create(
-        event_id=event.event_id, defaults=event_snapshot_fields(event, device=device)
-    )
+    rewritten: a decision may have read it). Runs in the caller's transaction. Without
+    `savepoint`, a concurrent insert of the same event raises IntegrityError and spoils that
+    transaction: for a caller that runs it again (the signup), it saves two statements."""
+    if savepoint:
+        snapshot, _ = FingerprintEvent.objects.get_or_create(
+            event_id=event.event_id, defaults=event_snapshot_fields(event, device=device)
+        )
+    else:
+        snapshot = (
+            FingerprintEvent.objects.filter(event_id=event.event_id).only("pk", "device").first()
+        )
+        if snapshot is None:
+            snapshot = event_snapshot_new(event, device=device)
+            snapshot.save(force_insert=True)
+            return snapshot
     if device is not None and snapshot.device_id is None:
         FingerprintEvent.objects.filter(pk=snapshot.pk, device__isnull=True).update(device=device)
         snapshot.device = device

@@ -7,9 +7,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
+from risk.fingerprint.events import normalise_event
 from risk.models import Device, SignupAttempt
 from risk.observability import SignupTiming
 from risk.services import signup
+from risk.services.snapshots import event_snapshot_store
 
 pytestmark = pytest.mark.django_db
 
@@ -117,11 +119,15 @@ def test_a_failed_account_gives_the_slot_and_the_event_back_and_a_retry_is_known
     retry = signup.SignupRequest(
         event_id=event["event_id"], username="DIRECT", client_ip="127.0.0.1"
     )
-    assert signup.signup_retry_of(request=retry) == attempt  # same id, name (any case), client
+    claim = signup.event_claim_read(event["event_id"])
+    assert claim.attempt_id == attempt.pk
+    # same id, name (any case), client
+    assert signup.signup_retry_of(request=retry, claim=claim) == attempt
     elsewhere = signup.SignupRequest(
         event_id=event["event_id"], username="direct", client_ip="10.0.0.1"
     )
-    assert signup.signup_retry_of(request=elsewhere) is None
+    assert signup.signup_retry_of(request=elsewhere, claim=claim) is None
+    assert signup.signup_retry_of(request=retry, claim=None) is None
     assert signup.attempt_account_failed(attempt=attempt, reason="account_failed")
     attempt.refresh_from_db()
     assert attempt.decision == "deny" and attempt.reasons[-1] == "account_failed"
@@ -130,3 +136,37 @@ def test_a_failed_account_gives_the_slot_and_the_event_back_and_a_retry_is_known
     assert not signup.attempt_account_failed(attempt=attempt)  # once
     _, again = decide(sandbox, username="direct2")  # a new event of another device: fine
     assert again.decision == "allow"
+
+
+def test_a_device_created_meanwhile_by_another_signup_is_counted_on(sandbox, monkeypatch):
+    """The plain read missed the device (another signup stored it right after): the insert
+    fails on the unique visitor id and the transaction runs again on the stored row."""
+    event = sandbox.create_event(profile="human", ip="127.0.0.1")
+    visitor = event["identification"]["visitor_id"]
+    stored = Device.objects.create(visitor_id=visitor, platform="js")
+    misses = iter([None])
+    real = signup.device_of_visitor
+    monkeypatch.setattr(
+        signup, "device_of_visitor", lambda v, **kw: next(misses, None) or real(v, **kw)
+    )
+    req = signup.SignupRequest(event_id=event["event_id"], username="late", client_ip="127.0.0.1")
+    attempt = signup.signup_decide(
+        request=req, fetched=signup.event_fetch(event_id=req.event_id), timing=SignupTiming()
+    )
+    assert attempt.device_id == stored.pk and Device.objects.count() == 1
+    stored.refresh_from_db()
+    assert (stored.attempt_count, stored.account_count) == (1, 1)
+
+
+def test_a_snapshot_stored_before_the_signup_is_the_one_it_links(sandbox):
+    """A webhook (or a backfill) stored the event first: the signup links that row, whose raw
+    JSON it does not rewrite, and gives it its device."""
+    event = sandbox.create_event(profile="human", ip="127.0.0.1")
+    early = event_snapshot_store(event=normalise_event(event), device=None)
+    req = signup.SignupRequest(event_id=event["event_id"], username="hook", client_ip="127.0.0.1")
+    attempt = signup.signup_decide(
+        request=req, fetched=signup.event_fetch(event_id=req.event_id), timing=SignupTiming()
+    )
+    assert attempt.fingerprint_event_id == early.pk
+    early.refresh_from_db()
+    assert early.device_id == attempt.device_id is not None
