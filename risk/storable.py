@@ -11,6 +11,7 @@ stored JSON so that reviewers can tell.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 REPLACEMENT = "\ufffd"
@@ -35,6 +36,8 @@ def storable_json(value: Any, path: str = "") -> tuple[Any, list[str]]:
     """A copy of a JSON value whose strings (keys included) are storable, and the paths of the
     values that had to change ("tags.note", "events[2].url"); unchanged parts are the same
     objects."""
+    if not path and _storable_as_is(value):
+        return value, []
     if isinstance(value, str):
         clean = storable_text(value)
         return clean, ([path or "$"] if clean is not value else [])
@@ -59,3 +62,15 @@ def storable_json(value: Any, path: str = "") -> tuple[Any, list[str]]:
             items.append(clean_item)
         return (items if changed else value), changed
     return value, []
+
+
+def _storable_as_is(value: Any) -> bool:
+    """Whether a whole JSON value is storable, from its encoding in C rather than a walk in
+    Python: a NUL is always escaped as \\u0000, and a lone surrogate fails UTF-8. A NUL-like
+    escape typed as text only sends the value down the walk, which decides."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+        text.encode("utf-8")
+    except (TypeError, ValueError):  # UnicodeEncodeError is a ValueError
+        return False
+    return "\\u0000" not in text

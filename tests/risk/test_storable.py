@@ -185,3 +185,9 @@ def test_rescore_skips_an_attempt_that_fails_and_counts_it(sandbox, monkeypatch)
     out = io.StringIO()
     call_command("rescore", "--since", "1h", "--no-progress", stdout=out)
     assert "failed" in out.getvalue() and "scored" in out.getvalue()
+
+
+def test_text_that_only_looks_like_an_escaped_nul_is_kept_as_it_is():
+    value = {"note": "a backslash then u0000: \\u0000", "emoji": "\U0001f600"}
+    assert storable_json(value) == (value, [])
+    assert storable_json(value)[0] is value
