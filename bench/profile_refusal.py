@@ -28,7 +28,8 @@ has:
     username query   the serializer's username check
     risk entry       `risk.verdict.signup_verdict` less what it calls (the annex:
                      `accounts.services.account_signup`): throttles, metrics, the decision log
-    retry check      `signup_retry_of` (stock only: is this a retry after a failed account?)
+    event's claim    `event_claim_read` (stock only: one light read that says whether the event
+                     backs an attempt already, i.e. a reuse, or a retry after a failed account)
     Fingerprint      `event_fetch`: the HTTP client, JSON, reading the event
     rules + writes   `signup_decide` (the annex: `signup_assess`): the plain read, the rules,
                      the transaction that stores snapshot, attempt and device counters
@@ -67,7 +68,7 @@ LAYERS = [
         "risk entry: throttles, metrics, log",
         ["risk.verdict.signup_verdict", "accounts.services.account_signup"],
     ),
-    ("retry check (one query)", ["risk.services.signup.signup_retry_of"]),
+    ("event's claim: reuse and retry (one query)", ["risk.services.signup.event_claim_read"]),
     ("Fingerprint fetch, client side", ["risk.services.signup.event_fetch"]),
     (
         "rules + writes (plain read, transaction)",

@@ -39,7 +39,7 @@ LAYERS = [
     ("serializer: fields, password validators", "BaseSerializer.is_valid"),
     ("serializer: username query", "username_taken"),
     ("risk entry: throttles, metrics, log", "signup_verdict"),
-    ("risk: retry check", "signup_retry_of"),
+    ("risk: the event's claim", "event_claim_read"),
     ("risk: Fingerprint fetch", "event_fetch"),
     ("risk: rules and writes", "signup_decide"),
     ("account: insert and link", "FingerprintSignupMixin.save"),
