@@ -4,22 +4,11 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from risk.models import ReviewDecision
-from tests.support.review import empty_cache, make_reviewer, signup  # noqa: F401
+from tests.support.review import empty_cache, signup  # noqa: F401
 
 User = get_user_model()
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def reviewer():
-    return make_reviewer()
-
-
-@pytest.fixture
-def reviewer_client(client, reviewer):
-    client.force_login(reviewer)
-    return client
 
 
 QUEUE = "/admin/risk/signupattempt/"

@@ -12,7 +12,7 @@ from risk.conf import risk_settings
 from risk.models import BackfillCheckpoint, ThresholdChange, ThresholdSetting
 from risk.thresholds import THRESHOLDS
 from tests.support.backtest import known_history
-from tests.support.review import PASSWORD, empty_cache, make_reviewer  # noqa: F401
+from tests.support.review import empty_cache, make_reviewer  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 PAGE = "/admin/risk/thresholdchange/backtest/"
@@ -28,23 +28,6 @@ def form_data(window: int = 30, **values) -> dict:
         data[setting.name] = ("1" if value else "0") if setting.kind == "bool" else str(value)
     data.update(values)
     return data
-
-
-@pytest.fixture
-def boss(django_user_model):
-    return django_user_model.objects.create_superuser("boss", password=PASSWORD)
-
-
-@pytest.fixture
-def boss_client(client, boss):
-    client.force_login(boss)
-    return client
-
-
-@pytest.fixture
-def reviewer_client(client):
-    client.force_login(make_reviewer())
-    return client
 
 
 def run_backtest(client, **values) -> str:

@@ -7,32 +7,11 @@ from django.urls import reverse
 
 from risk.models import FingerprintEvent, ReviewDecision
 from risk.services.review import review_decide
-from tests.support.review import empty_cache, make_reviewer, signup  # noqa: F401
+from tests.support.review import empty_cache  # noqa: F401
 
 User = get_user_model()
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def reviewer():
-    return make_reviewer()
-
-
-@pytest.fixture
-def reviewer_client(client, reviewer):
-    client.force_login(reviewer)
-    return client
-
-
-@pytest.fixture
-def demo(sandbox):
-    """A held Tor signup, a bot denial and a household's held second account, all via the API."""
-    _, held = signup(sandbox, "tor", username="vpnuser", email="vpn@example.com")
-    _, bot = signup(sandbox, "bad_bot", username="botuser")
-    _, first = signup(sandbox, "human", username="alice")
-    _, dup = signup(sandbox, "human", visitor_id=first.visitor_id, username="alice2")
-    return {"held": held, "bot": bot, "first": first, "dup": dup}
 
 
 QUEUE = "/admin/risk/signupattempt/"

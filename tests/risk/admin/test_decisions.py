@@ -7,26 +7,9 @@ import pytest
 from django.urls import reverse
 
 from risk.services.review import review_decide
-from tests.support.review import empty_cache, make_reviewer, signup  # noqa: F401
+from tests.support.review import empty_cache, held, make_reviewer  # noqa: F401
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def alice():
-    return make_reviewer("alice")
-
-
-@pytest.fixture
-def alice_client(client, alice):
-    client.force_login(alice)
-    return client
-
-
-def held(sandbox, **kw):
-    _, attempt = signup(sandbox, "tor", **kw)
-    assert attempt.review_status == "pending"
-    return attempt
 
 
 def test_audit_log_filters_search_and_export(alice_client, sandbox, alice):

@@ -5,16 +5,10 @@ import pytest
 from django.urls import reverse
 
 from risk.models import Device, SignupAttempt
-from tests.support.review import empty_cache, make_reviewer  # noqa: F401
+from tests.support.review import empty_cache  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 RANKING = "/admin/risk/device/"
-
-
-@pytest.fixture
-def reviewer_client(client):
-    client.force_login(make_reviewer())
-    return client
 
 
 def shown(client, query: str = "") -> list[str]:

@@ -4,16 +4,10 @@ import pytest
 from django.urls import reverse
 
 from risk.models import FingerprintEvent
-from tests.support.review import empty_cache, make_reviewer  # noqa: F401
+from tests.support.review import empty_cache  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 EVENTS = "/admin/risk/fingerprintevent/"
-
-
-@pytest.fixture
-def reviewer_client(client):
-    client.force_login(make_reviewer())
-    return client
 
 
 @pytest.fixture

@@ -6,26 +6,9 @@ import io
 import pytest
 from django.urls import reverse
 
-from tests.support.review import empty_cache, make_reviewer, signup  # noqa: F401
+from tests.support.review import empty_cache, held  # noqa: F401
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def alice():
-    return make_reviewer("alice")
-
-
-@pytest.fixture
-def alice_client(client, alice):
-    client.force_login(alice)
-    return client
-
-
-def held(sandbox, **kw):
-    _, attempt = signup(sandbox, "tor", **kw)
-    assert attempt.review_status == "pending"
-    return attempt
 
 
 def test_queue_export_streams_the_filtered_selection(alice_client, sandbox):

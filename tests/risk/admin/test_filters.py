@@ -7,29 +7,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from risk.models import SignupAttempt
-from tests.support.review import empty_cache, make_reviewer, signup  # noqa: F401  # noqa: F401
+from tests.support.review import empty_cache, held  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
 
 QUEUE = reverse("admin:risk_signupattempt_changelist")
-
-
-@pytest.fixture
-def alice():
-    return make_reviewer("alice")
-
-
-@pytest.fixture
-def alice_client(client, alice):
-    client.force_login(alice)
-    return client
-
-
-def held(sandbox, **kw):
-    _, attempt = signup(sandbox, "tor", **kw)
-    assert attempt.review_status == "pending"
-    return attempt
 
 
 def test_queue_columns_and_filters_for_country_network_and_email_domain(alice_client, sandbox):
@@ -55,20 +38,6 @@ def test_impossible_dates_are_not_500s(alice_client, sandbox, bad):
     assert alice_client.get(f"{QUEUE}?{bad}").status_code == 200
     audit = reverse("admin:risk_reviewdecision_changelist")
     assert alice_client.get(f"{audit}?{bad}").status_code == 200
-
-
-@pytest.fixture
-def mixed(sandbox):
-    rows = {}
-    for name, profile in [
-        ("vpn", "vpn"),
-        ("bot", "bad_bot"),
-        ("tamper", "tampering"),
-        ("phone", "android"),
-        ("human", "human"),
-    ]:
-        _, rows[name] = signup(sandbox, profile, username=f"m_{name}", email=f"{name}@example.com")
-    return rows
 
 
 FILTER_CASES = [
@@ -105,9 +74,3 @@ def test_date_range_filter(reviewer_client, mixed):
     day = (timezone.now() - timedelta(days=40)).date()
     response = reviewer_client.get(f"{QUEUE}?status=all&since={day}&until={day}")
     assert list(response.context["cl"].result_list) == [SignupAttempt.objects.get(pk=old.pk)]
-
-
-@pytest.fixture
-def reviewer_client(client):
-    client.force_login(make_reviewer())
-    return client

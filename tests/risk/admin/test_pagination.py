@@ -4,52 +4,10 @@ import pytest
 from django.db import connection
 
 from risk.admin.pagination import CappedCountPaginator
-from risk.models import Device, DrnSnapshot, FingerprintEvent, SignupAttempt
-from tests.support.review import empty_cache, make_reviewer, signup  # noqa: F401
+from risk.models import SignupAttempt
+from tests.support.review import empty_cache, fabricate  # noqa: F401
 
 pytestmark = pytest.mark.django_db
-
-
-def fabricate(count: int, *, prefix: str = "bulk") -> list[SignupAttempt]:
-    """Pending attempts with device, snapshot and DRN rows (ORM: only query counts matter)."""
-    devices = Device.objects.bulk_create(
-        [Device(visitor_id=f"{prefix}{i:015d}", platform="js") for i in range(count)]
-    )
-    events = FingerprintEvent.objects.bulk_create(
-        [
-            FingerprintEvent(
-                event_id=f"{prefix}-ev-{i}",
-                visitor_id=d.visitor_id,
-                device=d,
-                bot="not_detected",
-                suspect_score=i % 25,
-                raw={"event_id": f"{prefix}-ev-{i}"},
-            )
-            for i, d in enumerate(devices)
-        ]
-    )
-    drns = DrnSnapshot.objects.bulk_create(
-        [
-            DrnSnapshot(device=d, visitor_id=d.visitor_id, status="ok", max_percentile=0.9)
-            for d in devices
-        ]
-    )
-    return SignupAttempt.objects.bulk_create(
-        [
-            SignupAttempt(
-                username=f"{prefix}{i}",
-                event_id=e.event_id,
-                fingerprint_event=e,
-                device=d,
-                drn_snapshot=s,
-                visitor_id=d.visitor_id,
-                decision="review",
-                reasons=["vpn"],
-                review_status="pending",
-            )
-            for i, (d, e, s) in enumerate(zip(devices, events, drns, strict=True))
-        ]
-    )
 
 
 def test_paginator_caps_the_count(monkeypatch):

@@ -6,21 +6,10 @@ from __future__ import annotations
 import pytest
 
 from risk.models import ThresholdChange, ThresholdSetting
-from tests.support.review import PASSWORD, empty_cache, make_reviewer  # noqa: F401
+from tests.support.review import empty_cache, make_reviewer  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 LIST = "/admin/risk/thresholdsetting/"
-
-
-@pytest.fixture
-def boss(django_user_model):
-    return django_user_model.objects.create_superuser("boss", password=PASSWORD)
-
-
-@pytest.fixture
-def boss_client(client, boss):
-    client.force_login(boss)
-    return client
 
 
 def test_an_override_added_in_the_admin_is_validated_and_audited(boss_client, boss):

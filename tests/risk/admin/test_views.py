@@ -11,27 +11,6 @@ pytestmark = pytest.mark.django_db
 User = get_user_model()
 
 
-@pytest.fixture
-def reviewer():
-    return make_reviewer()
-
-
-@pytest.fixture
-def reviewer_client(client, reviewer):
-    client.force_login(reviewer)
-    return client
-
-
-@pytest.fixture
-def demo(sandbox):
-    """A held Tor signup, a bot denial and a household's held second account, all via the API."""
-    _, held = signup(sandbox, "tor", username="vpnuser", email="vpn@example.com")
-    _, bot = signup(sandbox, "bad_bot", username="botuser")
-    _, first = signup(sandbox, "human", username="alice")
-    _, dup = signup(sandbox, "human", visitor_id=first.visitor_id, username="alice2")
-    return {"held": held, "bot": bot, "first": first, "dup": dup}
-
-
 def attempt_url(attempt):
     return reverse("admin:risk_signupattempt_change", args=[attempt.pk])
 

@@ -10,21 +10,10 @@ from django.urls import reverse
 
 from risk.models import ReviewDecision, SignupAttempt
 from risk.services.review import review_decide
-from tests.support.review import empty_cache, make_reviewer, signup  # noqa: F401
+from tests.support.review import empty_cache, held, make_reviewer  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 QUEUE = reverse("admin:risk_signupattempt_changelist")
-
-
-@pytest.fixture
-def alice():
-    return make_reviewer("alice")
-
-
-@pytest.fixture
-def alice_client(client, alice):
-    client.force_login(alice)
-    return client
 
 
 def evidence(attempt, filters=""):
@@ -34,12 +23,6 @@ def evidence(attempt, filters=""):
 
 def decide_url(attempt):
     return reverse("admin:risk_signupattempt_decide", args=[attempt.pk])
-
-
-def held(sandbox, **kw):
-    _, attempt = signup(sandbox, "tor", **kw)
-    assert attempt.review_status == "pending"
-    return attempt
 
 
 def test_one_click_decisions_walk_the_filtered_selection_in_order(alice_client, sandbox):
