@@ -23,6 +23,7 @@ from tests.support.redis_celery import (  # noqa: F401
     redis_settings,
     redis_url,
 )
+from tests.support.upstream import counting_api  # noqa: F401
 
 
 # The vendor's example payloads, read in place from shared/fixtures/fingerprint/ beside the

@@ -1,8 +1,5 @@
 """risk/parsers.py: the signup body is capped (an anonymous endpoint), refused before it is read."""
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 from rest_framework.test import APIClient
 
@@ -14,37 +11,6 @@ pytestmark = pytest.mark.django_db
 
 
 PASSWORD = "correct-horse-battery-9"
-
-
-class _CountingHandler(BaseHTTPRequestHandler):
-    """A Server API stand-in of our own: counts requests (the shared sandbox's counters can
-    move with a late request of an earlier test), answers 404 to all."""
-
-    paths: list[str] = []
-
-    def do_GET(self):
-        self.paths.append(self.path)
-        body = b'{"error": {"code": "event_not_found", "message": "not found"}}'
-        self.send_response(404)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def counting_api(settings):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _CountingHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    settings.FINGERPRINT_API_URL = f"http://127.0.0.1:{server.server_port}"
-    settings.FINGERPRINT_SECRET_API_KEY = "counting-key"
-    _CountingHandler.paths = []
-    yield _CountingHandler.paths
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.mark.django_db(transaction=True)

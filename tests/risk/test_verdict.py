@@ -1,22 +1,13 @@
 """risk/verdict.py: the public entry's event id check and verdicts."""
 
 import pytest
-from rest_framework.test import APIClient
 
 from accounts.serializers import CreateAccountSerializer, SignupSerializer
 from risk.verdict import event_id_valid
 from tests.conftest import vendor_fixture
+from tests.support.upstream import post
 
 pytestmark = pytest.mark.django_db
-
-
-PASSWORD = "correct-horse-battery-9"
-
-
-def post(event_id, username="bounded", path="/api/signup", field="event_id"):
-    return APIClient(REMOTE_ADDR="127.0.0.1").post(
-        path, {field: event_id, "username": username, "password": PASSWORD}, format="json"
-    )
 
 
 def test_fingerprint_id_shapes_are_accepted():

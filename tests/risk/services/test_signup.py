@@ -5,28 +5,15 @@ import logging
 
 import pytest
 from django.contrib.auth import get_user_model
-from rest_framework.test import APIClient
 
 from risk.fingerprint.events import normalise_event
 from risk.models import Device, SignupAttempt
 from risk.observability import SignupTiming
 from risk.services import signup
 from risk.services.snapshots import event_snapshot_store
+from tests.support.upstream import event_calls, post
 
 pytestmark = pytest.mark.django_db
-
-
-PASSWORD = "correct-horse-battery-9"
-
-
-def post(event_id, username="bounded", path="/api/signup", field="event_id"):
-    return APIClient(REMOTE_ADDR="127.0.0.1").post(
-        path, {field: event_id, "username": username, "password": PASSWORD}, format="json"
-    )
-
-
-def event_calls(control) -> int:
-    return control.stats()["requests"].get("v4_get_event", 0)
 
 
 def test_signup_never_retries_a_429_and_logs_our_quota(sandbox, settings, caplog):
