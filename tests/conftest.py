@@ -15,6 +15,7 @@ from sandbox.server import SandboxServer
 # two session fixtures: two Playwrights, two Redis checks).
 from tests.support.browser import browser  # noqa: F401
 from tests.support.hostile import hostile  # noqa: F401
+from tests.support.logs import json_log  # noqa: F401
 from tests.support.privacy import world  # noqa: F401
 from tests.support.redis_celery import (  # noqa: F401
     celery_broker,

@@ -1,36 +1,13 @@
 """fpdjango/logs.py: a request id on every line, and JSON lines in production."""
 
-import io
 import json
-import logging
 
 import pytest
 from rest_framework.test import APIClient
 
-from fpdjango.logs import JsonFormatter, RequestIdFilter
+from tests.support.logs import signup
 
 pytestmark = pytest.mark.django_db
-
-
-PASSWORD = "correct-horse-battery-9"
-
-
-def signup(api, event_id, username, **headers):
-    body = {"event_id": event_id, "username": username, "password": PASSWORD}
-    return api.post("/api/signup", body, format="json", **headers)
-
-
-@pytest.fixture
-def json_log():
-    """What the production handler writes for the signup logger: JSON lines."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    handler.addFilter(RequestIdFilter())
-    logger = logging.getLogger("fpdjango.signup")
-    logger.addHandler(handler)
-    yield stream
-    logger.removeHandler(handler)
 
 
 def test_request_id_is_made_when_missing_or_unsafe(json_log, sandbox):

@@ -1,8 +1,6 @@
 """/metrics (Prometheus) and the JSON log line of every signup decision."""
 
-import io
 import json
-import logging
 from datetime import timedelta
 
 import pytest
@@ -12,8 +10,8 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
-from fpdjango.logs import JsonFormatter, RequestIdFilter
 from risk.models import ReviewStatus, SignupAttempt
+from tests.support.logs import signup
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "correct-horse-battery-9"
@@ -34,11 +32,6 @@ def scrape(client=None, token=TOKEN) -> dict:
         for s in family.samples:
             samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
     return samples
-
-
-def signup(api, event_id, username, **headers):
-    body = {"event_id": event_id, "username": username, "password": PASSWORD}
-    return api.post("/api/signup", body, format="json", **headers)
 
 
 def test_metrics_count_decisions_latency_errors_and_backlog(settings, sandbox):
@@ -99,19 +92,6 @@ def test_celery_queue_depth_is_read_from_the_redis_broker(settings, redis_url, r
     finally:
         client.delete(redis_prefix)
     assert samples[("fpdjango_celery_queue_depth", (("queue", redis_prefix),))] == 3
-
-
-@pytest.fixture
-def json_log():
-    """What the production handler writes for the signup logger: JSON lines."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    handler.addFilter(RequestIdFilter())
-    logger = logging.getLogger("fpdjango.signup")
-    logger.addHandler(handler)
-    yield stream
-    logger.removeHandler(handler)
 
 
 def test_one_json_line_per_signup_decision_with_the_request_id(json_log, sandbox):
