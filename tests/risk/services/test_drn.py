@@ -9,33 +9,9 @@ from risk.models import Device, DrnSnapshot, SignupAttempt
 from risk.selectors import devices_drn_due
 from risk.services.drn import drn_lookup
 from tests.conftest import drn_calls, settle
+from tests.support.drn import MASKED, SCORES, android_device
 
 pytestmark = pytest.mark.django_db
-
-MASKED = {
-    "countries": [
-        {"code": "US", "detectors": [{"type": "ip", "activityPercentage": 0.6}]},
-        {"code": "CA", "detectors": [{"type": "ip", "activityPercentage": 0.4}]},
-        {"code": "RU", "detectors": [{"type": "origin", "activityPercentage": 1.0}]},
-    ]
-}
-SCORES = {
-    "minimum": {"value": 3, "signals": {"rootApps": 3}},
-    "maximum": {
-        "value": 25,
-        "percentile": 0.95,
-        "signals": {"vpn": {"publicVPN": 5}, "emulator": 8, "frida": 12},
-    },
-}
-
-
-def android_device(sandbox, **seed) -> Device:
-    # An odd age keeps these events out of other tests' time-window searches (shared sandbox).
-    event = sandbox.create_event("android", age_s=12 * 86_400 + 437)
-    visitor = event["identification"]["visitor_id"]
-    if seed:
-        sandbox.seed_drn(visitor, **seed)
-    return Device.objects.create(visitor_id=visitor, platform="android")
 
 
 def test_lookup_stores_snapshot_with_columns(sandbox):

@@ -8,36 +8,9 @@ from django.utils import timezone
 
 from risk.models import Device, DrnSnapshot, SignupAttempt
 from risk.services.drn import drn_lookup
+from tests.support.drn import MASKED, SCORES, android_device
 
 pytestmark = pytest.mark.django_db
-
-
-MASKED = {
-    "countries": [
-        {"code": "US", "detectors": [{"type": "ip", "activityPercentage": 0.6}]},
-        {"code": "CA", "detectors": [{"type": "ip", "activityPercentage": 0.4}]},
-        {"code": "RU", "detectors": [{"type": "origin", "activityPercentage": 1.0}]},
-    ]
-}
-
-
-SCORES = {
-    "minimum": {"value": 3, "signals": {"rootApps": 3}},
-    "maximum": {
-        "value": 25,
-        "percentile": 0.95,
-        "signals": {"vpn": {"publicVPN": 5}, "emulator": 8, "frida": 12},
-    },
-}
-
-
-def android_device(sandbox, **seed) -> Device:
-    # An odd age keeps these events out of other tests' time-window searches (shared sandbox).
-    event = sandbox.create_event("android", age_s=12 * 86_400 + 437)
-    visitor = event["identification"]["visitor_id"]
-    if seed:
-        sandbox.seed_drn(visitor, **seed)
-    return Device.objects.create(visitor_id=visitor, platform="android")
 
 
 def test_panel_renders_a_snapshot(sandbox):
