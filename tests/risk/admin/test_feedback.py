@@ -3,41 +3,13 @@ the decision that caused it."""
 
 import pytest
 
-from risk.models import SuspectReport
-from risk.services import feedback
-from risk.services.review import review_decide
+from tests.support.feedback import decide, event_of, report_of, send_owed
 from tests.support.review import make_reviewer, signup
 
 
 @pytest.fixture
 def reviewer(db):
     return make_reviewer("rita")
-
-
-def decide(reviewer, action: str, *, attempt=None, device=None):
-    reason = {
-        "approve": "legitimate_user",
-        "reject": "fake_identity",
-        "block_device": "account_farm",
-        "unblock_device": "blocked_by_mistake",
-        "trust_device": "shared_device",
-    }[action]
-    return review_decide(
-        actor=reviewer, action=action, reason=reason, attempt=attempt, device=device
-    )
-
-
-def event_of(attempt) -> str:
-    return attempt.fingerprint_event.event_id
-
-
-def send_owed() -> dict:
-    """`manage.py send_suspect_feedback`, the way without a broker."""
-    return dict(feedback.suspect_feedback_send_owed())
-
-
-def report_of(attempt) -> SuspectReport:
-    return SuspectReport.objects.get(event=attempt.fingerprint_event)
 
 
 @pytest.mark.django_db

@@ -18,8 +18,8 @@ from fpdjango.celery import app as celery_app
 from risk import tasks
 from risk.models import FingerprintEvent, SuspectReport, SuspectReportLog
 from risk.services import feedback
-from risk.services.review import review_decide
 from tests.conftest import SANDBOX_KEY
+from tests.support.feedback import decide, event_of, report_of, send_owed
 from tests.support.redis_celery import wait_until
 from tests.support.review import PASSWORD, make_reviewer, signup
 
@@ -37,35 +37,9 @@ def eager_retries(monkeypatch):
     monkeypatch.setitem(celery_app.conf, "CELERY_TASK_EAGER_PROPAGATES", False)
 
 
-def decide(reviewer, action: str, *, attempt=None, device=None):
-    reason = {
-        "approve": "legitimate_user",
-        "reject": "fake_identity",
-        "block_device": "account_farm",
-        "unblock_device": "blocked_by_mistake",
-        "trust_device": "shared_device",
-    }[action]
-    return review_decide(
-        actor=reviewer, action=action, reason=reason, attempt=attempt, device=device
-    )
-
-
-def event_of(attempt) -> str:
-    return attempt.fingerprint_event.event_id
-
-
 def told(sandbox, attempt) -> list[bool]:
     """What the sandbox was told about the attempt's event, in order."""
     return [row["suspect"] for row in sandbox.feedback(event_of(attempt))]
-
-
-def send_owed() -> dict:
-    """`manage.py send_suspect_feedback`, the way without a broker."""
-    return dict(feedback.suspect_feedback_send_owed())
-
-
-def report_of(attempt) -> SuspectReport:
-    return SuspectReport.objects.get(event=attempt.fingerprint_event)
 
 
 def outcomes(attempt) -> list[str]:

@@ -4,36 +4,13 @@ Fingerprint, shown only when they told it something."""
 import pytest
 from django.template import Context, Template
 
-from risk.services import feedback
-from risk.services.review import review_decide
+from tests.support.feedback import decide, event_of, send_owed
 from tests.support.review import make_reviewer, signup
 
 
 @pytest.fixture
 def reviewer(db):
     return make_reviewer("rita")
-
-
-def decide(reviewer, action: str, *, attempt=None, device=None):
-    reason = {
-        "approve": "legitimate_user",
-        "reject": "fake_identity",
-        "block_device": "account_farm",
-        "unblock_device": "blocked_by_mistake",
-        "trust_device": "shared_device",
-    }[action]
-    return review_decide(
-        actor=reviewer, action=action, reason=reason, attempt=attempt, device=device
-    )
-
-
-def event_of(attempt) -> str:
-    return attempt.fingerprint_event.event_id
-
-
-def send_owed() -> dict:
-    """`manage.py send_suspect_feedback`, the way without a broker."""
-    return dict(feedback.suspect_feedback_send_owed())
 
 
 @pytest.mark.django_db
