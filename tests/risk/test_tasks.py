@@ -8,9 +8,9 @@ from rest_framework.test import APIClient
 from fpdjango.celery import app as celery_app
 from risk import tasks
 from risk.models import Device, ReviewDecision, SignupAttempt
-from tests.conftest import SANDBOX_KEY
 from tests.support.outage import outage_signups
 from tests.support.redis_celery import wait_until
+from tests.support.workers import worker_env
 
 PASSWORD = "correct-horse-battery-9"
 
@@ -86,14 +86,6 @@ def test_without_a_broker_deferred_drn_lookups_wait_for_backfill_drn(settings, s
     assert response.status_code == 201
     device = Device.objects.get(visitor_id=event["identification"]["visitor_id"])
     assert device.drn_lookup_pending  # inline would wait past the budget: backfill_drn does it
-
-
-def worker_env(sandbox_server) -> dict:
-    return {
-        "FINGERPRINT_API_URL": sandbox_server.url,
-        "FINGERPRINT_SECRET_API_KEY": SANDBOX_KEY,
-        "FINGERPRINT_MAX_RETRIES": "0",
-    }
 
 
 @pytest.mark.django_db(transaction=True)

@@ -27,6 +27,7 @@ from tests.conftest import SANDBOX_KEY
 from tests.support import ROOT
 from tests.support.outage import outage_signups
 from tests.support.redis_celery import limiter_budget_start, limiter_slots_taken
+from tests.support.workers import worker_env
 
 User = get_user_model()
 
@@ -335,17 +336,6 @@ def test_a_relative_since_resumes_its_first_range(sandbox, crash_after_batches):
     assert searches() - before == 2  # pages 2 and 3 only, not a restart from page 1
     assert FingerprintEvent.objects.filter(event_id__in=ids).count() == 250
     assert not BackfillCheckpoint.objects.exists()
-
-
-PASSWORD = "correct-horse-battery-9"
-
-
-def worker_env(sandbox_server) -> dict:
-    return {
-        "FINGERPRINT_API_URL": sandbox_server.url,
-        "FINGERPRINT_SECRET_API_KEY": SANDBOX_KEY,
-        "FINGERPRINT_MAX_RETRIES": "0",
-    }
 
 
 @pytest.mark.django_db(transaction=True)
