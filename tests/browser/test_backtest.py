@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from risk.models import ThresholdChange, ThresholdSetting
 from risk.services import backtest
 from tests.support.backtest import known_history, stored_attempt
-from tests.support.browser import save_screenshot
+from tests.support.browser import login, save_screenshot
 from tests.support.review import PASSWORD, empty_cache  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -23,14 +23,6 @@ def page(browser):
     opened = browser.new_page(viewport={"width": 1400, "height": 900})
     yield opened
     opened.close()
-
-
-def login(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_server.url}/admin/")
 
 
 def test_backtest_apply_and_revert_in_the_browser(page, live_server):

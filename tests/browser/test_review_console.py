@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 
 from risk.models import Device, ReviewDecision, SignupAttempt
 from risk.services.review import review_decide
-from tests.support.browser import save_screenshot
+from tests.support.browser import login, save_screenshot
 from tests.support.review import PASSWORD, empty_cache, make_reviewer  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -72,14 +72,6 @@ def seed_demo(live_server, sandbox) -> dict[str, SignupAttempt]:
         assert response.status_code in (201, 403), response.text
         attempts[username] = SignupAttempt.objects.get(reference=response.json()["reference"])
     return attempts
-
-
-def login(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_server.url}/admin/")
 
 
 def test_review_console_pages(browser, live_server, sandbox, settings):
