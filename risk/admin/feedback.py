@@ -38,8 +38,28 @@ class SuspectReportLogInline(admin.TabularInline):
         return False
 
 
+class _FeedbackAdmin(EvidenceAdmin):
+    """Both feedback lists: searched by exact event id, or `#123` for what reviewer decision
+    123 asked for, and linked to that decision."""
+
+    event_id_lookup = "event_id"
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip().replace("\x00", "")
+        if not term:
+            return queryset, False
+        decision_id = pk_parse(ReviewDecision, term.lstrip("#")) if term.startswith("#") else None
+        if decision_id is not None:
+            return queryset.filter(decision_id=decision_id), False
+        return queryset.filter(**{self.event_id_lookup: term}), False
+
+    @admin.display(description="because of")
+    def cause(self, obj):
+        return _decision_link(obj.decision_id)
+
+
 @admin.register(SuspectReport)
-class SuspectReportAdmin(EvidenceAdmin):
+class SuspectReportAdmin(_FeedbackAdmin):
     list_display = (
         "updated_at",
         "event",
@@ -53,6 +73,7 @@ class SuspectReportAdmin(EvidenceAdmin):
     list_select_related = ("event", "decision")
     ordering = ("-updated_at", "-pk")
     search_fields = ("event__event_id",)  # shows the box; get_search_results says what it matches
+    event_id_lookup = "event__event_id"
     search_help_text = "Exact event id, or #123 for the reports of decision 123."
     fields = (
         "event",
@@ -72,22 +93,9 @@ class SuspectReportAdmin(EvidenceAdmin):
         # The event is shown by its id: never load its raw JSON for a list.
         return super().get_queryset(request).defer("event__raw", "event__text_replaced")
 
-    def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip().replace("\x00", "")
-        if not term:
-            return queryset, False
-        number = term.lstrip("#")
-        if term.startswith("#") and pk_parse(ReviewDecision, number) is not None:
-            return queryset.filter(decision_id=pk_parse(ReviewDecision, number)), False
-        return queryset.filter(event__event_id=term), False
-
-    @admin.display(description="because of")
-    def cause(self, obj):
-        return _decision_link(obj.decision_id)
-
 
 @admin.register(SuspectReportLog)
-class SuspectReportLogAdmin(EvidenceAdmin):
+class SuspectReportLogAdmin(_FeedbackAdmin):
     """The audit trail of the feedback: what was sent when, and Fingerprint's answer."""
 
     list_display = (
@@ -104,16 +112,3 @@ class SuspectReportLogAdmin(EvidenceAdmin):
     ordering = ("-created_at", "-pk")
     search_fields = ("event_id",)
     search_help_text = "Exact event id, or #123 for the requests decision 123 asked for."
-
-    def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip().replace("\x00", "")
-        if not term:
-            return queryset, False
-        number = term.lstrip("#")
-        if term.startswith("#") and pk_parse(ReviewDecision, number) is not None:
-            return queryset.filter(decision_id=pk_parse(ReviewDecision, number)), False
-        return queryset.filter(event_id=term), False
-
-    @admin.display(description="because of")
-    def cause(self, obj):
-        return _decision_link(obj.decision_id)

@@ -29,3 +29,17 @@ def test_reviewers_see_the_feedback_read_only_on_the_evidence_page_and_in_the_co
     detail = client.get(f"/admin/risk/suspectreport/{report_of(attempt).pk}/change/")
     assert detail.status_code == 200 and 'name="_save"' not in detail.content.decode()
     assert client.get("/admin/risk/suspectreport/add/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_both_lists_are_searched_by_event_id_or_by_decision(sandbox, reviewer, client):
+    _, attempt = signup(sandbox, "tor")
+    _, other = signup(sandbox, "tor", username="other")
+    decision = decide(reviewer, "reject", attempt=attempt)
+    decide(reviewer, "reject", attempt=other)
+    send_owed()
+    client.force_login(reviewer)
+    for listing in ("/admin/risk/suspectreport/", "/admin/risk/suspectreportlog/"):
+        for term in (event_of(attempt), f"#{decision.pk}"):
+            page = client.get(listing, {"q": term}).content.decode()
+            assert event_of(attempt) in page and event_of(other) not in page, (listing, term)
