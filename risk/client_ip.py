@@ -32,6 +32,8 @@ def clean_ip(value: str) -> str:
         value = value[1 : value.index("]")]
     elif value.count(":") == 1:  # "1.2.3.4:5678"
         value = value.split(":", 1)[0]
+    # An IPv6 zone ("fe80::1%eth0") names our interface, not the client; the database drops it.
+    value = value.split("%", 1)[0]
     try:
         address = ipaddress.ip_address(value)
     except ValueError:

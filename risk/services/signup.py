@@ -33,7 +33,7 @@ from django.db.models import Count, F
 from django.utils import timezone
 
 from risk import rules
-from risk.client_ip import network_key
+from risk.client_ip import clean_ip, network_key
 from risk.clients import fingerprint_client
 from risk.conf import risk_settings
 from risk.device_gate import device_gate
@@ -45,7 +45,7 @@ from risk.fingerprint.errors import (
     RateLimitedError,
     fetch_failure,
 )
-from risk.fingerprint.events import Event
+from risk.fingerprint.events import ANDROID, Event
 from risk.fingerprint.sealed import SealedResultError, unseal_event
 from risk.models import Device, DeviceStatus, FingerprintEvent, ReviewStatus, SignupAttempt
 from risk.observability import SignupTiming
@@ -167,6 +167,8 @@ def signup_decide(
         with timing.upstream():
             drn = drn_signup_lookup(event=event)  # Android only, within its budget
         ctx = dataclasses.replace(ctx, drn=drn)
+        if device is None and event.platform == ANDROID:
+            device = device_of_visitor(event.visitor_id)  # the lookup stores a new one
     # One device's decisions take turns in this process (risk/device_gate.py).
     with device_gate(event.visitor_id), timing.database():
         attempt = _attempt_recorded(ctx=ctx, cfg=cfg, row=row, device_use=use, device=device)
@@ -212,7 +214,7 @@ def signup_retry_of(*, request: SignupRequest, claim: EventClaim | None) -> Sign
     since = timezone.now() - timedelta(seconds=risk_settings().max_event_age_s)
     if (
         claim.decision in (rules.ALLOW, rules.REVIEW, rules.UNVERIFIED)
-        and claim.client_ip == (request.client_ip or None)
+        and clean_ip(claim.client_ip or "") == clean_ip(request.client_ip)
         and claim.created_at >= since
         and claim.username.lower() == request.username.lower()
     ):
@@ -454,6 +456,10 @@ def _attempt_write(
             account_count=F("account_count") + reserve,
             last_seen_at=ctx.now,
         )
+        # The same in memory, for the `signup_decided` receivers (exact under the lock).
+        device.attempt_count += 1
+        device.account_count += reserve
+        device.last_seen_at = ctx.now
     return attempt
 
 

@@ -31,6 +31,8 @@ from risk.client_ip import client_ip_from_meta
             "2001:db8::1",
         ),
         ({"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "garbage"}, 1, ""),
+        # A link-local peer's zone names our interface: the stored address has none.
+        ({"REMOTE_ADDR": "fe80::1%eth0"}, 0, "fe80::1"),
     ],
 )
 def test_client_ip(meta, proxies, expected):

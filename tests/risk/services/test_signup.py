@@ -157,3 +157,48 @@ def test_a_snapshot_stored_before_the_signup_is_the_one_it_links(sandbox):
     assert attempt.fingerprint_event_id == early.pk
     early.refresh_from_db()
     assert early.device_id == attempt.device_id is not None
+
+
+def test_a_retry_from_a_link_local_client_is_known(sandbox):
+    """The stored address has no zone (the database drops it): the retry compares addresses."""
+    event = sandbox.create_event(profile="human", ip="127.0.0.1")
+    req = signup.SignupRequest(event_id=event["event_id"], username="ada", client_ip="fe80::1%eth0")
+    attempt = signup._AttemptRow(request=req).attempt(
+        claimed_event_id=req.event_id, decision="allow", reasons=[], checks={}
+    )
+    attempt.save()
+    claim = signup.event_claim_read(req.event_id)
+    assert signup.signup_retry_of(request=req, claim=claim) == attempt
+
+
+def test_receivers_of_the_account_see_the_device_as_stored(sandbox, settings):
+    settings.RISK_MAX_ACCOUNTS_PER_DEVICE = 5
+    first = sandbox.create_event(profile="human", ip="127.0.0.1")
+    visitor = first["identification"]["visitor_id"]
+    again = sandbox.create_event(profile="human", ip="127.0.0.1", visitor_id=visitor)
+    for event, name in ((first, "one"), (again, "two")):
+        req = signup.SignupRequest(event_id=event["event_id"], username=name, client_ip="127.0.0.1")
+        fetched = signup.event_fetch(event_id=req.event_id)
+        attempt = signup.signup_decide(request=req, fetched=fetched, timing=SignupTiming())
+    stored = Device.objects.get(pk=attempt.device_id)
+    assert (attempt.device.attempt_count, attempt.device.account_count) == (2, 2)
+    assert (stored.attempt_count, stored.account_count) == (2, 2)
+
+
+def test_a_new_android_device_stored_by_the_drn_lookup_is_not_inserted_twice(
+    sandbox, settings, monkeypatch
+):
+    """The signup-time DRN lookup stores a new Android device: the decision counts on that row
+    instead of failing its own insert and running again."""
+    settings.FINGERPRINT_DRN_SIGNUP_BUDGET_S = 0  # the lookup stores the device, then defers
+    event = sandbox.create_event("android", ip="127.0.0.1")
+
+    def careful(**kwargs):
+        raise AssertionError("the transaction ran again")
+
+    monkeypatch.setattr(signup, "device_for_signup", careful)
+    req = signup.SignupRequest(event_id=event["event_id"], username="droid", client_ip="127.0.0.1")
+    fetched = signup.event_fetch(event_id=req.event_id)
+    attempt = signup.signup_decide(request=req, fetched=fetched, timing=SignupTiming())
+    device = Device.objects.get()
+    assert attempt.device_id == device.pk and (device.attempt_count, device.account_count) == (1, 1)
