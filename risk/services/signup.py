@@ -408,16 +408,7 @@ def _attempt_write(
     careful: bool,
 ) -> SignupAttempt:
     event = ctx.event
-    device = None
-    if device_use == _UNBOUND or not event.visitor_id:
-        pass
-    elif careful:
-        device = device_for_signup(
-            visitor_id=event.visitor_id, platform=event.platform, lock=device_use == _LOCKED
-        )
-    elif known is not None:
-        # A lock-free refusal counts on the plain read's row; a decision reads it locked.
-        device = device_of_visitor(event.visitor_id, lock=True) if device_use == _LOCKED else known
+    device = _device_stored(event=event, device_use=device_use, known=known, careful=careful)
     if device_use == _LOCKED:
         ctx = signup_history_read(ctx=ctx, cfg=cfg, device=device)
     assessment = rules.evaluate_signup(ctx, cfg)
@@ -461,6 +452,23 @@ def _attempt_write(
         device.account_count += reserve
         device.last_seen_at = ctx.now
     return attempt
+
+
+def _device_stored(
+    *, event: Event, device_use: str, known: Device | None, careful: bool
+) -> Device | None:
+    """The attempt's device row as stored, or None: an attempt that uses no device, or a device
+    new to us (inserted by `_attempt_write` with its counts)."""
+    if device_use == _UNBOUND or not event.visitor_id:
+        return None
+    if careful:
+        return device_for_signup(
+            visitor_id=event.visitor_id, platform=event.platform, lock=device_use == _LOCKED
+        )
+    if known is None:
+        return None
+    # A decision reads the row again, locked; a lock-free refusal counts on the plain read's.
+    return device_of_visitor(event.visitor_id, lock=True) if device_use == _LOCKED else known
 
 
 # --- after the decision: the account ----------------------------------------------------------
