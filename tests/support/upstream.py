@@ -2,6 +2,7 @@
 404 to all, or the sandbox's own request counters."""
 
 import threading
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -20,33 +21,40 @@ def event_calls(control) -> int:
     return control.stats()["requests"].get("v4_get_event", 0)
 
 
-class _CountingHandler(BaseHTTPRequestHandler):
-    """A Server API stand-in of our own: counts requests (the shared sandbox's counters can
-    move with a late request of an earlier test), answers 404 to all."""
-
+@contextmanager
+def not_found_server():
+    """An HTTP server of our own that records each request's path and answers 404 in
+    Fingerprint's shape: a Server API stand-in, or a proxy (which sees absolute URLs). Yields
+    its URL and the paths, in order; its own list, unlike the shared sandbox's counters, which
+    can move with a late request of an earlier test."""
     paths: list[str] = []
 
-    def do_GET(self):
-        self.paths.append(self.path)
-        body = b'{"error": {"code": "event_not_found", "message": "not found"}}'
-        self.send_response(404)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            paths.append(self.path)
+            body = b'{"error": {"code": "event_not_found", "message": "not found"}}'
+            self.send_response(404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
-    def log_message(self, *args):
-        pass
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", paths
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture
 def counting_api(settings):
-    """Settings pointed at the stand-in; the paths it was asked for, in order."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _CountingHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    settings.FINGERPRINT_API_URL = f"http://127.0.0.1:{server.server_port}"
-    settings.FINGERPRINT_SECRET_API_KEY = "counting-key"
-    _CountingHandler.paths = []
-    yield _CountingHandler.paths
-    server.shutdown()
-    server.server_close()
+    """Settings pointed at a stand-in Server API; the paths it was asked for, in order."""
+    with not_found_server() as (url, paths):
+        settings.FINGERPRINT_API_URL = url
+        settings.FINGERPRINT_SECRET_API_KEY = "counting-key"
+        yield paths

@@ -1,38 +1,17 @@
 """The Fingerprint transport honours the proxy environment (read once, at construction)."""
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
 from risk.fingerprint.errors import NotFoundError, UnavailableError
 from risk.fingerprint.transport import BudgetedTransport
+from tests.support.upstream import not_found_server
 
 
 @pytest.fixture
 def proxy():
     """A stand-in HTTP proxy: records each request line, answers 404 in Fingerprint's shape."""
-    seen: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            seen.append(self.path)
-            body = json.dumps({"error": {"code": "event_not_found", "message": "nope"}}).encode()
-            self.send_response(404)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}", seen
-    server.shutdown()
-    server.server_close()
+    with not_found_server() as (url, seen):
+        yield url, seen
 
 
 def transport() -> BudgetedTransport:
