@@ -30,52 +30,28 @@ def _cached(key: tuple, build: Callable[[], T]) -> T:
 
 
 def fingerprint_client() -> FingerprintClient:
-    cfg = risk_settings()
-    return _cached(
-        (
-            "server-api",
-            cfg.api_url,
-            cfg.secret_api_key,
-            cfg.api_version,
-            cfg.timeout_s,
-            cfg.connect_timeout_s,
-            cfg.max_retries,
-        ),
-        lambda: FingerprintClient(
-            api_url=cfg.api_url,
-            secret_key=cfg.secret_api_key,
-            api_version=cfg.api_version,
-            timeout_s=cfg.timeout_s,
-            connect_timeout_s=cfg.connect_timeout_s,
-            max_retries=cfg.max_retries,
-        ),
-    )
+    return _server_api_client("server-api", max_retries=risk_settings().max_retries)
 
 
 def fingerprint_feedback_client() -> FingerprintClient:
     """The Server API client of the suspect feedback (risk.services.feedback): no retries of
     its own, because its task retries with backoff and every try takes a slot of the Server
     API budget first."""
+    return _server_api_client("server-api-feedback", max_retries=0, pool_size=8)
+
+
+def _server_api_client(name: str, *, max_retries: int, pool_size: int = 64) -> FingerprintClient:
     cfg = risk_settings()
-    return _cached(
-        (
-            "server-api-feedback",
-            cfg.api_url,
-            cfg.secret_api_key,
-            cfg.api_version,
-            cfg.timeout_s,
-            cfg.connect_timeout_s,
-        ),
-        lambda: FingerprintClient(
-            api_url=cfg.api_url,
-            secret_key=cfg.secret_api_key,
-            api_version=cfg.api_version,
-            timeout_s=cfg.timeout_s,
-            connect_timeout_s=cfg.connect_timeout_s,
-            max_retries=0,
-            pool_size=8,
-        ),
-    )
+    options = {
+        "api_url": cfg.api_url,
+        "secret_key": cfg.secret_api_key,
+        "api_version": cfg.api_version,
+        "timeout_s": cfg.timeout_s,
+        "connect_timeout_s": cfg.connect_timeout_s,
+        "max_retries": max_retries,
+        "pool_size": pool_size,
+    }
+    return _cached((name, *options.values()), lambda: FingerprintClient(**options))
 
 
 def drn_client() -> DrnClient:
