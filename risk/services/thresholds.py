@@ -48,6 +48,20 @@ def django_thresholds() -> RiskSettings:
     return resolve(settings)
 
 
+def _note_check(note: str) -> None:
+    if len(note) > MAX_NOTE_LENGTH:
+        raise ThresholdError("invalid", f"The note is longer than {MAX_NOTE_LENGTH} characters.")
+
+
+def _change_store(base, rows, stored, values, **audit) -> ThresholdChange:
+    """Write `values` over the stored overrides, if they make a valid table together, and the
+    audit row that says what they replaced. Runs in the caller's transaction, rows locked."""
+    _refuse_invalid_together(base, stored, values)
+    _write(rows, values)
+    previous = {name: stored.get(name) for name in values}
+    return ThresholdChange.objects.create(values=values, previous=previous, **audit)
+
+
 def thresholds_apply(
     *,
     actor,
@@ -60,8 +74,7 @@ def thresholds_apply(
     setting applies again), validated like the settings table. `expected`: the values in force
     the caller judged the change against (a backtest's "now"); when they are no longer in force
     the change is refused (`changed`): it was judged against thresholds that have moved since."""
-    if len(note) > MAX_NOTE_LENGTH:
-        raise ThresholdError("invalid", f"The note is longer than {MAX_NOTE_LENGTH} characters.")
+    _note_check(note)
     parsed, problems = thresholds_parse(values)
     if problems:
         raise ThresholdError("invalid", "Some values are not valid thresholds.", problems)
@@ -75,13 +88,13 @@ def thresholds_apply(
             changes = {name: value for name, value in parsed.items() if stored.get(name) != value}
             if not changes:
                 raise ThresholdError("no_change", "These values are already in force.")
-            _refuse_invalid_together(base, stored, changes)
-            _write(rows, changes)
-            change = ThresholdChange.objects.create(
+            change = _change_store(
+                base,
+                rows,
+                stored,
+                changes,
                 actor=actor,
                 action=APPLIED,
-                values=changes,
-                previous={name: stored.get(name) for name in changes},
                 note=note,
                 backtest=backtest or {},
             )
@@ -94,8 +107,7 @@ def thresholds_apply(
 def thresholds_revert(*, actor, change: ThresholdChange, note: str = "") -> ThresholdChange:
     """Put back exactly what `change` replaced, with an audit row of its own. Only the latest
     change can be reverted, and only while the values it set are still the ones stored."""
-    if len(note) > MAX_NOTE_LENGTH:
-        raise ThresholdError("invalid", f"The note is longer than {MAX_NOTE_LENGTH} characters.")
+    _note_check(note)
     base = django_thresholds()
     try:
         with transaction.atomic():
@@ -122,13 +134,13 @@ def thresholds_revert(*, actor, change: ThresholdChange, note: str = "") -> Thre
                 raise ThresholdError(
                     "invalid", "The previous values are no longer valid.", problems
                 )
-            _refuse_invalid_together(base, stored, restore)
-            _write(rows, restore)
-            revert = ThresholdChange.objects.create(
+            revert = _change_store(
+                base,
+                rows,
+                stored,
+                restore,
                 actor=actor,
                 action=REVERTED,
-                values=restore,
-                previous={name: stored.get(name) for name in restore},
                 note=note,
                 reverts=change,
             )
