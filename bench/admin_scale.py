@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,16 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from stack import psql  # noqa: E402
+
 FARMS = 50
-
-
-def psql(sql: str, db: str = "postgres") -> str:
-    return subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-tAqc", sql],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
 
 
 def setup_django(db: str) -> None:

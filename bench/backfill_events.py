@@ -27,14 +27,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from stack import psql  # noqa: E402
+
 from sandbox.control import SandboxControl  # noqa: E402
 from sandbox.server import SandboxServer  # noqa: E402
-
-
-def psql(sql: str) -> None:
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc", sql], check=True
-    )
 
 
 def main() -> None:

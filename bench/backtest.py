@@ -40,19 +40,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from stack import psql  # noqa: E402
+
 REDIS_URL = "redis://127.0.0.1:6379/8"
 QUEUE = f"bench-backtest-{os.getpid()}"
 VALUES = {"RISK_SUSPECT_SCORE_REVIEW": 20}
 DAY_MS = 86_400_000
-
-
-def psql(sql: str, db: str = "postgres") -> str:
-    return subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-tAqc", sql],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
 
 
 def environment(db: str) -> dict:

@@ -176,6 +176,16 @@ def wait_for(
     raise SystemExit(f"timed out waiting for {url}")
 
 
+def psql(sql: str, db: str = "postgres") -> str:
+    """Run SQL as the local superuser; its output, unaligned."""
+    return subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-tAqc", sql],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
 def fresh_database(url: str) -> None:
     """Drop and recreate the benchmark's own PostgreSQL database."""
     import psycopg
