@@ -82,7 +82,7 @@ def _x(ratio: float | None, digits: int = 2) -> str:
 
 
 NAMES = {"dup": "duplicate refusals", "bot": "bot refusals", "accept": "accepts"}
-# The targets for this checkout ("stock"): (latency, path) -> (what, check)
+# The targets for this checkout ("stock"): (latency, path) -> (what, check)
 PRICE_OF_DELETION = 0.85  # at 0 ms, stock at least 85% of the baseline's own figure
 
 
